@@ -1,0 +1,1 @@
+"""The sans-IO protocol core: codecs, handshake parsing, session state."""

@@ -1,0 +1,93 @@
+"""Cross-origin resource sharing policy: which origins may talk to us."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Union
+
+__all__ = ['CorsPolicy']
+
+OriginSpec = Union[str, Iterable[str], Callable[[str], bool], bool]
+
+
+class CorsPolicy:
+    """Decides whether an ``Origin`` is allowed and which CORS headers to send.
+
+    ``origin`` is ``'*'`` (any origin), one origin string, a list of them, or
+    a callable ``f(origin) -> bool``.
+    """
+
+    __slots__ = ('_any', '_origins', '_check', 'credentials', 'methods',
+                 'allowed_headers', 'exposed_headers', 'max_age')
+
+    def __init__(self, origin: OriginSpec = '*', *, credentials: bool = False,
+                 methods: Iterable[str] = ('GET', 'POST', 'OPTIONS'),
+                 allowed_headers: Iterable[str] | None = None,
+                 exposed_headers: Iterable[str] | None = None,
+                 max_age: int | None = None) -> None:
+        self._any = False
+        self._origins: frozenset[str] = frozenset()
+        self._check: Callable[[str], bool] | None = None
+        if origin is True or origin == '*':
+            self._any = True
+        elif isinstance(origin, str):
+            self._origins = frozenset([origin.rstrip('/')])
+        elif callable(origin):
+            self._check = origin
+        else:
+            try:
+                origins = [o.rstrip('/') for o in origin]
+            except (TypeError, AttributeError):
+                raise ValueError(
+                    'cors origin must be "*", a string, a list of strings or '
+                    f'a callable, not {origin!r}') from None
+            if not all(isinstance(o, str) for o in origins):
+                raise ValueError('cors origins must be strings')
+            self._origins = frozenset(origins)
+        self.credentials = bool(credentials)
+        self.methods = ', '.join(methods)
+        self.allowed_headers = (', '.join(allowed_headers)
+                                if allowed_headers else None)
+        self.exposed_headers = (', '.join(exposed_headers)
+                                if exposed_headers else None)
+        if max_age is not None and (not isinstance(max_age, int)
+                                    or max_age < 0):
+            raise ValueError('cors max_age must be a non-negative int')
+        self.max_age = max_age
+
+    def allows(self, origin: str | None) -> bool:
+        """True when a request carrying this ``Origin`` header is allowed."""
+        if origin is None or self._any:
+            return True
+        if self._check is not None:
+            return bool(self._check(origin))
+        return origin.rstrip('/') in self._origins
+
+    def headers(self, origin: str | None, *, preflight: bool = False,
+                request_headers: str | None = None) -> list[tuple[str, str]]:
+        """Response headers for a request from ``origin``."""
+        if origin is None and not self._any:
+            return []
+        if not self.allows(origin):
+            return []
+        out: list[tuple[str, str]] = []
+        if self._any and not self.credentials:
+            out.append(('Access-Control-Allow-Origin', '*'))
+        else:
+            # Credentials forbid the wildcard, so echo the (allowed) origin.
+            if origin is None:
+                return []
+            out.append(('Access-Control-Allow-Origin', origin))
+            out.append(('Vary', 'Origin'))
+        if self.credentials:
+            out.append(('Access-Control-Allow-Credentials', 'true'))
+        if self.exposed_headers and not preflight:
+            out.append(('Access-Control-Expose-Headers', self.exposed_headers))
+        if preflight:
+            out.append(('Access-Control-Allow-Methods', self.methods))
+            allowed = self.allowed_headers or request_headers
+            if allowed:
+                out.append(('Access-Control-Allow-Headers', allowed))
+            if self.max_age is not None:
+                out.append(('Access-Control-Max-Age', str(self.max_age)))
+        return out

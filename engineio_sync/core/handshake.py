@@ -1,0 +1,97 @@
+"""Parse and validate the query of an Engine.IO request.
+
+Pure functions: given the method, the query string and a couple of header
+facts, decide what kind of request this is or raise :class:`ProtocolError`
+with the code the reference server would send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from urllib.parse import unquote_plus
+
+from ..exceptions import (BAD_HANDSHAKE_METHOD, BAD_REQUEST,
+                          TRANSPORT_UNKNOWN, UNSUPPORTED_PROTOCOL_VERSION,
+                          ProtocolError)
+
+__all__ = ['RequestInfo', 'parse_query', 'classify_request']
+
+
+class RequestInfo:
+    """What an Engine.IO request asks for.
+
+    ``sid`` is ``None`` for a handshake. ``protocol`` is 4 or 3.
+    ``jsonp_index`` is the ``j`` parameter (JSONP polling) or ``None``.
+    """
+
+    __slots__ = ('method', 'transport', 'sid', 'protocol', 'jsonp_index',
+                 'b64')
+
+    def __init__(self, method: str, transport: str, sid: str | None,
+                 protocol: int, jsonp_index: str | None = None,
+                 b64: bool = False) -> None:
+        self.method = method
+        self.transport = transport
+        self.sid = sid
+        self.protocol = protocol
+        self.jsonp_index = jsonp_index
+        self.b64 = b64
+
+    @property
+    def is_handshake(self) -> bool:
+        """True when the request opens a new session."""
+        return self.sid is None
+
+    def __repr__(self) -> str:
+        return (f'RequestInfo({self.method} transport={self.transport} '
+                f'sid={self.sid} EIO={self.protocol})')
+
+
+def parse_query(query_string: str) -> dict[str, str]:
+    """Split a query string into a dict; the first value of a key wins."""
+    out: dict[str, str] = {}
+    if not query_string:
+        return out
+    for part in query_string.split('&'):
+        if not part:
+            continue
+        key, _, value = part.partition('=')
+        if '%' in key or '+' in key:
+            key = unquote_plus(key)
+        if '%' in value or '+' in value:
+            value = unquote_plus(value)
+        if key not in out:
+            out[key] = value
+    return out
+
+
+def classify_request(method: str, query: dict[str, str], *,
+                     transports: Collection[str], allow_eio3: bool = False,
+                     websocket_upgrade: bool = False) -> RequestInfo:
+    """Validate an Engine.IO request; raise :class:`ProtocolError` if bad.
+
+    The checks and their order follow the reference server: transport
+    first (code 0), then for a handshake the method (code 2), the Upgrade
+    header of a WebSocket handshake (code 3) and the protocol version
+    (code 5). Whether ``sid`` names a live session is the caller's question.
+    """
+    transport = query.get('transport')
+    if transport is None or transport not in transports:
+        raise ProtocolError(TRANSPORT_UNKNOWN)
+    eio = query.get('EIO')
+    protocol = 4 if eio == '4' else 3
+    jsonp_index = query.get('j')
+    if jsonp_index is not None and (
+            not jsonp_index.isdigit() or not jsonp_index.isascii()
+            or len(jsonp_index) > 9 or transport != 'polling'):
+        raise ProtocolError(BAD_REQUEST, 'Invalid JSONP index number')
+    b64 = query.get('b64', '') not in ('', '0', 'false')
+    sid = query.get('sid') or None
+    if sid is None:
+        if method != 'GET':
+            raise ProtocolError(BAD_HANDSHAKE_METHOD)
+        if transport == 'websocket' and not websocket_upgrade:
+            raise ProtocolError(BAD_REQUEST)
+        if protocol == 3 and not allow_eio3:
+            raise ProtocolError(UNSUPPORTED_PROTOCOL_VERSION)
+    return RequestInfo(method, transport, sid, protocol, jsonp_index, b64)

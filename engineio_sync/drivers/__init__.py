@@ -1,0 +1,68 @@
+"""Concurrency drivers: the only modules that know eventlet, gevent or threads.
+
+:func:`get_driver` returns the driver for an ``async_mode`` name, or picks
+one when the name is None: eventlet or gevent when the process has been
+monkey-patched by one of them (or eventlet is already imported by the
+application, as when it serves with ``eventlet.wsgi`` unpatched), else
+threads. Having a package installed is never enough.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .base import Driver
+
+__all__ = ['Driver', 'get_driver', 'detect_async_mode', 'ASYNC_MODES']
+
+ASYNC_MODES = ('eventlet', 'gevent', 'threading')
+
+
+def _eventlet_patched() -> bool:
+    if 'eventlet' not in sys.modules:
+        return False
+    try:
+        from eventlet import patcher
+    except ImportError:  # pragma: no cover
+        return False
+    return bool(patcher.is_monkey_patched('socket'))
+
+
+def _gevent_patched() -> bool:
+    if 'gevent' not in sys.modules:
+        return False
+    try:
+        from gevent import monkey
+    except ImportError:  # pragma: no cover
+        return False
+    return bool(monkey.is_module_patched('socket'))
+
+
+def detect_async_mode() -> str:
+    """The async mode this process is set up for."""
+    if _eventlet_patched():
+        return 'eventlet'
+    if _gevent_patched():
+        return 'gevent'
+    if 'eventlet.wsgi' in sys.modules or 'eventlet' in sys.modules:
+        return 'eventlet'
+    if 'gevent.pywsgi' in sys.modules:
+        return 'gevent'
+    return 'threading'
+
+
+def get_driver(async_mode: str | None = None) -> Driver:
+    """Return a driver instance for ``async_mode`` (None: detect)."""
+    if async_mode is None:
+        async_mode = detect_async_mode()
+    if async_mode == 'eventlet':
+        from .eventlet import EventletDriver
+        return EventletDriver()
+    if async_mode == 'threading':
+        from .threading import ThreadingDriver
+        return ThreadingDriver()
+    if async_mode == 'gevent':
+        from .gevent import GeventDriver
+        return GeventDriver()
+    raise ValueError(f'async_mode must be one of {ASYNC_MODES} or None, '
+                     f'not {async_mode!r}')

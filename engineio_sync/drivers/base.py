@@ -1,0 +1,54 @@
+"""The interface every concurrency driver provides."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol
+
+
+class Task(Protocol):
+    """A running background task."""
+
+    def join(self, timeout: float | None = None) -> None: ...
+
+
+class Event(Protocol):
+    """A resettable flag that tasks can wait on (like threading.Event)."""
+
+    def set(self) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+class Lock(Protocol):
+    """A mutual-exclusion lock usable as a context manager."""
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool: ...
+
+    def release(self) -> None: ...
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, *exc: Any) -> Any: ...
+
+
+class Driver(Protocol):
+    """Spawn, sleep, events, locks and queues for one concurrency model."""
+
+    name: str
+
+    def spawn(self, fn: Callable[..., Any], *args: Any,
+              **kwargs: Any) -> Task: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+    def event(self) -> Event: ...
+
+    def lock(self) -> Lock: ...
+
+    def queue(self) -> Any: ...
+
+    def thread_class(self) -> Any: ...

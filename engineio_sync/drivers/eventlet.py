@@ -1,0 +1,78 @@
+"""eventlet green threads, with or without monkey-patching."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import eventlet
+import eventlet.queue
+import eventlet.semaphore
+from eventlet.green import threading as green_threading
+
+
+class _Task:
+    __slots__ = ('_gt',)
+
+    def __init__(self, gt: Any) -> None:
+        self._gt = gt
+
+    def join(self, timeout: float | None = None) -> None:
+        if timeout is None:
+            self._gt.wait()
+            return
+        with eventlet.Timeout(timeout, False):
+            self._gt.wait()
+
+
+class _GreenThread:
+    """threading.Thread look-alike for libraries that take a thread class."""
+
+    def __init__(self, target: Callable[..., Any] | None = None,
+                 args: tuple = (), kwargs: dict | None = None,
+                 daemon: bool | None = None, name: str | None = None) -> None:
+        self._target = target
+        self._args = args
+        self._kwargs = kwargs or {}
+        self._gt: Any = None
+        self.daemon = daemon
+        self.name = name
+
+    def start(self) -> None:
+        self._gt = eventlet.spawn(self.run)
+
+    def run(self) -> None:
+        if self._target is not None:
+            self._target(*self._args, **self._kwargs)
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._gt is not None:
+            _Task(self._gt).join(timeout)
+
+    def is_alive(self) -> bool:
+        return self._gt is not None and not self._gt.dead
+
+
+class EventletDriver:
+    """Green threads from eventlet. Works with an unpatched process too,
+    since it uses eventlet's own primitives rather than the stdlib's."""
+
+    name = 'eventlet'
+
+    def spawn(self, fn: Callable[..., Any], *args: Any,
+              **kwargs: Any) -> _Task:
+        return _Task(eventlet.spawn(fn, *args, **kwargs))
+
+    def sleep(self, seconds: float) -> None:
+        eventlet.sleep(seconds)
+
+    def event(self) -> Any:
+        return green_threading.Event()
+
+    def lock(self) -> Any:
+        return eventlet.semaphore.Semaphore(1)
+
+    def queue(self) -> Any:
+        return eventlet.queue.Queue()
+
+    def thread_class(self) -> Any:
+        return _GreenThread

@@ -1,0 +1,95 @@
+"""gevent greenlets."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import gevent
+import gevent.event
+import gevent.lock
+import gevent.queue
+
+
+class _Task:
+    __slots__ = ('_glet',)
+
+    def __init__(self, glet: Any) -> None:
+        self._glet = glet
+
+    def join(self, timeout: float | None = None) -> None:
+        self._glet.join(timeout)
+
+
+class _Greenlet:
+    """threading.Thread look-alike for libraries that take a thread class."""
+
+    def __init__(self, target: Callable[..., Any] | None = None,
+                 args: tuple = (), kwargs: dict | None = None,
+                 daemon: bool | None = None, name: str | None = None) -> None:
+        self._target = target
+        self._args = args
+        self._kwargs = kwargs or {}
+        self._glet: Any = None
+        self.daemon = daemon
+        self.name = name
+
+    def start(self) -> None:
+        self._glet = gevent.spawn(self.run)
+
+    def run(self) -> None:
+        if self._target is not None:
+            self._target(*self._args, **self._kwargs)
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._glet is not None:
+            self._glet.join(timeout)
+
+    def is_alive(self) -> bool:
+        return self._glet is not None and not self._glet.dead
+
+
+class _Lock:
+    """gevent semaphore with threading.Lock's acquire(timeout=-1) signature."""
+
+    __slots__ = ('_sem',)
+
+    def __init__(self) -> None:
+        self._sem = gevent.lock.Semaphore(1)
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return self._sem.acquire(blocking, None if timeout < 0 else timeout)
+
+    def release(self) -> None:
+        self._sem.release()
+
+    def __enter__(self) -> '_Lock':
+        self._sem.acquire()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._sem.release()
+
+
+class GeventDriver:
+    """Greenlets from gevent."""
+
+    name = 'gevent'
+
+    def spawn(self, fn: Callable[..., Any], *args: Any,
+              **kwargs: Any) -> _Task:
+        return _Task(gevent.spawn(fn, *args, **kwargs))
+
+    def sleep(self, seconds: float) -> None:
+        gevent.sleep(seconds)
+
+    def event(self) -> Any:
+        return gevent.event.Event()
+
+    def lock(self) -> Any:
+        return _Lock()
+
+    def queue(self) -> Any:
+        return gevent.queue.Queue()
+
+    def thread_class(self) -> Any:
+        return _Greenlet

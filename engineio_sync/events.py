@@ -1,0 +1,65 @@
+"""A small event emitter shared by :class:`Server` and :class:`Socket`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+__all__ = ['EventEmitter']
+
+Handler = Callable[..., Any]
+
+
+class EventEmitter:
+    """``on(event, fn)`` / ``emit(event, *args)``; a raising handler is
+    logged and does not stop the others or the caller."""
+
+    __slots__ = ('_handlers',)
+
+    _logger: logging.Logger = logging.getLogger('engineio_sync')
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Handler]] = {}
+
+    def on(self, event: str, handler: Handler | None = None) -> Any:
+        """Register ``handler`` for ``event``; usable as a decorator."""
+        if handler is None:
+            def decorator(fn: Handler) -> Handler:
+                self.on(event, fn)
+                return fn
+            return decorator
+        if not callable(handler):
+            raise TypeError('handler must be callable')
+        self._handlers.setdefault(event, []).append(handler)
+        return handler
+
+    def off(self, event: str, handler: Handler | None = None) -> None:
+        """Remove one handler, or every handler of ``event``."""
+        if handler is None:
+            self._handlers.pop(event, None)
+            return
+        handlers = self._handlers.get(event)
+        if handlers and handler in handlers:
+            handlers.remove(handler)
+            if not handlers:
+                del self._handlers[event]
+
+    def has_listeners(self, event: str) -> bool:
+        """True when ``event`` has at least one handler."""
+        return event in self._handlers
+
+    def emit(self, event: str, *args: Any) -> Any:
+        """Call the handlers of ``event``; return the last one's result."""
+        handlers = self._handlers.get(event)
+        if not handlers:
+            return None
+        result = None
+        for handler in tuple(handlers):
+            try:
+                result = handler(*args)
+            except Exception:
+                self._log_handler_error(event)
+        return result
+
+    def _log_handler_error(self, event: str) -> None:
+        self._logger.exception('%s handler raised', event)

@@ -1,0 +1,62 @@
+"""Exceptions raised by engineio_sync."""
+
+from __future__ import annotations
+
+__all__ = [
+    'EngineIOError',
+    'ConfigError',
+    'ProtocolError',
+    'TRANSPORT_UNKNOWN',
+    'UNKNOWN_SID',
+    'BAD_HANDSHAKE_METHOD',
+    'BAD_REQUEST',
+    'FORBIDDEN',
+    'UNSUPPORTED_PROTOCOL_VERSION',
+]
+
+#: Error codes of the Engine.IO protocol, as the reference server sends them.
+TRANSPORT_UNKNOWN = 0
+UNKNOWN_SID = 1
+BAD_HANDSHAKE_METHOD = 2
+BAD_REQUEST = 3
+FORBIDDEN = 4
+UNSUPPORTED_PROTOCOL_VERSION = 5
+
+_MESSAGES = {
+    TRANSPORT_UNKNOWN: 'Transport unknown',
+    UNKNOWN_SID: 'Session ID unknown',
+    BAD_HANDSHAKE_METHOD: 'Bad handshake method',
+    BAD_REQUEST: 'Bad request',
+    FORBIDDEN: 'Forbidden',
+    UNSUPPORTED_PROTOCOL_VERSION: 'Unsupported protocol version',
+}
+
+
+class EngineIOError(Exception):
+    """Base class of every exception raised by engineio_sync."""
+
+
+class ConfigError(EngineIOError, ValueError):
+    """An option given to :class:`~engineio_sync.Server` is invalid."""
+
+
+class ProtocolError(EngineIOError):
+    """A request that the protocol refuses.
+
+    ``code`` is one of the protocol's error codes (0-5), ``message`` the text
+    sent to the client and ``http_status`` the HTTP status of the response
+    (400, or 403 for :data:`FORBIDDEN`).
+    """
+
+    def __init__(self, code: int, message: str | None = None,
+                 http_status: int | None = None) -> None:
+        self.code = code
+        self.message = message if message is not None else _MESSAGES[code]
+        if http_status is None:
+            http_status = 403 if code == FORBIDDEN else 400
+        self.http_status = http_status
+        super().__init__(f'{self.code}: {self.message}')
+
+    def to_dict(self) -> dict:
+        """The JSON body the reference server sends for this error."""
+        return {'code': self.code, 'message': self.message}

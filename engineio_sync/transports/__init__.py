@@ -1,0 +1,1 @@
+"""Transports: the I/O between a WSGI request and the sans-IO session."""

@@ -1,0 +1,145 @@
+"""WSGI plumbing shared by the transports: responses, bodies, compression."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from typing import Any, Callable, Iterable
+
+from ..exceptions import ProtocolError
+
+__all__ = ['Response', 'BodyTooLarge', 'BadBody', 'read_body',
+           'error_response', 'compress_body', 'STATUS_TEXT']
+
+STATUS_TEXT = {
+    200: '200 OK',
+    204: '204 No Content',
+    400: '400 Bad Request',
+    403: '403 Forbidden',
+    404: '404 Not Found',
+    413: '413 Payload Too Large',
+    500: '500 Internal Server Error',
+}
+
+TEXT_PLAIN = ('Content-Type', 'text/plain; charset=UTF-8')
+JSON_TYPE = ('Content-Type', 'application/json')
+
+
+class BodyTooLarge(Exception):
+    """The request body exceeds the configured limit."""
+
+
+class BadBody(Exception):
+    """The request body cannot be read (bad Content-Length, broken stream)."""
+
+
+class Response:
+    """A complete HTTP response; ``on_close`` runs once it has been sent."""
+
+    __slots__ = ('status', 'headers', 'body', 'on_close')
+
+    def __init__(self, status: int, body: bytes = b'',
+                 headers: list[tuple[str, str]] | None = None,
+                 on_close: Callable[[], Any] | None = None) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers if headers is not None else []
+        self.on_close = on_close
+
+    def __call__(self, start_response: Callable) -> Iterable[bytes]:
+        headers = self.headers
+        headers.append(('Content-Length', str(len(self.body))))
+        start_response(STATUS_TEXT.get(self.status, str(self.status)),
+                       headers)
+        if self.on_close is None:
+            return [self.body]
+        return _ClosingBody(self.body, self.on_close)
+
+
+class _ClosingBody:
+    """A one-chunk WSGI body whose ``close()`` reports delivery."""
+
+    __slots__ = ('_body', '_on_close')
+
+    def __init__(self, body: bytes, on_close: Callable[[], Any]) -> None:
+        self._body = body
+        self._on_close: Callable[[], Any] | None = on_close
+
+    def __iter__(self):
+        yield self._body
+
+    def close(self) -> None:
+        callback, self._on_close = self._on_close, None
+        if callback is not None:
+            callback()
+
+
+def error_response(error: ProtocolError,
+                   headers: list[tuple[str, str]] | None = None) -> Response:
+    """The reference server's JSON error response."""
+    body = json.dumps(error.to_dict(), separators=(',', ':')).encode()
+    out = [JSON_TYPE]
+    if headers:
+        out.extend(headers)
+    return Response(error.http_status, body, out)
+
+
+def read_body(environ: dict, limit: int) -> bytes:
+    """Read the request body, refusing to hold more than ``limit`` bytes.
+
+    A declared ``Content-Length`` above the limit is refused before any
+    byte is read; a chunked (or undeclared) body is read in pieces and
+    refused as soon as it passes the limit.
+    """
+    stream = environ.get('wsgi.input')
+    declared = environ.get('CONTENT_LENGTH')
+    length: int | None = None
+    if declared:
+        try:
+            length = int(declared)
+        except ValueError:
+            raise BadBody('invalid Content-Length') from None
+        if length < 0:
+            raise BadBody('invalid Content-Length')
+        if length > limit:
+            raise BodyTooLarge()
+    if stream is None:
+        return b''
+    chunks = []
+    total = 0
+    try:
+        if length is not None:
+            while total < length:
+                chunk = stream.read(min(length - total, 65536))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+        elif 'chunked' in environ.get('HTTP_TRANSFER_ENCODING', '').lower() \
+                or environ.get('wsgi.input_terminated'):
+            while True:
+                chunk = stream.read(65536)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > limit:
+                    raise BodyTooLarge()
+                chunks.append(chunk)
+        else:
+            return b''
+    except (OSError, ValueError) as exc:
+        raise BadBody(str(exc)) from None
+    return b''.join(chunks)
+
+
+def compress_body(body: bytes, accept_encoding: str
+                  ) -> tuple[bytes, str | None]:
+    """Compress with gzip or deflate if the client accepts one."""
+    accepted = [part.split(';', 1)[0].strip().lower()
+                for part in accept_encoding.split(',')]
+    if 'gzip' in accepted:
+        return gzip.compress(body, compresslevel=6, mtime=0), 'gzip'
+    if 'deflate' in accepted:
+        return zlib.compress(body, 6), 'deflate'
+    return body, None

@@ -1,0 +1,166 @@
+"""Fixtures: real server processes on 127.0.0.1 and a raw HTTP client."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(HERE, 'interop'))
+
+DRIVERS = ['eventlet', 'threading']
+
+
+class ServerProcess:
+    """A running ``tests/e2e/server_app.py`` and the events it printed."""
+
+    def __init__(self, driver: str, options: dict[str, Any] | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.driver = driver
+        self.options = options or {}
+        self.events: queue.Queue = queue.Queue()
+        self.seen: list[dict] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, 'e2e', 'server_app.py'),
+             driver, json.dumps(self.options)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, **(env or {})})
+        line = self.proc.stdout.readline()
+        if not line.startswith('LISTENING'):
+            self.proc.kill()
+            raise RuntimeError('server did not start: ' + line +
+                               self.proc.stderr.read())
+        self.port = int(line.split()[1])
+        self.url = f'http://127.0.0.1:{self.port}'
+        self.stderr_lines: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+        threading.Thread(target=self._pump_err, daemon=True).start()
+
+    def _pump(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                self.events.put(json.loads(line))
+            except ValueError:
+                pass
+
+    def _pump_err(self) -> None:
+        for line in self.proc.stderr:
+            self.stderr_lines.append(line)
+
+    def wait_event(self, timeout: float = 5.0, **match: Any) -> dict:
+        """The first event (seen or upcoming) whose fields equal ``match``."""
+        for event in self.seen:
+            if all(event.get(k) == v for k, v in match.items()):
+                self.seen.remove(event)
+                return event
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f'no event {match} within {timeout}s; '
+                                     f'seen {self.seen}')
+            try:
+                event = self.events.get(timeout=left)
+            except queue.Empty:
+                continue
+            if all(event.get(k) == v for k, v in match.items()):
+                return event
+            self.seen.append(event)
+
+    def drain_events(self) -> list[dict]:
+        while True:
+            try:
+                self.seen.append(self.events.get_nowait())
+            except queue.Empty:
+                return list(self.seen)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@pytest.fixture
+def start_server():
+    """``start_server(driver, **options)`` -> ServerProcess, stopped after."""
+    servers: list[ServerProcess] = []
+
+    def start(driver: str, env: dict[str, str] | None = None,
+              **options: Any) -> ServerProcess:
+        server = ServerProcess(driver, options, env)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+        errors = [line for line in server.stderr_lines
+                  if 'Traceback' in line]
+        assert not errors, ''.join(server.stderr_lines)
+
+
+class RawClient:
+    """Plain HTTP requests against an Engine.IO endpoint."""
+
+    def __init__(self, port: int, path: str = '/engine.io/') -> None:
+        self.port = port
+        self.path = path
+
+    def request(self, method: str = 'GET', query: str = '',
+                body: bytes | str | None = None,
+                headers: dict[str, str] | None = None,
+                timeout: float = 10.0) -> tuple[int, dict, bytes]:
+        conn = http.client.HTTPConnection('127.0.0.1', self.port,
+                                          timeout=timeout)
+        try:
+            if isinstance(body, str):
+                body = body.encode()
+            conn.request(method, f'{self.path}?{query}', body=body,
+                         headers=headers or {})
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, {k.lower(): v for k, v in
+                                 resp.getheaders()}, data
+        finally:
+            conn.close()
+
+    def handshake(self, extra: str = '') -> tuple[str, dict]:
+        status, _, body = self.request(
+            'GET', 'EIO=4&transport=polling' + extra)
+        assert status == 200, body
+        text = body.decode()
+        assert text[0] == '0', text
+        first = text.split('\x1e')[0]
+        info = json.loads(first[1:])
+        return info['sid'], info
+
+    def get(self, sid: str, timeout: float = 10.0) -> tuple[int, bytes]:
+        status, _, body = self.request(
+            'GET', f'EIO=4&transport=polling&sid={sid}', timeout=timeout)
+        return status, body
+
+    def post(self, sid: str, body: str | bytes,
+             headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        status, _, data = self.request(
+            'POST', f'EIO=4&transport=polling&sid={sid}', body=body,
+            headers=headers)
+        return status, data
+
+
+@pytest.fixture
+def raw_client():
+    return RawClient

@@ -1,0 +1,107 @@
+"""A real engineio_sync server process for end-to-end tests.
+
+Usage: python server_app.py DRIVER '<json Server options>'
+
+Binds 127.0.0.1 on a free port, prints ``LISTENING <port>``, then one JSON
+line per server event (connect, message, disconnect, close...). Messages
+are echoed back, except text starting with ``cmd:`` which is a JSON
+command: ``{"disconnect": true}``, ``{"send_n": N, "prefix": "s"}``,
+``{"send_binary": [1, 2]}``, ``{"shutdown": true}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+DRIVER = sys.argv[1]
+OPTIONS = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+
+if DRIVER == 'eventlet':
+    import eventlet
+    if os.environ.get('EIO_TEST_MONKEY_PATCH'):
+        eventlet.monkey_patch()
+    import eventlet.wsgi
+elif DRIVER == 'gevent':
+    from gevent import monkey
+    monkey.patch_all()
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+
+import engineio_sync  # noqa: E402
+
+
+def log(**event):
+    sys.stdout.write(json.dumps(event) + '\n')
+    sys.stdout.flush()
+
+
+server = engineio_sync.Server(async_mode=DRIVER, **OPTIONS)
+
+
+@server.on('connect')
+def on_connect(sid, environ):
+    log(ev='connect', sid=sid, transport=server.transport(sid))
+    if environ.get('QUERY_STRING', '').find('refuse=1') >= 0:
+        return False
+
+
+@server.on('connection')
+def on_connection(socket):
+    socket.on('upgrade', lambda transport: log(ev='upgrade', sid=socket.id,
+                                              transport=transport))
+    socket.on('close', lambda reason, desc: log(ev='close', sid=socket.id,
+                                                reason=reason))
+
+
+@server.on('message')
+def on_message(sid, data):
+    if isinstance(data, bytes):
+        log(ev='message', sid=sid, binary=list(data[:64]), size=len(data))
+        server.send(sid, data)
+        return
+    log(ev='message', sid=sid, data=data[:200], size=len(data))
+    if data.startswith('cmd:'):
+        cmd = json.loads(data[4:])
+        if cmd.get('disconnect'):
+            server.disconnect(sid)
+        if 'send_n' in cmd:
+            for i in range(cmd['send_n']):
+                server.send(sid, f"{cmd.get('prefix', 's')}{i}")
+                if cmd.get('yield_every') and i % cmd['yield_every'] == 0:
+                    server.sleep(0)
+        if 'send_binary' in cmd:
+            server.send(sid, bytes(cmd['send_binary']))
+        if cmd.get('raise'):
+            raise RuntimeError('handler failure requested by the test')
+        if cmd.get('shutdown'):
+            server.shutdown()
+        return
+    server.send(sid, data)
+
+
+@server.on('disconnect')
+def on_disconnect(sid, reason):
+    log(ev='disconnect', sid=sid, reason=reason)
+
+
+app = engineio_sync.WSGIApp(server)
+
+if __name__ == '__main__':
+    if DRIVER == 'eventlet':
+        sock = eventlet.listen(('127.0.0.1', 0), backlog=1024)
+        print('LISTENING', sock.getsockname()[1], flush=True)
+        eventlet.wsgi.server(sock, app, log_output=False, max_size=20000)
+    elif DRIVER == 'gevent':
+        from gevent.pywsgi import WSGIServer
+        http = WSGIServer(('127.0.0.1', 0), app, log=None)
+        http.start()
+        print('LISTENING', http.server_port, flush=True)
+        http.serve_forever()
+    else:
+        from engineio_sync.threaded_server import make_threaded_server
+        httpd = make_threaded_server('127.0.0.1', 0, app)
+        print('LISTENING', httpd.server_port, flush=True)
+        httpd.serve_forever()
