@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import json as _stdlib_json
 import logging
-import math
 import secrets
 import time
 from typing import Any, Callable, Iterable, Iterator
 
 from .core.config import ServerConfig
+from .core.cors import same_origin
 from .core.handshake import RequestInfo, classify_request, parse_query
 from .core.packets import Packet, PacketType
 from .core.session import CloseReason, Received, Session
@@ -133,7 +134,10 @@ class Server(EventEmitter):
         self._middlewares: list[Callable] = []
         from .timers import TimerService
         self._timers = TimerService(self.driver, self._clock, self._on_timer)
-        self._handshake_json = self.config.json.dumps
+        if self.config.json is _stdlib_json:
+            self._handshake_json = _compact_json
+        else:
+            self._handshake_json = self.config.json.dumps
 
     @staticmethod
     def _make_logger(logger: bool | logging.Logger) -> logging.Logger:
@@ -301,10 +305,8 @@ class Server(EventEmitter):
         if method == 'OPTIONS':
             return Response(204, b'', self._cors_headers(environ, True))
         headers = self._cors_headers(environ)
-        cors = self.config.cors
         origin = environ.get('HTTP_ORIGIN')
-        if cors is not None and origin is not None and \
-                not cors.allows(origin):
+        if origin is not None and not self._origin_allowed(origin, environ):
             return self._refuse(ProtocolError(FORBIDDEN, 'Origin not allowed'),
                                 environ, headers)
         query = parse_query(environ.get('QUERY_STRING', ''))
@@ -332,6 +334,15 @@ class Server(EventEmitter):
         if method == 'POST':
             return self._polling.handle_post(socket, info, environ, headers)
         return self._refuse(ProtocolError(BAD_REQUEST), environ, headers)
+
+    def _origin_allowed(self, origin: str, environ: dict) -> bool:
+        # Without a CORS policy only same-origin pages may connect: this
+        # also stops cross-site WebSocket hijacking.
+        cors = self.config.cors
+        if cors is not None:
+            return cors.allows(origin)
+        return same_origin(origin, environ.get('HTTP_HOST'),
+                           environ.get('HTTP_X_FORWARDED_HOST'))
 
     def _check_allowed(self, environ: dict) -> ProtocolError | None:
         checks = list(self._middlewares)
@@ -451,36 +462,42 @@ class Server(EventEmitter):
     def _websocket_request(self, socket: Socket | None, info: RequestInfo,
                            environ: dict, headers: list[tuple[str, str]],
                            sid: str | None = None) -> Any:
-        return self._refuse(ProtocolError(BAD_REQUEST,
-                                          'WebSocket is not available'),
-                            environ, headers)
+        if self._websocket is None:
+            from .transports.websocket import WebSocketTransport
+            self._websocket = WebSocketTransport(self)
+        return self._websocket.handle(socket, info, environ, headers, sid)
 
     # -- packets in -------------------------------------------------------------
 
     def _receive_packets(self, socket: Socket, packets: list[Packet]) -> None:
         """Feed packets from the client to the session, in order."""
-        session = socket.session
         now = self._clock()
+        receive_one = self._receive_one
         for packet in packets:
-            with socket._lock:
-                result = session.receive(packet, now)
-            if socket._handlers:
-                socket.emit('packet', packet)
-                if packet.type is PacketType.PONG or \
-                        packet.type is PacketType.PING:
-                    socket.emit('heartbeat')
-            if result is Received.DELIVER:
-                socket._deliver(packet.data)
-            elif result is Received.NOTHING:
-                continue
-            elif result is Received.FLUSH:
-                socket._flush()
-            else:
-                if result is Received.INVALID:
-                    self.logger.info('%s: invalid packet type %d; closing',
-                                     socket.id, packet.type)
-                socket._after_close()
+            if not receive_one(socket, packet, now):
                 break
+
+    def _receive_one(self, socket: Socket, packet: Packet,
+                     now: float) -> bool:
+        """Feed one packet to the session; False once the session ended."""
+        with socket._lock:
+            result = socket.session.receive(packet, now)
+        if socket._handlers:
+            socket.emit('packet', packet)
+            if packet.type is PacketType.PONG or \
+                    packet.type is PacketType.PING:
+                socket.emit('heartbeat')
+        if result is Received.DELIVER:
+            socket._deliver(packet.data)
+        elif result is Received.FLUSH:
+            socket._flush()
+        elif result is not Received.NOTHING:
+            if result is Received.INVALID:
+                self.logger.info('%s: invalid packet type %d; closing',
+                                 socket.id, packet.type)
+            socket._after_close()
+            return False
+        return True
 
     def _deliver(self, socket: Socket, data: str | bytes) -> None:
         handlers = self._handlers.get('message')
@@ -547,8 +564,8 @@ class Server(EventEmitter):
         elif action == 'upgrade_timeout':
             self.logger.info('%s: upgrade timed out; staying on polling',
                              socket.id)
-            if socket._ws is not None:
-                socket._ws.on_upgrade_cancelled()
+            if socket._upgrade_ws is not None:
+                socket._upgrade_ws.on_upgrade_cancelled()
         elif action == 'close_timeout':
             if socket._ws is not None:
                 socket._ws.on_session_closed()
@@ -575,6 +592,10 @@ class _ConnectionError:
         return f'<connection_error {self.code}: {self.message}>'
 
 
+def _compact_json(value: Any) -> str:
+    return _stdlib_json.dumps(value, separators=(',', ':'))
+
+
 def _accepts_args(fn: Callable, count: int) -> bool:
     """True if ``fn`` can be called with ``count`` positional arguments."""
     try:
@@ -587,5 +608,3 @@ def _accepts_args(fn: Callable, count: int) -> bool:
         return False
     return True
 
-
-_ = math

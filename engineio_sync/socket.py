@@ -30,7 +30,7 @@ class Socket(EventEmitter):
     """
 
     __slots__ = ('server', 'id', 'request', 'session', 'data', '_lock',
-                 '_poll_event', '_write_lock', '_callbacks', '_ws',
+                 '_poll_event', '_write_lock', '_callbacks', '_ws', '_upgrade_ws',
                  '_close_notified', '_logger', '__weakref__')
 
     def __init__(self, server: Server, session: Session,
@@ -50,6 +50,7 @@ class Socket(EventEmitter):
         self._write_lock = driver.lock()
         self._callbacks: deque = deque()
         self._ws: Any = None
+        self._upgrade_ws: Any = None
         self._close_notified = False
         self._logger: logging.Logger = server.logger
 
@@ -190,6 +191,8 @@ class Socket(EventEmitter):
             self._poll_event.set()
         if self._ws is not None:
             self._ws.on_session_closed()
+        if self._upgrade_ws is not None:
+            self._upgrade_ws.on_session_closed()
         self._notify_closed()
         self.server._session_changed(self)
 

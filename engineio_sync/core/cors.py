@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Union
 
-__all__ = ['CorsPolicy']
+__all__ = ['CorsPolicy', 'same_origin']
 
 OriginSpec = Union[str, Iterable[str], Callable[[str], bool], bool]
 
@@ -91,3 +91,22 @@ class CorsPolicy:
             if self.max_age is not None:
                 out.append(('Access-Control-Max-Age', str(self.max_age)))
         return out
+
+
+def same_origin(origin: str, host: str | None,
+                forwarded_host: str | None = None) -> bool:
+    """True when ``origin`` names the host the request was sent to.
+
+    The scheme is ignored so that TLS-terminating proxies still match;
+    ``X-Forwarded-Host`` is honoured for proxies that rewrite ``Host``.
+    """
+    _, sep, rest = origin.partition('://')
+    if not sep:
+        return False
+    origin_host = rest.split('/', 1)[0].lower()
+    for candidate in (host, forwarded_host):
+        if candidate:
+            for name in candidate.split(','):
+                if name.strip().lower() == origin_host:
+                    return True
+    return False

@@ -13,7 +13,7 @@ import enum
 
 from .packets import Packet, PacketType
 
-__all__ = ['Session', 'ReadyState', 'Received', 'PollConflict',
+__all__ = ['Session', 'ReadyState', 'Received', 'Upgrade', 'PollConflict',
            'UpgradeRefused', 'CloseReason']
 
 
@@ -48,6 +48,8 @@ class Received(enum.IntEnum):
 
 
 class Upgrade(enum.IntEnum):
+    """Where a session is in the move from polling to WebSocket."""
+
     NONE = 0
     PROBING = 1     # a WebSocket is attached, waiting for 2probe
     UPGRADING = 2   # 3probe sent, waiting for the client's 5
@@ -233,7 +235,8 @@ class Session:
             raise PollConflict()
         if self.ready_state is ReadyState.CLOSED:
             return [_CLOSE]
-        if self.upgrading:
+        if self.upgrade is Upgrade.UPGRADING:
+            # The client paused polling to finish the upgrade.
             return [_NOOP]
         if self.buffer:
             if self.ready_state is ReadyState.CLOSING:

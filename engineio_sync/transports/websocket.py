@@ -1,0 +1,330 @@
+"""The WebSocket transport: direct sessions and the upgrade from polling."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..core.packets import DecodeError, Packet, PacketType, decode_packet, \
+    decode_packet_v3, encode_packet, encode_packet_v3
+from ..core.session import CloseReason, Upgrade, UpgradeRefused
+from ..exceptions import BAD_REQUEST, FORBIDDEN, ProtocolError
+from .http import error_response
+from .wsconnection import (MessageTooBig, WebSocketConnection, accept_token,
+                           handshake_error, negotiate_deflate, raw_socket)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..core.handshake import RequestInfo
+    from ..server import Server
+    from ..socket import Socket
+
+__all__ = ['WebSocketTransport']
+
+# How long a closing WebSocket waits for the peer's close frame before the
+# TCP connection is cut.
+CLOSE_GRACE = 3.0
+
+
+class _Finished:
+    """The WSGI return value once a WebSocket is over.
+
+    The socket is already shut down, so nothing the WSGI server writes
+    afterwards can reach the client; eventlet is told not to try at all.
+    """
+
+    __slots__ = ('mode',)
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    def __call__(self, start_response: Callable) -> list[bytes]:
+        if self.mode == 'eventlet':
+            import eventlet.wsgi
+            eventlet.wsgi.WSGI_LOCAL.already_handled = True
+            return []
+        start_response('200 OK', [('Content-Length', '0')])
+        return []
+
+
+class WebSocketBinding:
+    """One accepted WebSocket tied to a session (active or probing)."""
+
+    __slots__ = ('conn', 'socket', 'server', 'done', '_encode', '_closing')
+
+    def __init__(self, server: Server, socket: Socket,
+                 conn: WebSocketConnection) -> None:
+        self.server = server
+        self.socket = socket
+        self.conn = conn
+        self.done = server.driver.event()
+        self._encode = (encode_packet if socket.session.protocol == 4
+                        else encode_packet_v3)
+        self._closing = False
+
+    def write_packets(self, packets: list[Packet]) -> bool:
+        """Write packets (caller holds the write lock); False if it failed."""
+        encode = self._encode
+        try:
+            self.conn.send_many([encode(p) for p in packets])
+        except (OSError, ConnectionError):
+            return False
+        return True
+
+    def flush(self) -> None:
+        """Write everything the session has queued, in order."""
+        socket = self.socket
+        session = socket.session
+        with socket._write_lock:
+            with socket._lock:
+                if socket._ws is not self:
+                    return
+                packets = session.take_buffer()
+            if not packets:
+                return
+            if socket._handlers or self.server._handlers:
+                socket._packets_flushing(packets)
+            if not self.write_packets(packets):
+                self.server.logger.info('%s: WebSocket write failed',
+                                        socket.id)
+                socket._close(CloseReason.TRANSPORT_ERROR, 'write failed')
+                return
+        socket._packets_written(packets)
+        if session.ready_state.value == 'closing' and \
+                packets[-1].type is PacketType.CLOSE:
+            self.on_session_closed()
+
+    def on_session_closed(self) -> None:
+        """The session ended: send what is left, close, never block."""
+        if self._closing:
+            return
+        self._closing = True
+        self.server.driver.spawn(self._close_task)
+
+    def on_upgrade_cancelled(self) -> None:
+        """The upgrade timed out: drop this WebSocket, keep polling."""
+        self.on_session_closed()
+
+    def _close_task(self) -> None:
+        socket = self.socket
+        session = socket.session
+
+        def send_rest_and_close() -> None:
+            try:
+                with socket._write_lock:
+                    packets = []
+                    if socket._ws is self:
+                        with socket._lock:
+                            packets = session.take_buffer()
+                    if packets:
+                        self.write_packets(packets)
+                    self.conn.close(1000)
+            except Exception:  # never let a closing socket raise
+                self.server.logger.debug('closing WebSocket failed',
+                                         exc_info=True)
+            if packets:
+                socket._packets_written(packets)
+
+        writer = self.server.driver.spawn(send_rest_and_close)
+        writer.join(CLOSE_GRACE)
+        # Wait for the peer's close frame (the reader ends) then cut TCP.
+        self.done.wait(CLOSE_GRACE)
+        self.conn.shutdown()
+        if socket._ws is self and session.ready_state.value == 'closing':
+            with socket._lock:
+                session.finish_close()
+            self.server._session_changed(socket)
+
+
+class WebSocketTransport:
+    """Accepts WebSocket requests and runs their read loops."""
+
+    name = 'websocket'
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        config = server.config
+        self.per_message_deflate = config.per_message_deflate
+        self.threshold = config.compression_threshold
+        self.max_size = config.max_http_buffer_size
+
+    def handle(self, socket: Socket | None, info: RequestInfo, environ: dict,
+               headers: list[tuple[str, str]], sid: str | None = None
+               ) -> Any:
+        """Serve a WebSocket request: a new session (``sid`` given) or an
+        upgrade of ``socket``."""
+        server = self.server
+        problem = handshake_error(environ)
+        if problem is not None:
+            return server._refuse(ProtocolError(BAD_REQUEST, problem),
+                                  environ, headers)
+        sock, mode = raw_socket(environ)
+        if sock is None:
+            return server._refuse(ProtocolError(
+                BAD_REQUEST, 'this WSGI server does not expose its socket '
+                'for WebSocket'), environ, headers)
+        new_session = socket is None
+        if new_session:
+            socket = server._open_session(sid, info, environ)
+            if socket is None:
+                return server._refuse(ProtocolError(FORBIDDEN), environ,
+                                      headers)
+        else:
+            refusal = server._check_allowed(environ)
+            if refusal is not None:
+                return server._refuse(refusal, environ, headers)
+        ext, ext_header = (None, None)
+        if self.per_message_deflate:
+            ext, ext_header = negotiate_deflate(environ, self.threshold,
+                                                self.max_size)
+        lines = ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket',
+                 'Connection: Upgrade',
+                 'Sec-WebSocket-Accept: ' + accept_token(
+                     environ['HTTP_SEC_WEBSOCKET_KEY'].strip())]
+        if ext_header:
+            lines.append('Sec-WebSocket-Extensions: ' + ext_header)
+        if new_session and server.config.cookie is not None:
+            name, value = server.config.cookie.header(socket.id)
+            lines.append(f'{name}: {value}')
+        try:
+            sock.sendall(('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1'))
+        except OSError:
+            if new_session:
+                socket._close(CloseReason.TRANSPORT_ERROR, 'handshake failed')
+            return _Finished(mode)
+        conn = WebSocketConnection(sock, extensions=[ext] if ext else None,
+                                   max_message_size=self.max_size)
+        binding = WebSocketBinding(server, socket, conn)
+        try:
+            if new_session:
+                with socket._lock:
+                    socket._ws = binding
+                binding.flush()
+                self._read_loop(binding)
+            else:
+                self._upgrade(binding)
+        except Exception:
+            server.logger.exception('%s: WebSocket handler failed',
+                                    socket.id)
+            conn.close(1011, 'internal error')
+            if socket._ws is binding:
+                socket._close(CloseReason.TRANSPORT_ERROR, 'internal error')
+        finally:
+            binding.done.set()
+            if not binding._closing:
+                conn.shutdown()
+        return _Finished(mode)
+
+    # -- upgrade ---------------------------------------------------------------
+
+    def _upgrade(self, binding: WebSocketBinding) -> None:
+        server = self.server
+        socket = binding.socket
+        session = socket.session
+        conn = binding.conn
+        with socket._lock:
+            try:
+                session.begin_upgrade(server._clock())
+            except UpgradeRefused:
+                refused = True
+            else:
+                refused = False
+                socket._upgrade_ws = binding
+        if refused:
+            # Already upgraded, upgrading, or closed: accept and close
+            # cleanly; an HTTP error here makes node clients throw.
+            server.logger.debug('%s: extra WebSocket closed', socket.id)
+            conn.close(1000)
+            binding.done.wait(0.5)
+            return
+        server._session_changed(socket)
+        decode = decode_packet if session.protocol == 4 else decode_packet_v3
+        encode = binding._encode
+        try:
+            while True:
+                try:
+                    message = conn.receive()
+                except MessageTooBig:
+                    message = None
+                if message is None or not session.upgrading:
+                    break
+                try:
+                    packet = decode(message)
+                except DecodeError:
+                    break
+                ptype = packet.type
+                if ptype is PacketType.PING and packet.data == 'probe':
+                    with socket._lock:
+                        reply = session.on_probe()
+                        wake = session.poll_ready
+                    with socket._write_lock:
+                        if not binding.write_packets([reply]):
+                            break
+                    if wake:
+                        socket._poll_event.set()
+                    if socket._handlers:
+                        socket.emit('upgrading', 'websocket')
+                elif ptype is PacketType.UPGRADE and \
+                        session.upgrade is Upgrade.UPGRADING:
+                    with socket._lock:
+                        session.complete_upgrade()
+                        socket._ws = binding
+                        socket._upgrade_ws = None
+                        wake = session.poll_ready
+                    if wake:
+                        socket._poll_event.set()
+                    server.logger.info('%s: upgraded to websocket',
+                                       socket.id)
+                    if socket._handlers:
+                        socket.emit('upgrade', 'websocket')
+                    server._session_changed(socket)
+                    binding.flush()
+                    self._read_loop(binding)
+                    return
+                elif ptype is PacketType.NOOP:
+                    continue
+                else:
+                    break
+        finally:
+            if socket._upgrade_ws is binding:
+                with socket._lock:
+                    socket._upgrade_ws = None
+                    session.cancel_upgrade()
+                server.logger.info('%s: upgrade abandoned', socket.id)
+                conn.close(1000)
+
+    # -- established ------------------------------------------------------------
+
+    def _read_loop(self, binding: WebSocketBinding) -> None:
+        server = self.server
+        socket = binding.socket
+        session = socket.session
+        conn = binding.conn
+        decode = decode_packet if session.protocol == 4 else decode_packet_v3
+        receive_one = server._receive_one
+        clock = server._clock
+        reason = CloseReason.TRANSPORT_CLOSE
+        description = None
+        while True:
+            try:
+                message = conn.receive()
+            except MessageTooBig:
+                reason = CloseReason.TRANSPORT_ERROR
+                description = 'message larger than max_http_buffer_size'
+                server.logger.info('%s: %s', socket.id, description)
+                break
+            if message is None:
+                if conn.close_code not in (None, 1000, 1001, 1005, 1006):
+                    reason = CloseReason.TRANSPORT_ERROR
+                    description = f'close code {conn.close_code}'
+                break
+            try:
+                packet = decode(message)
+            except DecodeError as exc:
+                reason = CloseReason.TRANSPORT_ERROR
+                description = f'parse error: {exc}'
+                server.logger.info('%s: undecodable WebSocket message; '
+                                   'closing', socket.id)
+                break
+            if not receive_one(socket, packet, clock()):
+                return
+        if session.ready_state.value == 'open':
+            socket._close(reason, description)
