@@ -48,14 +48,17 @@ class _Finished:
 class WebSocketBinding:
     """One accepted WebSocket tied to a session (active or probing)."""
 
-    __slots__ = ('conn', 'socket', 'server', 'done', '_encode', '_closing')
+    __slots__ = ('conn', 'socket', 'server', 'done', 'finished', '_encode',
+                 '_closing')
 
     def __init__(self, server: Server, socket: Socket,
                  conn: WebSocketConnection) -> None:
         self.server = server
         self.socket = socket
         self.conn = conn
+        #: set when the reader task is over; ``finished`` when the closer is
         self.done = server.driver.event()
+        self.finished = server.driver.event()
         self._encode = (encode_packet if socket.session.protocol == 4
                         else encode_packet_v3)
         self._closing = False
@@ -123,15 +126,19 @@ class WebSocketBinding:
             if packets:
                 socket._packets_written(packets)
 
-        writer = self.server.driver.spawn(send_rest_and_close)
-        writer.join(CLOSE_GRACE)
-        # Wait for the peer's close frame (the reader ends) then cut TCP.
-        self.done.wait(CLOSE_GRACE)
-        self.conn.shutdown()
-        if socket._ws is self and session.ready_state.value == 'closing':
-            with socket._lock:
-                session.finish_close()
-            self.server._session_changed(socket)
+        try:
+            writer = self.server.driver.spawn(send_rest_and_close)
+            writer.join(CLOSE_GRACE)
+            # Wait for the peer's close frame (the reader ends), then cut
+            # the TCP connection; a dead peer cannot hold us longer.
+            self.done.wait(CLOSE_GRACE)
+            self.conn.shutdown()
+            if socket._ws is self and session.ready_state.value == 'closing':
+                with socket._lock:
+                    session.finish_close()
+                self.server._session_changed(socket)
+        finally:
+            self.finished.set()
 
 
 class WebSocketTransport:
@@ -209,8 +216,12 @@ class WebSocketTransport:
                 socket._close(CloseReason.TRANSPORT_ERROR, 'internal error')
         finally:
             binding.done.set()
-            if not binding._closing:
-                conn.shutdown()
+            if binding._closing:
+                # The closer is writing the last packets and the close
+                # frame; the WSGI server must not close the socket first.
+                binding.finished.wait(3 * CLOSE_GRACE)
+            conn.close(1000)
+            conn.shutdown()
         return _Finished(mode)
 
     # -- upgrade ---------------------------------------------------------------

@@ -6,7 +6,15 @@ Binds 127.0.0.1 on a free port, prints ``LISTENING <port>``, then one JSON
 line per server event (connect, message, disconnect, close...). Messages
 are echoed back, except text starting with ``cmd:`` which is a JSON
 command: ``{"disconnect": true}``, ``{"send_n": N, "prefix": "s"}``,
-``{"send_binary": [1, 2]}``, ``{"shutdown": true}``.
+``{"send_binary": [1, 2]}``, ``{"shutdown": true}``, ``{"raise": true}``,
+``{"threads": true}`` (prints ``{"ev": "threads", "count": N}`` with
+``threading.active_count()``).
+
+The options may hold an ``"_app"`` dict that configures this script rather
+than the Server: ``"deny_query": "deny=1"`` installs an ``allow_request``
+refusing handshakes whose query has that parameter; ``"wsgi_app": true``
+wraps a tiny WSGI app answering ``app:<PATH_INFO>``; ``"engineio_path"`` and
+``"static_files"`` are passed to ``WSGIApp``.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 
 DRIVER = sys.argv[1]
 OPTIONS = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
@@ -38,14 +47,40 @@ def log(**event):
     sys.stdout.flush()
 
 
+APP = OPTIONS.pop('_app', None) or {}
+
+if APP.get('deny_query'):
+    def _allow_request(environ, _deny=APP['deny_query']):
+        return _deny not in environ.get('QUERY_STRING', '').split('&')
+    OPTIONS['allow_request'] = _allow_request
+
 server = engineio_sync.Server(async_mode=DRIVER, **OPTIONS)
+
+
+def start_stream(sid, n, prefix, gap):
+    def stream():
+        for i in range(n):
+            if not server.send(sid, f'{prefix}{i}'):
+                log(ev='stream_stopped', sid=sid, at=i)
+                return
+            server.sleep(gap)
+        log(ev='stream_done', sid=sid, n=n)
+    server.start_background_task(stream)
 
 
 @server.on('connect')
 def on_connect(sid, environ):
-    log(ev='connect', sid=sid, transport=server.transport(sid))
+    log(ev='connect', sid=sid, transport=server.transport(sid),
+        query=environ.get('QUERY_STRING', ''))
     if environ.get('QUERY_STRING', '').find('refuse=1') >= 0:
         return False
+    query = dict(part.partition('=')[::2] for part in
+                 environ.get('QUERY_STRING', '').split('&'))
+    if query.get('stream'):
+        # Start streaming at once, so that the stream straddles the
+        # client's upgrade to WebSocket.
+        start_stream(sid, int(query['stream']), 's',
+                     float(query.get('interval', '0.002')))
 
 
 @server.on('connection')
@@ -74,6 +109,11 @@ def on_message(sid, data):
                     server.sleep(0)
         if 'send_binary' in cmd:
             server.send(sid, bytes(cmd['send_binary']))
+        if cmd.get('threads'):
+            log(ev='threads', sid=sid, count=threading.active_count())
+        if 'stream' in cmd:
+            start_stream(sid, cmd['stream'], cmd.get('prefix', 's'),
+                         cmd.get('interval', 0.002))
         if cmd.get('raise'):
             raise RuntimeError('handler failure requested by the test')
         if cmd.get('shutdown'):
@@ -87,7 +127,20 @@ def on_disconnect(sid, reason):
     log(ev='disconnect', sid=sid, reason=reason)
 
 
-app = engineio_sync.WSGIApp(server)
+def _plain_app(environ, start_response):
+    body = ('app:' + environ.get('PATH_INFO', '')).encode()
+    start_response('200 OK', [('Content-Type', 'text/plain'),
+                              ('Content-Length', str(len(body)))])
+    return [body]
+
+
+_wsgi_kwargs = {}
+if 'engineio_path' in APP:
+    _wsgi_kwargs['engineio_path'] = APP['engineio_path']
+if 'static_files' in APP:
+    _wsgi_kwargs['static_files'] = APP['static_files']
+app = engineio_sync.WSGIApp(
+    server, _plain_app if APP.get('wsgi_app') else None, **_wsgi_kwargs)
 
 if __name__ == '__main__':
     if DRIVER == 'eventlet':

@@ -20,7 +20,7 @@
  *                                            after this step starts
  *   {"send": "text"}                         send a text message
  *   {"send_binary": [1, 2, 3]}               send a binary message (Buffer)
- *   {"send_n": 100, "prefix": "m"}           send "m0" .. "m99"
+ *   {"send_n": 100, "prefix": "m"}           send "m0" .. "m99" (add "interval_ms": 2 to pace them)
  *   {"expect": "message", "data": "text"}    next received message is this text
  *   {"expect": "message", "binary": [1, 2]}  next received message is these bytes
  *   {"expect": "message", "binary_len": N, "sha1": "hex"}  (either key optional)
@@ -368,7 +368,19 @@ function main(spec) {
     if ('send_n' in step) {
       checkCount(step.send_n, 'send_n');
       const prefix = step.prefix === undefined ? '' : String(step.prefix);
-      for (let k = 0; k < step.send_n; k++) socket.send(prefix + k);
+      const gap = step.interval_ms;
+      if (gap === undefined) {
+        for (let k = 0; k < step.send_n; k++) socket.send(prefix + k);
+        return null;
+      }
+      if (typeof gap !== 'number' || gap < 0 || gap * step.send_n > remaining()) {
+        throw new Error('step ' + i + ': interval_ms must be a non-negative number fitting the timeout');
+      }
+      // Spread the sends over time so that they straddle an upgrade.
+      for (let k = 0; k < step.send_n; k++) {
+        socket.send(prefix + k);
+        await new Promise((resolve) => setTimeout(resolve, gap));
+      }
       return null;
     }
 
