@@ -19,7 +19,7 @@ from .drivers import get_driver
 from .events import EventEmitter
 from .exceptions import (BAD_REQUEST, FORBIDDEN, UNKNOWN_SID, ConfigError,
                          ProtocolError)
-from .socket import Socket
+from .socket import Socket, _describe
 from .transports.http import Response, error_response
 from .transports.polling import PollingTransport
 
@@ -482,6 +482,9 @@ class Server(EventEmitter):
         """Feed one packet to the session; False once the session ended."""
         with socket._lock:
             result = socket.session.receive(packet, now)
+        if self.logger.isEnabledFor(logging.DEBUG):
+            self.logger.debug('%s: received %s', socket.id,
+                              _describe([packet]))
         if socket._handlers:
             socket.emit('packet', packet)
             if packet.type is PacketType.PONG or \

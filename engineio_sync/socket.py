@@ -96,9 +96,16 @@ class Socket(EventEmitter):
         transport. ``compress`` is accepted for API parity; compression
         is decided by the server's options.
         """
-        if isinstance(data, (bytearray, memoryview)):
+        if isinstance(data, str):
+            if '\x1e' in data and self.session.protocol == 4 and \
+                    self.session.transport == 'polling':
+                # v4 polling joins packets with U+001E and has no escape.
+                raise ValueError('text containing U+001E (record separator) '
+                                 'cannot be sent over v4 long-polling; send '
+                                 'it as bytes or escape it')
+        elif isinstance(data, (bytearray, memoryview)):
             data = bytes(data)
-        elif not isinstance(data, (str, bytes)):
+        elif not isinstance(data, bytes):
             raise TypeError('data must be str, bytes, bytearray or '
                             f'memoryview, not {type(data).__name__}')
         return self._send_packet(Packet(PacketType.MESSAGE, data), callback)
@@ -155,6 +162,9 @@ class Socket(EventEmitter):
             server.emit('drain', self)
 
     def _packets_flushing(self, packets: list[Packet]) -> None:
+        if self._logger.isEnabledFor(logging.DEBUG):
+            self._logger.debug('%s: sending %s over %s', self.id,
+                               _describe(packets), self.session.transport)
         if self._handlers:
             self.emit('flush', packets)
         server = self.server
@@ -213,3 +223,12 @@ class Socket(EventEmitter):
         if self._handlers:
             self.emit('message', data)
         self.server._deliver(self, data)
+
+
+def _describe(packets: list[Packet]) -> str:
+    """A short, log-safe summary of packets (types and sizes, not data)."""
+    return ', '.join(
+        f'{p.type.name.lower()}'
+        + ('' if p.data is None else f'({len(p.data)}'
+           f'{" bytes" if isinstance(p.data, bytes) else " chars"})')
+        for p in packets)

@@ -199,6 +199,9 @@ class ServerConfig:
         if initial_packet is not None and not isinstance(
                 initial_packet, (str, bytes, bytearray, memoryview)):
             raise ConfigError('initial_packet must be str or bytes')
+        if isinstance(initial_packet, str) and '\x1e' in initial_packet:
+            raise ConfigError('initial_packet may not contain U+001E, the '
+                              'v4 polling record separator')
         if isinstance(initial_packet, (bytearray, memoryview)):
             initial_packet = bytes(initial_packet)
         return cls(

@@ -85,8 +85,12 @@ def on_connect(sid, environ):
 
 @server.on('connection')
 def on_connection(socket):
-    socket.on('upgrade', lambda transport: log(ev='upgrade', sid=socket.id,
-                                              transport=transport))
+    socket.on('upgrading', lambda transport: log(
+        ev='upgrading', sid=socket.id, transport=transport,
+        current=socket.transport, upgraded=socket.upgraded))
+    socket.on('upgrade', lambda transport: log(
+        ev='upgrade', sid=socket.id, transport=transport,
+        current=socket.transport, upgraded=socket.upgraded))
     socket.on('close', lambda reason, desc: log(ev='close', sid=socket.id,
                                                 reason=reason))
 
