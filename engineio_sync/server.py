@@ -492,9 +492,14 @@ class Server(EventEmitter):
                 socket.emit('heartbeat')
         if result is Received.DELIVER:
             socket._deliver(packet.data)
+        elif result is Received.NOTHING:
+            if packet.type is PacketType.PONG:
+                # The next ping is due ping_interval from now, which may be
+                # before the pong deadline the timer is waiting for.
+                self._session_changed(socket)
         elif result is Received.FLUSH:
             socket._flush()
-        elif result is not Received.NOTHING:
+        else:
             if result is Received.INVALID:
                 self.logger.info('%s: invalid packet type %d; closing',
                                  socket.id, packet.type)

@@ -68,7 +68,8 @@ class WSGIApp:
                 filename = target
                 if os.path.isdir(filename):
                     filename = os.path.join(filename, 'index.html')
-            elif prefix.endswith('/') and path.startswith(prefix):
+            elif prefix.endswith('/') and path.startswith(prefix) and \
+                    os.path.isdir(target):
                 rest = path[len(prefix):]
                 filename = os.path.normpath(os.path.join(target, rest))
                 root = os.path.abspath(target)

@@ -27,6 +27,8 @@ class ServerProcess:
     def __init__(self, driver: str, options: dict[str, Any] | None = None,
                  env: dict[str, str] | None = None) -> None:
         self.driver = driver
+        #: set True when the test expects tracebacks in the server's stderr
+        self.allow_tracebacks = False
         self.options = options or {}
         self.events: queue.Queue = queue.Queue()
         self.seen: list[dict] = []
@@ -43,8 +45,10 @@ class ServerProcess:
         self.port = int(line.split()[1])
         self.url = f'http://127.0.0.1:{self.port}'
         self.stderr_lines: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
-        threading.Thread(target=self._pump_err, daemon=True).start()
+        self._pumps = [threading.Thread(target=self._pump, daemon=True),
+                       threading.Thread(target=self._pump_err, daemon=True)]
+        for pump in self._pumps:
+            pump.start()
 
     def _pump(self) -> None:
         for line in self.proc.stdout:
@@ -84,6 +88,23 @@ class ServerProcess:
             except queue.Empty:
                 return list(self.seen)
 
+    def wait_stderr(self, text: str, timeout: float = 5.0) -> str:
+        """The first stderr line containing ``text``, waiting up to timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in list(self.stderr_lines):
+                if text in line:
+                    return line
+            if time.monotonic() >= deadline:
+                raise AssertionError(f'{text!r} not in server stderr within '
+                                     f'{timeout}s:\n' +
+                                     ''.join(self.stderr_lines[-50:]))
+            time.sleep(0.02)
+
+    def tracebacks(self) -> list[str]:
+        """stderr lines mentioning a Traceback (after stop(), all of them)."""
+        return [line for line in self.stderr_lines if 'Traceback' in line]
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -92,25 +113,63 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        for pump in getattr(self, '_pumps', ()):
+            pump.join(2)
 
 
 @pytest.fixture
 def start_server():
-    """``start_server(driver, **options)`` -> ServerProcess, stopped after."""
+    """``start_server(driver, **options)`` -> ServerProcess, stopped after.
+
+    After the test, the server's stderr must hold no Traceback, unless the
+    test passed ``allow_tracebacks=True`` (or set it on the ServerProcess).
+    """
     servers: list[ServerProcess] = []
 
     def start(driver: str, env: dict[str, str] | None = None,
+              allow_tracebacks: bool = False,
               **options: Any) -> ServerProcess:
         server = ServerProcess(driver, options, env)
+        server.allow_tracebacks = allow_tracebacks
         servers.append(server)
         return server
 
     yield start
     for server in servers:
         server.stop()
-        errors = [line for line in server.stderr_lines
-                  if 'Traceback' in line]
+        if server.allow_tracebacks:
+            continue
+        errors = server.tracebacks()
         assert not errors, ''.join(server.stderr_lines)
+
+
+@pytest.fixture(scope='module')
+def server_pool():
+    """``server_pool(driver, **options)`` -> a ServerProcess shared by the
+    tests of one module that ask for the same driver and options.
+
+    Cheaper than ``start_server`` when many tests only need their own
+    sessions on a default server. The servers stop when the module ends and
+    must not have printed a Traceback.
+    """
+    servers: dict[str, ServerProcess] = {}
+    started: list[ServerProcess] = []
+
+    def get(driver: str, **options: Any) -> ServerProcess:
+        key = driver + ' ' + json.dumps(options, sort_keys=True)
+        server = servers.get(key)
+        if server is None or server.proc.poll() is not None:
+            server = servers[key] = ServerProcess(driver, options)
+            started.append(server)
+        return server
+
+    yield get
+    errors = []
+    for server in started:
+        server.stop()
+        if server.tracebacks():
+            errors.append(''.join(server.stderr_lines))
+    assert not errors, '\n'.join(errors)
 
 
 class RawClient:

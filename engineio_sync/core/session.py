@@ -300,6 +300,9 @@ class Session:
                 return Received.FLUSH
             return Received.NOTHING
         if ptype is PacketType.CLOSE:
+            if self.ready_state is ReadyState.CLOSING:
+                # Closing from both ends: nobody will collect our close.
+                self.finish_close()
             self.close(CloseReason.CLIENT_DISCONNECT)
             # The client is gone: release its parked GET with a noop.
             if self.poll_waiting:

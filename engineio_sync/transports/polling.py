@@ -120,20 +120,8 @@ class PollingTransport:
         """Decode the client's payload and hand its packets on."""
         session = socket.session
         server = self.server
-        try:
-            body = read_body(environ, self.max_body)
-        except BodyTooLarge:
-            server.logger.info('%s: POST body over max_http_buffer_size '
-                               '(%d bytes); closing', socket.id,
-                               self.max_body)
-            socket._close(CloseReason.TRANSPORT_ERROR, 'payload too large')
-            headers.append(('Connection', 'close'))
-            return error_response(
-                ProtocolError(BAD_REQUEST, 'Payload too large',
-                              http_status=413), headers)
-        except BadBody as exc:
-            socket._close(CloseReason.TRANSPORT_ERROR, str(exc))
-            return error_response(ProtocolError(BAD_REQUEST), headers)
+        # Register the POST before reading its body, so that a second POST
+        # arriving while a slow body streams in is caught as overlapping.
         with socket._lock:
             try:
                 session.begin_post()
@@ -143,6 +131,24 @@ class PollingTransport:
                 conflict = False
         if conflict:
             socket._after_close()
+            return error_response(ProtocolError(BAD_REQUEST), headers)
+        try:
+            body = read_body(environ, self.max_body)
+        except BodyTooLarge:
+            with socket._lock:
+                session.end_post()
+            server.logger.info('%s: POST body over max_http_buffer_size '
+                               '(%d bytes); closing', socket.id,
+                               self.max_body)
+            socket._close(CloseReason.TRANSPORT_ERROR, 'payload too large')
+            headers.append(('Connection', 'close'))
+            return error_response(
+                ProtocolError(BAD_REQUEST, 'Payload too large',
+                              http_status=413), headers)
+        except BadBody as exc:
+            with socket._lock:
+                session.end_post()
+            socket._close(CloseReason.TRANSPORT_ERROR, str(exc))
             return error_response(ProtocolError(BAD_REQUEST), headers)
         try:
             packets = self._decode(session.protocol, body, info)

@@ -9,8 +9,8 @@ from ..core.packets import DecodeError, Packet, PacketType, decode_packet, \
 from ..core.session import CloseReason, Upgrade, UpgradeRefused
 from ..exceptions import BAD_REQUEST, FORBIDDEN, ProtocolError
 from .http import error_response
-from .wsconnection import (MessageTooBig, WebSocketConnection, accept_token,
-                           handshake_error, negotiate_deflate, raw_socket)
+from ..core.wsframes import accept_token, negotiate_deflate
+from .wsconnection import WebSocketConnection, handshake_error, raw_socket
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.handshake import RequestInfo
@@ -178,16 +178,18 @@ class WebSocketTransport:
             refusal = server._check_allowed(environ)
             if refusal is not None:
                 return server._refuse(refusal, environ, headers)
-        ext, ext_header = (None, None)
+        deflate = None
         if self.per_message_deflate:
-            ext, ext_header = negotiate_deflate(environ, self.threshold,
-                                                self.max_size)
+            deflate = negotiate_deflate(
+                environ.get('HTTP_SEC_WEBSOCKET_EXTENSIONS', ''),
+                self.threshold)
         lines = ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket',
                  'Connection: Upgrade',
                  'Sec-WebSocket-Accept: ' + accept_token(
                      environ['HTTP_SEC_WEBSOCKET_KEY'].strip())]
-        if ext_header:
-            lines.append('Sec-WebSocket-Extensions: ' + ext_header)
+        if deflate is not None:
+            lines.append('Sec-WebSocket-Extensions: ' +
+                         deflate.response_header())
         if new_session and server.config.cookie is not None:
             name, value = server.config.cookie.header(socket.id)
             lines.append(f'{name}: {value}')
@@ -197,7 +199,7 @@ class WebSocketTransport:
             if new_session:
                 socket._close(CloseReason.TRANSPORT_ERROR, 'handshake failed')
             return _Finished(mode)
-        conn = WebSocketConnection(sock, extensions=[ext] if ext else None,
+        conn = WebSocketConnection(sock, socket._write_lock, deflate=deflate,
                                    max_message_size=self.max_size)
         binding = WebSocketBinding(server, socket, conn)
         try:
@@ -211,7 +213,7 @@ class WebSocketTransport:
         except Exception:
             server.logger.exception('%s: WebSocket handler failed',
                                     socket.id)
-            conn.close(1011, 'internal error')
+            conn.locked_close(1011, 'internal error')
             if socket._ws is binding:
                 socket._close(CloseReason.TRANSPORT_ERROR, 'internal error')
         finally:
@@ -220,7 +222,7 @@ class WebSocketTransport:
                 # The closer is writing the last packets and the close
                 # frame; the WSGI server must not close the socket first.
                 binding.finished.wait(3 * CLOSE_GRACE)
-            conn.close(1000)
+            conn.locked_close(1000)
             conn.shutdown()
         return _Finished(mode)
 
@@ -243,7 +245,7 @@ class WebSocketTransport:
             # Already upgraded, upgrading, or closed: accept and close
             # cleanly; an HTTP error here makes node clients throw.
             server.logger.debug('%s: extra WebSocket closed', socket.id)
-            conn.close(1000)
+            conn.locked_close(1000)
             binding.done.wait(0.5)
             return
         server._session_changed(socket)
@@ -251,10 +253,7 @@ class WebSocketTransport:
         encode = binding._encode
         try:
             while True:
-                try:
-                    message = conn.receive()
-                except MessageTooBig:
-                    message = None
+                message = conn.receive()
                 if message is None or not session.upgrading:
                     break
                 try:
@@ -300,7 +299,7 @@ class WebSocketTransport:
                     socket._upgrade_ws = None
                     session.cancel_upgrade()
                 server.logger.info('%s: upgrade abandoned', socket.id)
-                conn.close(1000)
+                conn.locked_close(1000)
 
     # -- established ------------------------------------------------------------
 
@@ -315,15 +314,16 @@ class WebSocketTransport:
         reason = CloseReason.TRANSPORT_CLOSE
         description = None
         while True:
-            try:
-                message = conn.receive()
-            except MessageTooBig:
-                reason = CloseReason.TRANSPORT_ERROR
-                description = 'message larger than max_http_buffer_size'
-                server.logger.info('%s: %s', socket.id, description)
-                break
+            message = conn.receive()
             if message is None:
-                if conn.close_code not in (None, 1000, 1001, 1005, 1006):
+                error = conn.error
+                if error is not None:
+                    reason = CloseReason.TRANSPORT_ERROR
+                    description = (
+                        'message larger than max_http_buffer_size'
+                        if error.code == 1009 else f'protocol error: {error}')
+                    server.logger.info('%s: %s', socket.id, description)
+                elif conn.close_code not in (1000, 1001, 1005, 1006):
                     reason = CloseReason.TRANSPORT_ERROR
                     description = f'close code {conn.close_code}'
                 break

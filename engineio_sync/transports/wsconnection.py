@@ -1,40 +1,22 @@
-"""A thin WebSocket (RFC 6455) connection over a raw socket.
+"""A thin WebSocket connection over the raw socket of a WSGI request.
 
-Framing is wsproto's (sans-IO); this module only moves bytes between it
-and the socket taken from the WSGI server, in the request's own task: no
-extra reader thread per connection.
+Framing is :mod:`engineio_sync.core.wsframes` (sans-IO); this module only
+moves bytes between it and the socket, in the request's own task: there is
+no extra reader thread per connection.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import socket as _socket
-import zlib
 from collections import deque
 from typing import Any
 
-from wsproto.connection import Connection, ConnectionState, ConnectionType
-from wsproto.events import (BytesMessage, CloseConnection, Message, Ping,
-                            TextMessage)
-from wsproto.extensions import PerMessageDeflate
-from wsproto.frame_protocol import CloseReason, Opcode, RsvBits
-from wsproto.utilities import LocalProtocolError
+from ..core.wsframes import (BINARY, CLOSE, PING, TEXT, Deflate, FrameError,
+                             FrameReader, encode_binary, encode_close,
+                             encode_pong, encode_text)
 
-__all__ = ['WebSocketConnection', 'MessageTooBig', 'accept_token',
-           'negotiate_deflate', 'raw_socket', 'handshake_error']
-
-_GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
-
-
-class MessageTooBig(Exception):
-    """A message from the peer exceeds the configured limit."""
-
-
-def accept_token(key: str) -> str:
-    """The ``Sec-WebSocket-Accept`` value for a ``Sec-WebSocket-Key``."""
-    digest = hashlib.sha1(key.encode('ascii') + _GUID).digest()
-    return base64.b64encode(digest).decode('ascii')
+__all__ = ['WebSocketConnection', 'handshake_error', 'raw_socket']
 
 
 def handshake_error(environ: dict) -> str | None:
@@ -74,121 +56,73 @@ def raw_socket(environ: dict) -> tuple[Any, str] | tuple[None, None]:
     return None, None
 
 
-class _Deflate(PerMessageDeflate):
-    """permessage-deflate that skips small messages and bounds inflation."""
-
-    def __init__(self, threshold: int, max_size: int) -> None:
-        super().__init__()
-        self._threshold = threshold
-        self._max_size = max_size
-        self._skip = False
-
-    def frame_outbound(self, proto: Any, opcode: Opcode, rsv: RsvBits,
-                       data: bytes, fin: bool) -> tuple[RsvBits, bytes]:
-        # Messages are always sent whole, so the choice holds per frame.
-        if opcode is not Opcode.CONTINUATION:
-            self._skip = len(data) < self._threshold
-        if self._skip:
-            return rsv, data
-        return super().frame_outbound(proto, opcode, rsv, data, fin)
-
-    def frame_inbound_payload_data(self, proto: Any,
-                                   data: bytes) -> bytes | CloseReason:
-        if not self._inbound_compressed or not self._inbound_is_compressible:
-            return data
-        try:
-            out = self._decompressor.decompress(bytes(data),
-                                                self._max_size + 1)
-        except zlib.error:
-            return CloseReason.INVALID_FRAME_PAYLOAD_DATA
-        if len(out) > self._max_size or self._decompressor.unconsumed_tail:
-            # A small frame inflating past the limit: a compression bomb.
-            return CloseReason.MESSAGE_TOO_BIG
-        return out
-
-
-def negotiate_deflate(environ: dict, threshold: int, max_size: int
-                      ) -> tuple[_Deflate | None, str | None]:
-    """Accept a permessage-deflate offer: (extension, response header)."""
-    offers = environ.get('HTTP_SEC_WEBSOCKET_EXTENSIONS', '')
-    for offer in offers.split(','):
-        name = offer.split(';', 1)[0].strip()
-        if name != 'permessage-deflate':
-            continue
-        ext = _Deflate(threshold, max_size)
-        try:
-            accepted = ext.accept(offer.strip())
-        except Exception:  # a malformed offer: just decline it
-            accepted = None
-        if accepted is None or accepted is False:
-            continue
-        header = 'permessage-deflate' if accepted is True or not accepted \
-            else f'permessage-deflate; {accepted}'
-        return ext, header
-    return None, None
-
-
 class WebSocketConnection:
     """Send and receive whole messages on an accepted WebSocket.
 
-    ``receive()`` is called by one task only (the reader); ``send_many`` and
-    ``close`` may be called from any task but must be serialised by the
-    caller (the session's write lock).
+    ``receive()`` runs in one task (the reader). Writes must be serialised
+    with ``write_lock``: ``send_many`` and ``close`` expect the caller to
+    hold it; the reader takes it itself for pongs and close replies.
     """
 
-    __slots__ = ('sock', '_ws', '_pending', '_parts', '_size', '_max_size',
-                 'closed', 'close_code', '_recv_size')
+    __slots__ = ('sock', 'write_lock', 'deflate', '_reader', '_pending',
+                 'close_sent', 'close_code', 'error')
 
-    def __init__(self, sock: Any, *, extensions: list | None = None,
+    RECV_SIZE = 65536
+
+    def __init__(self, sock: Any, write_lock: Any, *,
+                 deflate: Deflate | None = None,
                  max_message_size: int = 1_000_000) -> None:
         self.sock = sock
-        self._ws = Connection(ConnectionType.SERVER, extensions or None)
+        self.write_lock = write_lock
+        self.deflate = deflate
+        self._reader = FrameReader(max_message_size, deflate)
         self._pending: deque = deque()
-        self._parts: list | None = None
-        self._size = 0
-        self._max_size = max_message_size
-        self._recv_size = 65536
-        #: True once a close frame was sent or received, or the socket died.
-        self.closed = False
+        self.close_sent = False
+        #: the peer's close code (1006 when the connection just dropped)
         self.close_code: int | None = None
+        #: the :class:`FrameError` that ended the connection, if any
+        self.error: FrameError | None = None
 
-    # -- output -----------------------------------------------------------
+    # -- output (caller holds write_lock) ---------------------------------
 
     def send_many(self, messages: list[str | bytes]) -> None:
         """Frame and write several messages with a single ``sendall``."""
-        ws = self._ws
-        if ws.state is not ConnectionState.OPEN:
-            raise ConnectionError('WebSocket is closed')
-        frames = []
-        for data in messages:
-            if isinstance(data, str):
-                frames.append(ws.send(TextMessage(data=data)))
-            else:
-                frames.append(ws.send(Message(data=data)))
-        self.sock.sendall(frames[0] if len(frames) == 1 else b''.join(frames))
-
-    def send(self, data: str | bytes) -> None:
-        """Frame and write one message."""
-        self.send_many([data])
+        if self.close_sent:
+            raise ConnectionError('WebSocket is closing')
+        deflate = self.deflate
+        if len(messages) == 1:
+            data = messages[0]
+            frame = (encode_text(data, deflate) if isinstance(data, str)
+                     else encode_binary(data, deflate))
+        else:
+            frame = b''.join(
+                encode_text(m, deflate) if isinstance(m, str)
+                else encode_binary(m, deflate) for m in messages)
+        self.sock.sendall(frame)
 
     def close(self, code: int = 1000, reason: str = '') -> None:
         """Send a close frame (once); errors on a dead socket are ignored."""
-        if self.closed and self._ws.state not in (
-                ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
+        if self.close_sent:
             return
-        self.closed = True
+        self.close_sent = True
         try:
-            data = self._ws.send(CloseConnection(code=code, reason=reason))
-        except LocalProtocolError:
-            return
-        try:
-            self.sock.sendall(data)
+            self.sock.sendall(encode_close(code, reason))
         except OSError:
             pass
 
+    def locked_close(self, code: int = 1000, reason: str = '',
+                     timeout: float = 3.0) -> None:
+        """:meth:`close` taking the write lock (bounded wait)."""
+        if self.close_sent:
+            return
+        if self.write_lock.acquire(True, timeout):
+            try:
+                self.close(code, reason)
+            finally:
+                self.write_lock.release()
+
     def shutdown(self) -> None:
         """Cut the TCP connection, waking a reader blocked on it."""
-        self.closed = True
         try:
             self.sock.shutdown(_socket.SHUT_RDWR)
         except OSError:
@@ -199,69 +133,46 @@ class WebSocketConnection:
     def receive(self) -> str | bytes | None:
         """The next whole message, or None once the connection is over.
 
-        Raises :class:`MessageTooBig` (after sending close code 1009) when
-        a message passes ``max_message_size``.
+        A protocol error (see :attr:`error`) is answered with a close frame
+        carrying its code (1002, 1007, or 1009 for an oversized message).
         """
         pending = self._pending
-        while not pending:
-            if self.close_code is not None:
-                return None
+        if pending:
+            return pending.popleft()
+        reader = self._reader
+        recv = self.sock.recv
+        while self.close_code is None:
             try:
-                data = self.sock.recv(self._recv_size)
+                data = recv(self.RECV_SIZE)
             except OSError:
                 data = b''
             if not data:
                 self.close_code = 1006
-                self.closed = True
                 return None
-            self._ws.receive_data(data)
-            self._process_events()
-        return pending.popleft()
+            try:
+                events = reader.feed(data)
+            except FrameError as exc:
+                self.error = exc
+                self.close_code = exc.code
+                self.locked_close(exc.code, exc.reason)
+                break
+            for opcode, payload in events:
+                if opcode == TEXT or opcode == BINARY:
+                    pending.append(payload)
+                elif opcode == PING:
+                    self._control(encode_pong(payload))
+                elif opcode == CLOSE:
+                    self.close_code = payload[0]
+                    self.locked_close(1000 if payload[0] == 1005
+                                      else payload[0])
+            if pending:
+                return pending.popleft()
+        return pending.popleft() if pending else None
 
-    def _process_events(self) -> None:
-        ws = self._ws
-        for event in ws.events():
-            cls = type(event)
-            if cls is TextMessage or cls is BytesMessage:
-                size = self._size + len(event.data)
-                if size > self._max_size:
-                    self._too_big()
-                    return
-                if event.message_finished and self._parts is None:
-                    self._pending.append(event.data)
-                    continue
-                if self._parts is None:
-                    self._parts = []
-                self._parts.append(event.data)
-                self._size = size
-                if event.message_finished:
-                    parts, self._parts, self._size = self._parts, None, 0
-                    if cls is TextMessage:
-                        self._pending.append(''.join(parts))
-                    else:
-                        self._pending.append(b''.join(parts))
-            elif cls is Ping:
+    def _control(self, frame: bytes) -> None:
+        with self.write_lock:
+            if not self.close_sent:
                 try:
-                    self.sock.sendall(ws.send(event.response()))
-                except (OSError, LocalProtocolError):
+                    self.sock.sendall(frame)
+                except OSError:
                     pass
-            elif cls is CloseConnection:
-                self.close_code = event.code
-                if ws.state is ConnectionState.REMOTE_CLOSING:
-                    self.closed = True
-                    try:
-                        self.sock.sendall(ws.send(event.response()))
-                    except (OSError, LocalProtocolError):
-                        pass
-                elif ws.state is ConnectionState.OPEN:
-                    # A framing error: wsproto reports it as a close event
-                    # while the connection is still open; answer with it.
-                    self.close(event.code or 1002, (event.reason or '')[:100])
-                return
-
-    def _too_big(self) -> None:
-        self._parts = None
-        self._size = 0
-        self.close(1009, 'message too big')
-        self.close_code = 1009
-        raise MessageTooBig()
