@@ -507,14 +507,23 @@ class Server(EventEmitter):
             return False
         return True
 
-    def _deliver(self, socket: Socket, data: str | bytes) -> None:
+    def _deliver(self, sid: str, data: str | bytes) -> None:
         handlers = self._handlers.get('message')
         if not handlers:
             return
         if self.async_handlers:
-            self.driver.spawn(self.emit, 'message', socket.id, data)
-        else:
-            self.emit('message', socket.id, data)
+            self.driver.spawn(self.emit, 'message', sid, data)
+            return
+        for handler in handlers:
+            try:
+                handler(sid, data)
+            except Exception:
+                self.logger.exception('%s: message handler raised', sid)
+
+    @property
+    def _flush_listeners(self) -> bool:
+        handlers = self._handlers
+        return 'flush' in handlers or 'drain' in handlers
 
     # -- session life -------------------------------------------------------------
 

@@ -45,7 +45,9 @@ class Socket(EventEmitter):
         self.request: dict = environ
         #: A dict the application may use freely (``get_session`` uses it).
         self.data: dict = {}
-        self._lock = driver.lock()
+        # Guards session state; never held across I/O (so green drivers
+        # can make it a no-op). The write lock orders WebSocket writes.
+        self._lock = driver.state_lock()
         self._poll_event = driver.event()
         self._write_lock = driver.lock()
         self._callbacks: deque = deque()
@@ -108,6 +110,10 @@ class Socket(EventEmitter):
         elif not isinstance(data, bytes):
             raise TypeError('data must be str, bytes, bytearray or '
                             f'memoryview, not {type(data).__name__}')
+        ws = self._ws
+        if ws is not None and callback is None and not self._handlers \
+                and not self.server._flush_listeners and ws.send_now(data):
+            return True
         return self._send_packet(Packet(PacketType.MESSAGE, data), callback)
 
     write = send
@@ -222,7 +228,7 @@ class Socket(EventEmitter):
     def _deliver(self, data: str | bytes) -> None:
         if self._handlers:
             self.emit('message', data)
-        self.server._deliver(self, data)
+        self.server._deliver(self.id, data)
 
 
 def _describe(packets: list[Packet]) -> str:

@@ -32,7 +32,7 @@ class TimerService:
         self._callback = callback
         self._heap: list[tuple[float, int, Any]] = []
         self._counter = 0
-        self._lock = driver.lock()
+        self._lock = driver.state_lock()
         self._wake = driver.event()
         self._wake_at = math.inf
         self._running = False

@@ -49,6 +49,31 @@ class Driver(Protocol):
 
     def lock(self) -> Lock: ...
 
+    def state_lock(self) -> Lock: ...
+
+    def socket_io(self, sock: Any) -> tuple[Callable, Callable]: ...
+
     def queue(self) -> Any: ...
 
     def thread_class(self) -> Any: ...
+
+
+class _NullLock:
+    """A lock that never blocks, for green threads (see ``state_lock``)."""
+
+    __slots__ = ()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+    def __enter__(self) -> '_NullLock':
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+
+NULL_LOCK = _NullLock()

@@ -8,6 +8,9 @@ import eventlet
 import eventlet.queue
 import eventlet.semaphore
 from eventlet.green import threading as green_threading
+from eventlet.hubs import trampoline
+
+from .base import NULL_LOCK
 
 
 class _Task:
@@ -70,6 +73,42 @@ class EventletDriver:
 
     def lock(self) -> Any:
         return eventlet.semaphore.Semaphore(1)
+
+    def state_lock(self) -> Any:
+        # Green threads switch only on I/O or sleep, and state locks are
+        # never held across either, so mutual exclusion is already given.
+        return NULL_LOCK
+
+    def socket_io(self, sock: Any) -> tuple[Callable, Callable]:
+        """(recv, sendall) that skip GreenSocket's layers on the fast path.
+
+        The raw non-blocking socket is tried first; only when it would
+        block does the task wait on the hub.
+        """
+        raw = getattr(sock, 'fd', None)
+        if raw is None or raw.gettimeout() != 0.0:
+            return sock.recv, sock.sendall
+        fileno = raw.fileno()
+        raw_recv = raw.recv
+        raw_send = raw.send
+        green_sendall = sock.sendall
+
+        def recv(size: int) -> bytes:
+            while True:
+                try:
+                    return raw_recv(size)
+                except BlockingIOError:
+                    trampoline(fileno, read=True)
+
+        def sendall(data: bytes) -> None:
+            try:
+                sent = raw_send(data)
+            except BlockingIOError:
+                sent = 0
+            if sent < len(data):
+                green_sendall(data[sent:])
+
+        return recv, sendall
 
     def queue(self) -> Any:
         return eventlet.queue.Queue()

@@ -9,6 +9,8 @@ import gevent.event
 import gevent.lock
 import gevent.queue
 
+from .base import NULL_LOCK
+
 
 class _Task:
     __slots__ = ('_glet',)
@@ -87,6 +89,14 @@ class GeventDriver:
 
     def lock(self) -> Any:
         return _Lock()
+
+    def state_lock(self) -> Any:
+        # Greenlets switch only on I/O or sleep, and state locks are never
+        # held across either, so mutual exclusion is already guaranteed.
+        return NULL_LOCK
+
+    def socket_io(self, sock: Any) -> tuple[Callable, Callable]:
+        return sock.recv, sock.sendall
 
     def queue(self) -> Any:
         return gevent.queue.Queue()

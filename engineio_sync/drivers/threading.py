@@ -29,6 +29,14 @@ class ThreadingDriver:
     def lock(self) -> threading.Lock:
         return threading.Lock()
 
+    def state_lock(self) -> threading.Lock:
+        """A lock for state that is changed without I/O in between."""
+        return threading.Lock()
+
+    def socket_io(self, sock: Any) -> tuple[Callable, Callable]:
+        """(recv, sendall) for a connected socket."""
+        return sock.recv, sock.sendall
+
     def queue(self) -> queue.Queue:
         return queue.Queue()
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..core.packets import DecodeError, Packet, PacketType, decode_packet, \
     decode_packet_v3, encode_packet, encode_packet_v3
-from ..core.session import CloseReason, Upgrade, UpgradeRefused
+from ..core.session import CloseReason, ReadyState, Upgrade, UpgradeRefused
 from ..exceptions import BAD_REQUEST, FORBIDDEN, ProtocolError
 from .http import error_response
 from ..core.wsframes import accept_token, negotiate_deflate
@@ -49,7 +49,7 @@ class WebSocketBinding:
     """One accepted WebSocket tied to a session (active or probing)."""
 
     __slots__ = ('conn', 'socket', 'server', 'done', 'finished', '_encode',
-                 '_closing')
+                 '_closing', '_v3')
 
     def __init__(self, server: Server, socket: Socket,
                  conn: WebSocketConnection) -> None:
@@ -59,8 +59,8 @@ class WebSocketBinding:
         #: set when the reader task is over; ``finished`` when the closer is
         self.done = server.driver.event()
         self.finished = server.driver.event()
-        self._encode = (encode_packet if socket.session.protocol == 4
-                        else encode_packet_v3)
+        self._v3 = socket.session.protocol == 3
+        self._encode = encode_packet_v3 if self._v3 else encode_packet
         self._closing = False
 
     def write_packets(self, packets: list[Packet]) -> bool:
@@ -70,6 +70,37 @@ class WebSocketBinding:
             self.conn.send_many([encode(p) for p in packets])
         except (OSError, ConnectionError):
             return False
+        return True
+
+    def send_now(self, data: str | bytes) -> bool:
+        """Write one message at once if nothing is queued before it.
+
+        The common case of an open WebSocket session with an empty buffer
+        skips the buffer; False means the caller must queue it instead.
+        """
+        socket = self.socket
+        session = socket.session
+        if self._v3:
+            return False
+        with socket._write_lock:
+            with socket._lock:
+                if socket._ws is not self or session.buffer or \
+                        session.ready_state is not ReadyState.OPEN:
+                    return False
+                session.queued_count += 1
+                session.sent_count += 1
+            try:
+                if type(data) is str:
+                    self.conn.send_text('4' + data)
+                else:
+                    self.conn.send_binary(data)
+            except (OSError, ConnectionError):
+                failed = True
+            else:
+                return True
+        if failed:
+            self.server.logger.info('%s: WebSocket write failed', socket.id)
+            socket._close(CloseReason.TRANSPORT_ERROR, 'write failed')
         return True
 
     def flush(self) -> None:
@@ -200,6 +231,7 @@ class WebSocketTransport:
                 socket._close(CloseReason.TRANSPORT_ERROR, 'handshake failed')
             return _Finished(mode)
         conn = WebSocketConnection(sock, socket._write_lock, deflate=deflate,
+                                   io=server.driver.socket_io(sock),
                                    max_message_size=self.max_size)
         binding = WebSocketBinding(server, socket, conn)
         try:
@@ -313,8 +345,24 @@ class WebSocketTransport:
         clock = server._clock
         reason = CloseReason.TRANSPORT_CLOSE
         description = None
+        logger = server.logger
+        deliver = server._deliver
+        sid = socket.id
+        fast = session.protocol == 4
+        OPEN = ReadyState.OPEN
         while True:
             message = conn.receive()
+            # The common case, a message on an open v4 session with nobody
+            # listening to per-packet events, goes straight to the handlers.
+            if fast and session.ready_state is OPEN and \
+                    not socket._handlers and not logger.isEnabledFor(10):
+                if type(message) is str:
+                    if message[:1] == '4':
+                        deliver(sid, message[1:])
+                        continue
+                elif message is not None:
+                    deliver(sid, message)
+                    continue
             if message is None:
                 error = conn.error
                 if error is not None:

@@ -65,15 +65,18 @@ class WebSocketConnection:
     """
 
     __slots__ = ('sock', 'write_lock', 'deflate', '_reader', '_pending',
-                 'close_sent', 'close_code', 'error')
+                 'close_sent', 'close_code', 'error', '_recv', 'sendall')
 
     RECV_SIZE = 65536
 
     def __init__(self, sock: Any, write_lock: Any, *,
+                 io: tuple[Any, Any] | None = None,
                  deflate: Deflate | None = None,
                  max_message_size: int = 1_000_000) -> None:
         self.sock = sock
         self.write_lock = write_lock
+        # The driver may hand faster recv/sendall than the socket's own.
+        self._recv, self.sendall = io or (sock.recv, sock.sendall)
         self.deflate = deflate
         self._reader = FrameReader(max_message_size, deflate)
         self._pending: deque = deque()
@@ -98,7 +101,15 @@ class WebSocketConnection:
             frame = b''.join(
                 encode_text(m, deflate) if isinstance(m, str)
                 else encode_binary(m, deflate) for m in messages)
-        self.sock.sendall(frame)
+        self.sendall(frame)
+
+    def send_text(self, text: str) -> None:
+        """Write one text message (caller holds the write lock)."""
+        self.sendall(encode_text(text, self.deflate))
+
+    def send_binary(self, data: bytes) -> None:
+        """Write one binary message (caller holds the write lock)."""
+        self.sendall(encode_binary(data, self.deflate))
 
     def close(self, code: int = 1000, reason: str = '') -> None:
         """Send a close frame (once); errors on a dead socket are ignored."""
@@ -106,7 +117,7 @@ class WebSocketConnection:
             return
         self.close_sent = True
         try:
-            self.sock.sendall(encode_close(code, reason))
+            self.sendall(encode_close(code, reason))
         except OSError:
             pass
 
@@ -140,7 +151,7 @@ class WebSocketConnection:
         if pending:
             return pending.popleft()
         reader = self._reader
-        recv = self.sock.recv
+        recv = self._recv
         while self.close_code is None:
             try:
                 data = recv(self.RECV_SIZE)
@@ -173,6 +184,6 @@ class WebSocketConnection:
         with self.write_lock:
             if not self.close_sent:
                 try:
-                    self.sock.sendall(frame)
+                    self.sendall(frame)
                 except OSError:
                     pass
