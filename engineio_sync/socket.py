@@ -48,9 +48,10 @@ class Socket(EventEmitter):
         # Guards session state; never held across I/O (so green drivers
         # can make it a no-op). The write lock orders WebSocket writes.
         self._lock = driver.state_lock()
-        self._poll_event = driver.event()
+        # Created by the first parked GET (WebSocket sessions never need it).
+        self._poll_event: Any = None
         self._write_lock = driver.lock()
-        self._callbacks: deque = deque()
+        self._callbacks: deque | None = None
         self._ws: Any = None
         self._upgrade_ws: Any = None
         self._close_notified = False
@@ -127,6 +128,8 @@ class Socket(EventEmitter):
             else:
                 queued = True
                 if callback is not None:
+                    if self._callbacks is None:
+                        self._callbacks = deque()
                     self._callbacks.append((session.queued_count, callback))
                 wake = session.poll_waiting
                 ws = self._ws is not None and session.can_write_websocket
@@ -221,7 +224,7 @@ class Socket(EventEmitter):
         self.server._on_socket_closed(self, reason)
         if self._handlers:
             self.emit('close', reason, session.close_description)
-        self._callbacks.clear()
+        self._callbacks = None
 
     # -- incoming --------------------------------------------------------------
 

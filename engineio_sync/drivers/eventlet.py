@@ -110,6 +110,10 @@ class EventletDriver:
 
         return recv, sendall
 
+    def listen(self, host: str, port: int, backlog: int = 1024) -> Any:
+        """A listening green socket."""
+        return eventlet.listen((host, port), backlog=backlog)
+
     def queue(self) -> Any:
         return eventlet.queue.Queue()
 

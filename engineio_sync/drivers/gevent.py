@@ -98,6 +98,11 @@ class GeventDriver:
     def socket_io(self, sock: Any) -> tuple[Callable, Callable]:
         return sock.recv, sock.sendall
 
+    def listen(self, host: str, port: int, backlog: int = 1024) -> Any:
+        """A listening gevent socket."""
+        import gevent.socket
+        return gevent.socket.create_server((host, port), backlog=backlog)
+
     def queue(self) -> Any:
         return gevent.queue.Queue()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import socket
 import threading
 import time
 from typing import Any, Callable
@@ -36,6 +37,10 @@ class ThreadingDriver:
     def socket_io(self, sock: Any) -> tuple[Callable, Callable]:
         """(recv, sendall) for a connected socket."""
         return sock.recv, sock.sendall
+
+    def listen(self, host: str, port: int, backlog: int = 1024) -> Any:
+        """A listening socket."""
+        return socket.create_server((host, port), backlog=backlog)
 
     def queue(self) -> queue.Queue:
         return queue.Queue()

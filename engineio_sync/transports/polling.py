@@ -86,6 +86,9 @@ class PollingTransport:
         session = socket.session
         conflict = False
         with socket._lock:
+            # The event exists before poll_waiting can be seen as True.
+            if socket._poll_event is None:
+                socket._poll_event = self.server.driver.event()
             try:
                 packets = session.poll()
             except PollConflict:

@@ -37,12 +37,45 @@ class _Finished:
         self.mode = mode
 
     def __call__(self, start_response: Callable) -> list[bytes]:
+        if self.mode == 'engineio_sync':
+            return []  # no start_response: the server writes nothing
         if self.mode == 'eventlet':
             import eventlet.wsgi
             eventlet.wsgi.WSGI_LOCAL.already_handled = True
             return []
         start_response('200 OK', [('Content-Length', '0')])
         return []
+
+
+class _Flag:
+    """A one-shot event that allocates a driver Event only if waited on.
+
+    Thousands of idle WebSockets each hold two of these; most are set
+    without anyone ever waiting.
+    """
+
+    __slots__ = ('_driver', '_set', '_event')
+
+    def __init__(self, driver: Any) -> None:
+        self._driver = driver
+        self._set = False
+        self._event: Any = None
+
+    def set(self) -> None:
+        self._set = True
+        event = self._event
+        if event is not None:
+            event.set()
+
+    def wait(self, timeout: float) -> bool:
+        if self._set:
+            return True
+        if self._event is None:
+            self._event = self._driver.event()
+        # Re-check: set() may have run before the event existed.
+        if self._set:
+            return True
+        return self._event.wait(timeout)
 
 
 class WebSocketBinding:
@@ -57,8 +90,8 @@ class WebSocketBinding:
         self.socket = socket
         self.conn = conn
         #: set when the reader task is over; ``finished`` when the closer is
-        self.done = server.driver.event()
-        self.finished = server.driver.event()
+        self.done = _Flag(server.driver)
+        self.finished = _Flag(server.driver)
         self._v3 = socket.session.protocol == 3
         self._encode = encode_packet_v3 if self._v3 else encode_packet
         self._closing = False
@@ -225,6 +258,8 @@ class WebSocketTransport:
             name, value = server.config.cookie.header(socket.id)
             lines.append(f'{name}: {value}')
         try:
+            # Liveness is the heartbeat's job from here on, not a timeout's.
+            sock.settimeout(None)
             sock.sendall(('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1'))
         except OSError:
             if new_session:

@@ -40,6 +40,8 @@ def handshake_error(environ: dict) -> str | None:
 
 def raw_socket(environ: dict) -> tuple[Any, str] | tuple[None, None]:
     """The client's socket as the WSGI server exposes it, and its name."""
+    if 'engineio_sync.socket' in environ:
+        return environ['engineio_sync.socket'], 'engineio_sync'
     if 'eventlet.input' in environ:
         return environ['eventlet.input'].get_socket(), 'eventlet'
     if 'gunicorn.socket' in environ:

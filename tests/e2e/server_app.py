@@ -2,6 +2,9 @@
 
 Usage: python server_app.py DRIVER '<json Server options>'
 
+DRIVER is eventlet, threading, gevent, or native (eventlet behind
+engineio_sync.http_server.HTTPServer).
+
 Binds 127.0.0.1 on a free port, prints ``LISTENING <port>``, then one JSON
 line per server event (connect, message, disconnect, close...). Messages
 are echoed back, except text starting with ``cmd:`` which is a JSON
@@ -14,7 +17,12 @@ The options may hold an ``"_app"`` dict that configures this script rather
 than the Server: ``"deny_query": "deny=1"`` installs an ``allow_request``
 refusing handshakes whose query has that parameter; ``"wsgi_app": true``
 wraps a tiny WSGI app answering ``app:<PATH_INFO>``; ``"engineio_path"`` and
-``"static_files"`` are passed to ``WSGIApp``.
+``"static_files"`` are passed to ``WSGIApp``. ``"middleware_deny":
+"x=1"`` adds a ``server.use()`` middleware refusing that parameter with a
+message; ``"log_errors": true`` prints ``connection_error`` events;
+``"headers_hook": "X-Name"`` installs callable ``headers`` /
+``initial_headers``; ``"cors_callable": ".example"`` makes the CORS origin
+a callable accepting origins ending with that text.
 """
 
 from __future__ import annotations
@@ -26,6 +34,10 @@ import threading
 
 DRIVER = sys.argv[1]
 OPTIONS = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+# 'native': the eventlet driver behind engineio_sync's own HTTP server.
+NATIVE = DRIVER == 'native'
+if NATIVE:
+    DRIVER = 'eventlet'
 
 if DRIVER == 'eventlet':
     import eventlet
@@ -54,12 +66,38 @@ if APP.get('deny_query'):
         return _deny not in environ.get('QUERY_STRING', '').split('&')
     OPTIONS['allow_request'] = _allow_request
 
+if APP.get('headers_hook'):
+    # headers / initial_headers as callables: echo a query parameter.
+    def _headers_hook(environ, _name=APP['headers_hook']):
+        return {_name: 'q=' + environ.get('QUERY_STRING', '')[:40]}
+    OPTIONS['headers'] = _headers_hook
+    OPTIONS['initial_headers'] = lambda environ: [('X-Initial-Hook', 'yes')]
+
+if APP.get('cors_callable'):
+    OPTIONS['cors'] = dict(OPTIONS.get('cors') or {},
+                           origin=lambda origin: origin.endswith(
+                               APP['cors_callable']))
+
 server = engineio_sync.Server(async_mode=DRIVER, **OPTIONS)
 
+if APP.get('middleware_deny'):
+    # server.use(): refuse handshakes and upgrades carrying this parameter.
+    def _middleware(environ, _deny=APP['middleware_deny']):
+        if _deny in environ.get('QUERY_STRING', '').split('&'):
+            return False, 'denied by middleware'
+        return True
+    server.use(_middleware)
 
-def start_stream(sid, n, prefix, gap):
+if APP.get('log_errors'):
+    @server.on('connection_error')
+    def on_connection_error(error):
+        log(ev='connection_error', code=error.code, message=error.message,
+            context=error.context, path=error.req.get('PATH_INFO'))
+
+
+def start_stream(sid, n, prefix, gap, first=0):
     def stream():
-        for i in range(n):
+        for i in range(first, n):
             if not server.send(sid, f'{prefix}{i}'):
                 log(ev='stream_stopped', sid=sid, at=i)
                 return
@@ -79,8 +117,11 @@ def on_connect(sid, environ):
     if query.get('stream'):
         # Start streaming at once, so that the stream straddles the
         # client's upgrade to WebSocket.
+        # s0 rides in the handshake response, so the stream has surely
+        # begun before the client can start its upgrade.
+        server.send(sid, 's0')
         start_stream(sid, int(query['stream']), 's',
-                     float(query.get('interval', '0.002')))
+                     float(query.get('interval', '0.002')), first=1)
 
 
 @server.on('connection')
@@ -132,7 +173,17 @@ def on_disconnect(sid, reason):
 
 
 def _plain_app(environ, start_response):
-    body = ('app:' + environ.get('PATH_INFO', '')).encode()
+    path = environ.get('PATH_INFO', '')
+    if path == '/stream':  # no Content-Length: chunked (or close) framing
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return (f'part{i};'.encode() for i in range(5))
+    if path == '/boom':
+        raise RuntimeError('the wrapped app failed (requested by a test)')
+    if path == '/echo':
+        data = environ['wsgi.input'].read()
+        start_response('200 OK', [('Content-Length', str(len(data)))])
+        return [data]
+    body = ('app:' + path).encode()
     start_response('200 OK', [('Content-Type', 'text/plain'),
                               ('Content-Length', str(len(body)))])
     return [body]
@@ -147,7 +198,14 @@ app = engineio_sync.WSGIApp(
     server, _plain_app if APP.get('wsgi_app') else None, **_wsgi_kwargs)
 
 if __name__ == '__main__':
-    if DRIVER == 'eventlet':
+    if NATIVE:
+        from engineio_sync.http_server import HTTPServer
+        native = HTTPServer(app, '127.0.0.1', 0, driver=server.driver,
+                            keepalive_timeout=float(os.environ.get(
+                                'EIO_TEST_KEEPALIVE', '75')))
+        print('LISTENING', native.port, flush=True)
+        native.serve_forever()
+    elif DRIVER == 'eventlet':
         sock = eventlet.listen(('127.0.0.1', 0), backlog=1024)
         print('LISTENING', sock.getsockname()[1], flush=True)
         eventlet.wsgi.server(sock, app, log_output=False, max_size=20000)

@@ -1,0 +1,147 @@
+"""engineio_sync.http_server: the standalone HTTP/1.1 server, byte by byte."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import time
+
+import pytest
+
+
+@pytest.fixture
+def native(start_server):
+    return start_server('native', _app={'wsgi_app': True})
+
+
+def raw_exchange(port: int, data: bytes, timeout: float = 5.0,
+                 until_close: bool = True) -> bytes:
+    sock = socket.create_connection(('127.0.0.1', port), timeout=timeout)
+    try:
+        sock.sendall(data)
+        out = b''
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            out += chunk
+            if not until_close and b'\r\n\r\n' in out:
+                break
+        return out
+    finally:
+        sock.close()
+
+
+def test_keep_alive_serves_several_requests_on_one_connection(native):
+    conn = http.client.HTTPConnection('127.0.0.1', native.port, timeout=5)
+    conn.request('GET', '/engine.io/?EIO=4&transport=polling')
+    resp = conn.getresponse()
+    body = resp.read().decode()
+    assert resp.status == 200 and body.startswith('0{')
+    sid = body.split('"sid":"')[1].split('"')[0]
+    sock = conn.sock
+    conn.request('POST', f'/engine.io/?EIO=4&transport=polling&sid={sid}',
+                 body=b'4hi')
+    resp = conn.getresponse()
+    assert (resp.status, resp.read()) == (200, b'ok')
+    assert conn.sock is sock, 'the same TCP connection was reused'
+    conn.request('GET', f'/engine.io/?EIO=4&transport=polling&sid={sid}')
+    assert conn.getresponse().read() == b'4hi'
+    conn.close()
+
+
+def test_pipelined_requests_are_answered_in_order(native):
+    req = (b'GET /a HTTP/1.1\r\nHost: x\r\n\r\n'
+           b'GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+    out = raw_exchange(native.port, req)
+    assert out.count(b'HTTP/1.1 200 OK') == 2
+    assert out.index(b'app:/a') < out.index(b'app:/b')
+
+
+def test_http10_closes_the_connection(native):
+    out = raw_exchange(native.port, b'GET /x HTTP/1.0\r\n\r\n')
+    assert out.startswith(b'HTTP/1.1 200 OK')
+    assert b'Connection: close' in out and out.endswith(b'app:/x')
+
+
+def test_chunked_request_body(native):
+    req = (b'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n'
+           b'Connection: close\r\n\r\n'
+           b'4\r\nping\r\n5\r\npong!\r\n0\r\n\r\n')
+    out = raw_exchange(native.port, req)
+    assert out.startswith(b'HTTP/1.1 200 OK')
+    assert out.endswith(b'\r\n\r\npingpong!')
+
+
+def test_expect_100_continue(native):
+    sock = socket.create_connection(('127.0.0.1', native.port), timeout=5)
+    sock.sendall(b'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n'
+                 b'Expect: 100-continue\r\nConnection: close\r\n\r\n')
+    first = sock.recv(4096)
+    assert first.startswith(b'HTTP/1.1 100 Continue')
+    sock.sendall(b'hello')
+    rest = b''
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        rest += chunk
+    sock.close()
+    assert (first + rest).endswith(b'hello')
+
+
+def test_streamed_response_is_chunked(native):
+    conn = http.client.HTTPConnection('127.0.0.1', native.port, timeout=5)
+    conn.request('GET', '/stream')
+    resp = conn.getresponse()
+    assert resp.getheader('Transfer-Encoding') == 'chunked'
+    assert resp.read() == b'part0;part1;part2;part3;part4;'
+    conn.request('GET', '/again')  # the connection is still usable
+    assert conn.getresponse().read() == b'app:/again'
+    conn.close()
+
+
+def test_head_has_no_body(native):
+    out = raw_exchange(native.port, b'HEAD /x HTTP/1.1\r\nHost: x\r\n'
+                                    b'Connection: close\r\n\r\n')
+    assert out.startswith(b'HTTP/1.1 200 OK')
+    assert out.endswith(b'\r\n\r\n')
+
+
+@pytest.mark.parametrize('request_bytes, status', [
+    (b'NONSENSE\r\n\r\n', b'400'),
+    (b'GET / HTTP/2.0\r\n\r\n', b'505'),
+    (b'GET / HTTP/1.1\r\nBad Header\r\n\r\n', b'400'),
+    (b'POST /echo HTTP/1.1\r\nContent-Length: nope\r\n\r\n', b'400'),
+    (b'GET / HTTP/1.1\r\nX-Big: ' + b'a' * 70000 + b'\r\n\r\n', b'431'),
+], ids=['garbage', 'http2', 'bad-header', 'bad-length', 'huge-head'])
+def test_malformed_requests_get_a_clear_status_and_close(
+        native, request_bytes, status):
+    out = raw_exchange(native.port, request_bytes)
+    assert out.startswith(b'HTTP/1.1 ' + status), out[:80]
+    assert b'Connection: close' in out
+
+
+def test_app_exception_is_500_and_logged(start_server):
+    srv = start_server('native', allow_tracebacks=True,
+                       _app={'wsgi_app': True})
+    out = raw_exchange(srv.port, b'GET /boom HTTP/1.1\r\nHost: x\r\n\r\n')
+    assert out.startswith(b'HTTP/1.1 500')
+    conn = http.client.HTTPConnection('127.0.0.1', srv.port, timeout=5)
+    conn.request('GET', '/fine')
+    assert conn.getresponse().read() == b'app:/fine', 'server still serves'
+    conn.close()
+
+
+def test_idle_keep_alive_connection_is_closed(start_server):
+    srv = start_server('native', env={'EIO_TEST_KEEPALIVE': '0.5'},
+                       _app={'wsgi_app': True})
+    sock = socket.create_connection(('127.0.0.1', srv.port), timeout=5)
+    started = time.monotonic()
+    assert sock.recv(10) == b'', 'the server hung up on the idle client'
+    assert time.monotonic() - started < 4
+    sock.close()
