@@ -134,6 +134,24 @@ def on_connection(socket):
         current=socket.transport, upgraded=socket.upgraded))
     socket.on('close', lambda reason, desc: log(ev='close', sid=socket.id,
                                                 reason=reason))
+    if APP.get('socket_events'):
+        # Every per-socket event, as packet types and counts only.
+        sid = socket.id
+        socket.on('packet', lambda p: log(ev='sock_packet', sid=sid,
+                                          type=int(p.type)))
+        socket.on('packet_create', lambda p: log(
+            ev='sock_packet_create', sid=sid, type=int(p.type)))
+        socket.on('flush', lambda packets: log(
+            ev='sock_flush', sid=sid, types=[int(p.type) for p in packets]))
+        socket.on('drain', lambda: log(ev='sock_drain', sid=sid))
+        socket.on('heartbeat', lambda: log(ev='sock_heartbeat', sid=sid))
+        socket.on('message', lambda data: log(ev='sock_message', sid=sid))
+
+
+if APP.get('socket_events'):
+    server.on('flush', lambda socket, packets: log(
+        ev='srv_flush', sid=socket.id, n=len(packets)))
+    server.on('drain', lambda socket: log(ev='srv_drain', sid=socket.id))
 
 
 @server.on('message')
@@ -159,6 +177,20 @@ def on_message(sid, data):
         if 'stream' in cmd:
             start_stream(sid, cmd['stream'], cmd.get('prefix', 's'),
                          cmd.get('interval', 0.002))
+        if 'send_cb' in cmd:
+            # send() with a callback that reports when it ran
+            server.clients[sid].send(
+                cmd['send_cb'],
+                callback=lambda: log(ev='callback', sid=sid,
+                                     data=cmd['send_cb']))
+        if 'remember' in cmd:
+            with server.session(sid) as user_session:
+                user_session['remembered'] = cmd['remember']
+        if cmd.get('recall'):
+            log(ev='recall', sid=sid,
+                value=server.get_session(sid).get('remembered'),
+                count=server.clients_count, known=sid in server.clients,
+                state=server.clients[sid].ready_state)
         if cmd.get('raise'):
             raise RuntimeError('handler failure requested by the test')
         if cmd.get('shutdown'):
