@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Run benchmark scenarios against one Engine.IO server kind.
+#
+#   bench/run.sh SERVER [SCENARIO...]
+#
+# SERVER:   pyeio-eventlet | pyeio-threading | node-engineio | engineio-sync |
+#           engineio-sync-wsgi | engineio-sync-threading | ceiling
+# SCENARIO: ws_echo_throughput | polling_echo | connect_rate | idle_memory   (default: all four)
+#
+# Every load-generator run gets a fresh server process pinned to core
+# $SERVER_CORE (0); the generator (node loadgen.js) is pinned to $GEN_CORE (1).
+# One JSON line per run goes to stdout (and is appended to $BENCH_OUT if set).
+# Server logs: bench/results/logs/.
+#
+# Knobs (environment), defaults in brackets:
+#   WS_CLIENTS ["1 50 500"]  DURATION [10]  WARMUP [1]  POLL_CLIENTS [50]
+#   CONNECT_N [2000]  CONNECT_CONC [100]  IDLE_N [5000]  IDLE_S [30]
+#   BENCH_PY [~/.cache/engineio-bench-venv/bin/python; created by bench/setup.sh if missing]
+#   SERVER_CORE [0]  GEN_CORE [1]  BENCH_OUT [unset]
+#   BENCH_ASYNC_HANDLERS [1]: 0 runs python-engineio with async_handlers=False
+#                        (what-if; results are labelled SERVER/async_handlers=0)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SERVER="${1:?usage: bench/run.sh SERVER [SCENARIO...]}"
+shift
+SCENARIOS=("$@")
+[[ ${#SCENARIOS[@]} -eq 0 ]] && SCENARIOS=(ws_echo_throughput polling_echo connect_rate idle_memory)
+
+WS_CLIENTS="${WS_CLIENTS:-1 50 500}"
+DURATION="${DURATION:-10}"
+WARMUP="${WARMUP:-1}"
+POLL_CLIENTS="${POLL_CLIENTS:-50}"
+CONNECT_N="${CONNECT_N:-2000}"
+CONNECT_CONC="${CONNECT_CONC:-100}"
+IDLE_N="${IDLE_N:-5000}"
+IDLE_S="${IDLE_S:-30}"
+SERVER_CORE="${SERVER_CORE:-0}"
+GEN_CORE="${GEN_CORE:-1}"
+PY="${BENCH_PY:-$HOME/.cache/engineio-bench-venv/bin/python}"
+LOGDIR="${BENCH_RESULTS:-$HERE/results}/logs"
+mkdir -p "$LOGDIR"
+
+# 5000 idle connections need well over 1024 fds on both sides
+ulimit -n "$(ulimit -Hn)"
+
+# results are labelled with the server kind (plus the what-if knob, if set)
+LABEL="$SERVER"
+if [[ "${BENCH_ASYNC_HANDLERS:-1}" == 0 && ( "$SERVER" == pyeio-* ) ]]; then
+  LABEL="$SERVER/async_handlers=0"
+fi
+
+case "$SERVER" in
+  pyeio-eventlet)  PORT=8401 ;;
+  pyeio-threading) PORT=8402 ;;
+  node-engineio)   PORT=8403 ;;
+  engineio-sync)   PORT=8404 ;;
+  engineio-sync-wsgi) PORT=8405 ;;
+  engineio-sync-threading) PORT=8406 ;;
+  ceiling)         PORT=8409 ;;
+  *) echo "unknown server kind: $SERVER" >&2; exit 2 ;;
+esac
+
+# dependencies (idempotent)
+if [[ ! -d "$HERE/node/node_modules/ws" || ! -d "$HERE/node/node_modules/engine.io" ]]; then
+  (cd "$HERE/node" && npm ci --no-audit --no-fund >&2)
+fi
+if [[ "$SERVER" == pyeio-* || "$SERVER" == engineio-sync* ]] && [[ ! -x "$PY" ]]; then
+  "$HERE/setup.sh" >&2
+fi
+
+server_cmd() { # sets the array CMD
+  case "$SERVER" in
+    pyeio-eventlet)  CMD=("$PY" "$HERE/servers/pyeio_eventlet.py" "$PORT") ;;
+    # gunicorn threaded worker, see servers/pyeio_threading.py for the why
+    pyeio-threading) CMD=("$PY" -m gunicorn -w 1 --threads 6000 --worker-connections 7000
+                          --backlog 1024 --graceful-timeout 3 --log-level warning
+                          -b "127.0.0.1:$PORT" --chdir "$HERE/servers" pyeio_threading:app) ;;
+    node-engineio)   CMD=(node "$HERE/servers/node_engineio.js" "$PORT") ;;
+    engineio-sync)   CMD=("$PY" "$HERE/servers/engineio_sync_server.py" "$PORT") ;;
+    engineio-sync-wsgi) CMD=("$PY" "$HERE/servers/engineio_sync_server.py" "$PORT" wsgi) ;;
+    engineio-sync-threading)
+                     CMD=("$PY" "$HERE/servers/engineio_sync_server.py" "$PORT" native threading) ;;
+    ceiling)         CMD=(node "$HERE/servers/ceiling.js" "$PORT") ;;
+  esac
+}
+
+SRV_PID=""
+start_server() { # $1: log tag
+  local log="$LOGDIR/$SERVER.$1.log" code
+  server_cmd
+  taskset -c "$SERVER_CORE" "${CMD[@]}" >"$log" 2>&1 &
+  SRV_PID=$!
+  for _ in $(seq 150); do # up to ~15 s for the server to answer HTTP (any status)
+    if ! kill -0 "$SRV_PID" 2>/dev/null; then
+      echo "server $SERVER exited during start-up; last log lines:" >&2
+      tail -5 "$log" >&2
+      SRV_PID=""
+      return 1
+    fi
+    code="$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$PORT/bench-ready" || true)"
+    [[ "$code" != "000" ]] && return 0
+    sleep 0.1
+  done
+  echo "server $SERVER did not answer within 15 s" >&2
+  stop_server
+  return 1
+}
+
+stop_server() { # TERM the server and its children (e.g. gunicorn worker) by PID
+  [[ -z "$SRV_PID" ]] && return 0
+  local pids kids
+  kids="$(cat /proc/"$SRV_PID"/task/*/children 2>/dev/null || true)"
+  pids="$SRV_PID $kids"
+  # shellcheck disable=SC2086
+  kill -TERM $pids 2>/dev/null || true
+  for _ in $(seq 100); do # up to 10 s
+    local alive=0
+    for p in $pids; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [[ $alive -eq 0 ]] && break
+    sleep 0.1
+  done
+  # shellcheck disable=SC2086
+  kill -KILL $pids 2>/dev/null || true
+  wait "$SRV_PID" 2>/dev/null || true
+  SRV_PID=""
+}
+trap stop_server EXIT
+
+emit() {
+  echo "$1"
+  if [[ -n "${BENCH_OUT:-}" ]]; then echo "$1" >>"$BENCH_OUT"; fi
+}
+
+run_gen() { # loadgen arguments: SCENARIO [options]
+  local scenario="$1" tag out
+  tag="$(date +%H%M%S)-$scenario"
+  if ! start_server "$tag"; then
+    emit "{\"scenario\":\"$scenario\",\"server\":\"$LABEL\",\"error\":\"server failed to start\"}"
+    return 0
+  fi
+  sleep 0.5 # let start-up CPU settle
+  if out="$(taskset -c "$GEN_CORE" node "$HERE/node/loadgen.js" "$@" --port "$PORT" --label "$LABEL" \
+              --server-pid "$SRV_PID" --clk-tck "$(getconf CLK_TCK)")"; then
+    emit "$out"
+  else
+    emit "{\"scenario\":\"$scenario\",\"server\":\"$LABEL\",\"error\":\"loadgen failed, see stderr\"}"
+  fi
+  stop_server
+}
+
+for sc in "${SCENARIOS[@]}"; do
+  case "$sc" in
+    ws_echo_throughput)
+      for c in $WS_CLIENTS; do
+        run_gen ws_echo_throughput --clients "$c" --duration "$DURATION" --warmup "$WARMUP"
+      done ;;
+    polling_echo)
+      run_gen polling_echo --clients "$POLL_CLIENTS" --duration "$DURATION" --warmup "$WARMUP" ;;
+    connect_rate)
+      run_gen connect_rate --n "$CONNECT_N" --concurrency "$CONNECT_CONC" ;;
+    idle_memory)
+      run_gen idle_memory --n "$IDLE_N" --concurrency 100 --idle "$IDLE_S" ;;
+    *) echo "unknown scenario: $sc" >&2; exit 2 ;;
+  esac
+done
