@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import socket as _socket
 import sys
+import time
 from typing import Any, Callable
 from urllib.parse import unquote
 
@@ -125,13 +126,14 @@ class _Input:
 class _Connection:
     """Buffered reads from one client socket."""
 
-    __slots__ = ('sock', 'buf', 'recv', 'sendall')
+    __slots__ = ('sock', 'buf', 'recv', 'sendall', 'head_timeout')
 
-    def __init__(self, sock: Any) -> None:
+    def __init__(self, sock: Any, io: tuple[Callable, Callable],
+                 head_timeout: float) -> None:
         self.sock = sock
         self.buf = b''
-        self.recv = sock.recv
-        self.sendall = sock.sendall
+        self.recv, self.sendall = io
+        self.head_timeout = head_timeout
 
     def fill(self) -> bool:
         data = self.recv(65536)
@@ -143,6 +145,7 @@ class _Connection:
     def read_head(self) -> bytes | None:
         """The request line and headers, or None if the client left."""
         start = 0
+        deadline = None
         while True:
             end = self.buf.find(b'\r\n\r\n', start)
             if end > _MAX_HEAD:
@@ -154,7 +157,22 @@ class _Connection:
             if len(self.buf) > _MAX_HEAD:
                 raise _BadRequest(431, 'request head too large')
             start = max(0, len(self.buf) - 3)
-            if not self.fill():
+            if self.buf:
+                # Once a head has begun it gets a total budget, not a
+                # fresh timeout per read, or a trickle holds us forever.
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self.head_timeout
+                elif now >= deadline:
+                    raise _BadRequest(408, 'request head timed out')
+                self.sock.settimeout(deadline - now)
+            try:
+                filled = self.fill()
+            except _socket.timeout:
+                if deadline is None:
+                    raise  # idle keep-alive connection: just drop it
+                raise _BadRequest(408, 'request head timed out') from None
+            if not filled:
                 if self.buf.strip():
                     raise _BadRequest(400, 'incomplete request')
                 return None
@@ -183,17 +201,19 @@ class _Connection:
 class HTTPServer:
     """Serve a WSGI app on ``host:port`` with tasks of ``driver``.
 
-    ``keepalive_timeout`` bounds how long an idle connection (or one
-    sending its request head) is kept.
+    ``keepalive_timeout`` bounds how long an idle connection is kept;
+    ``head_timeout`` how long a request head may take once it has begun.
     """
 
     def __init__(self, app: Callable, host: str = '127.0.0.1',
                  port: int = 5000, *, driver: Any, backlog: int = 1024,
                  keepalive_timeout: float = 75.0,
+                 head_timeout: float = 30.0,
                  max_unread_body: int = 1 << 20) -> None:
         self.app = app
         self.driver = driver
         self.keepalive_timeout = keepalive_timeout
+        self.head_timeout = head_timeout
         self.max_unread_body = max_unread_body
         self.listener = driver.listen(host, port, backlog)
         self.host, self.port = self.listener.getsockname()[:2]
@@ -234,7 +254,8 @@ class HTTPServer:
             sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         except OSError:
             pass
-        conn = _Connection(sock)
+        conn = _Connection(sock, self.driver.socket_io(sock),
+                           self.head_timeout)
         try:
             while True:
                 sock.settimeout(self.keepalive_timeout)
@@ -342,6 +363,7 @@ class HTTPServer:
         head = conn.read_head()
         if head is None:
             return False, False
+        conn.sock.settimeout(self.keepalive_timeout)
         if head.startswith(b'\r\n'):
             head = head.lstrip(b'\r\n')
         environ, keep = self._environ(head, conn, addr)

@@ -70,6 +70,13 @@ class Server(EventEmitter):
     :param json: a module with ``dumps``/``loads`` for the handshake.
     :param async_handlers: run each ``message`` handler in its own task.
     :param initial_packet: a message sent right after the open packet.
+    :param path: where :class:`~engineio_sync.WSGIApp` serves the server
+        when it is not given ``engineio_path`` (default ``'/engine.io'``).
+    :param add_trailing_slash: True: the endpoint is ``/engine.io/`` (and
+        ``/engine.io`` is accepted too); False: exactly ``/engine.io``.
+    :param headers: extra headers for every HTTP response of the endpoint:
+        a dict, a list of pairs, or ``f(environ)`` returning one.
+    :param initial_headers: the same, for the handshake response only.
     """
 
     def __init__(self, *, async_mode: str | None = None,
@@ -89,7 +96,9 @@ class Server(EventEmitter):
                  json: Any = None, async_handlers: bool = False,
                  initial_packet: str | bytes | None = None,
                  allow_eio3: bool = False, close_timeout: float = 30,
-                 monitor_clients: bool | None = None) -> None:
+                 monitor_clients: bool | None = None,
+                 path: str = '/engine.io', add_trailing_slash: bool = True,
+                 headers: Any = None, initial_headers: Any = None) -> None:
         super().__init__()
         self.config = ServerConfig.from_options(
             ping_interval=ping_interval, ping_timeout=ping_timeout,
@@ -101,7 +110,9 @@ class Server(EventEmitter):
             per_message_deflate=per_message_deflate, cookie=cookie,
             cors=cors, cors_allowed_origins=cors_allowed_origins,
             cors_credentials=cors_credentials, json=json,
-            initial_packet=initial_packet, close_timeout=close_timeout)
+            initial_packet=initial_packet, close_timeout=close_timeout,
+            path=path, add_trailing_slash=add_trailing_slash,
+            headers=headers, initial_headers=initial_headers)
         if allow_request is not None and not callable(allow_request):
             raise ConfigError('allow_request must be callable')
         if generate_id is not None and not callable(generate_id):
@@ -182,6 +193,35 @@ class Server(EventEmitter):
         if not callable(middleware):
             raise TypeError('middleware must be callable')
         self._middlewares.append(middleware)
+
+    @property
+    def path(self) -> str:
+        """The endpoint: ``'/engine.io/'``, or ``'/engine.io'`` with
+        ``add_trailing_slash=False``."""
+        config = self.config
+        return config.path + '/' if config.add_trailing_slash else config.path
+
+    def matches_path(self, path_info: str) -> bool:
+        """True when a request for ``path_info`` belongs to this server
+        (per the ``path`` and ``add_trailing_slash`` options)."""
+        base = self.config.path
+        if path_info == base:
+            return True
+        return self.config.add_trailing_slash and \
+            path_info.startswith(base + '/')
+
+    def _extra_headers(self, spec: Any, environ: dict
+                       ) -> list[tuple[str, str]]:
+        """The ``headers`` / ``initial_headers`` option for a request."""
+        if not callable(spec):
+            return list(spec)
+        from .core.config import header_pairs
+        try:
+            value = spec(environ)
+            return header_pairs('headers hook', value) if value else []
+        except Exception:
+            self.logger.exception('headers / initial_headers hook failed')
+            return []
 
     def _log_handler_error(self, event: str) -> None:
         self.logger.exception('%s handler raised', event)
@@ -298,13 +338,24 @@ class Server(EventEmitter):
             self.emit('connection_error', _ConnectionError(error, environ))
         self.logger.info('refused %s %s: %s', environ.get('REQUEST_METHOD'),
                          environ.get('QUERY_STRING', ''), error)
+        if 'websocket' in environ.get('HTTP_UPGRADE', '').lower():
+            # As the reference server does: a refused WebSocket handshake
+            # ends the connection; the client may already be sending frames
+            # that the WSGI server would otherwise parse as a request.
+            headers.append(('Connection', 'close'))
         return error_response(error, headers)
 
     def _handle(self, environ: dict) -> Any:
         method = environ.get('REQUEST_METHOD', 'GET')
+        extra = self.config.headers
         if method == 'OPTIONS':
-            return Response(204, b'', self._cors_headers(environ, True))
+            headers = self._cors_headers(environ, True)
+            if extra is not None:
+                headers += self._extra_headers(extra, environ)
+            return Response(204, b'', headers)
         headers = self._cors_headers(environ)
+        if extra is not None:
+            headers += self._extra_headers(extra, environ)
         origin = environ.get('HTTP_ORIGIN')
         if origin is not None and not self._origin_allowed(origin, environ):
             return self._refuse(ProtocolError(FORBIDDEN, 'Origin not allowed'),
@@ -326,6 +377,11 @@ class Server(EventEmitter):
             if not upgrade:
                 return self._refuse(ProtocolError(BAD_REQUEST), environ,
                                     headers)
+            if not self.config.allow_upgrades and \
+                    socket.session.transport == 'polling':
+                return self._refuse(ProtocolError(
+                    BAD_REQUEST, 'Upgrades are not allowed'), environ,
+                    headers)
             return self._websocket_request(socket, info, environ, headers)
         if socket.session.transport != 'polling':
             return self._refuse(ProtocolError(BAD_REQUEST), environ, headers)
@@ -396,6 +452,9 @@ class Server(EventEmitter):
             return self._refuse(ProtocolError(FORBIDDEN), environ, headers)
         if self.config.cookie is not None:
             headers.append(self.config.cookie.header(sid))
+        if self.config.initial_headers is not None:
+            headers += self._extra_headers(self.config.initial_headers,
+                                           environ)
         with socket._lock:
             packets = socket.session.take_buffer()
         return self._polling._respond(socket, packets, info, environ,

@@ -21,15 +21,16 @@ class WSGIApp:
     :param server: the :class:`~engineio_sync.Server`.
     :param wsgi_app: the application to wrap, e.g. Flask's ``app.wsgi_app``
         or Django's ``get_wsgi_application()``.
-    :param engineio_path: the mount point, ``'engine.io'`` by default
-        (Socket.IO uses ``'socket.io'``).
+    :param engineio_path: the mount point (Socket.IO uses
+        ``'socket.io'``); by default the server's ``path`` option
+        (``'/engine.io'``) with its ``add_trailing_slash`` rule.
     :param static_files: ``{'/url': 'path/to/file'}`` or
         ``{'/prefix': {'filename': 'dir', 'content_type': ...}}``: files
         served before the wrapped app.
     """
 
     def __init__(self, server: Server, wsgi_app: WSGIApplication | None = None,
-                 engineio_path: str = 'engine.io',
+                 engineio_path: str | None = None,
                  static_files: dict[str, Any] | None = None) -> None:
         if not isinstance(server, Server):
             raise TypeError('server must be an engineio_sync.Server')
@@ -37,16 +38,22 @@ class WSGIApp:
             raise TypeError('wsgi_app must be a WSGI callable')
         self.engineio_server = server
         self.wsgi_app = wsgi_app
-        path = '/' + engineio_path.strip('/')
-        self.engineio_path = path
-        # Both '/engine.io' and '/engine.io/' (and anything below it).
-        self._prefix = path + '/'
+        if engineio_path is None:
+            # The server's own path option decides (add_trailing_slash).
+            self.engineio_path = server.config.path
+            self._matches: Callable[[str], bool] = server.matches_path
+        else:
+            path = '/' + engineio_path.strip('/')
+            self.engineio_path = path
+            # Both '/engine.io' and '/engine.io/' (and anything below it).
+            prefix = path + '/'
+            self._matches = (lambda p: p == path or p.startswith(prefix))
         self.static_files = dict(static_files or {})
 
     def __call__(self, environ: dict,
                  start_response: Callable) -> Iterable[bytes]:
         path = environ.get('PATH_INFO') or '/'
-        if path == self.engineio_path or path.startswith(self._prefix):
+        if self._matches(path):
             return self.engineio_server.handle_request(environ,
                                                        start_response)
         if self.static_files:

@@ -80,6 +80,44 @@ def _cookie(value: Any) -> CookieConfig | None:
                       f'not {value!r}')
 
 
+def header_pairs(name: str, value: Any) -> list[tuple[str, str]]:
+    """Check extra response headers (a dict or a list of pairs) and return
+    them as a list of ``(name, value)`` strings; ValueError if bad."""
+    items = value.items() if isinstance(value, Mapping) else value
+    try:
+        pairs = [(k, v) for k, v in items]
+    except (TypeError, ValueError):
+        raise ValueError(f'{name} must be a dict or a list of (name, value) '
+                         f'pairs, not {value!r}') from None
+    out = []
+    for key, val in pairs:
+        if isinstance(val, (int, float)) and not isinstance(val, bool):
+            val = str(val)
+        if not isinstance(key, str) or not isinstance(val, str) or not key \
+                or any(c in key for c in ':\r\n \t') \
+                or '\r' in val or '\n' in val:
+            raise ValueError(f'{name}: invalid header {key!r}: {val!r}')
+        out.append((key, val))
+    return out
+
+
+def _headers_option(name: str, value: Any) -> Any:
+    if value is None or callable(value):
+        return value
+    try:
+        return tuple(header_pairs(name, value))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _path(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip('/') or any(
+            c in value for c in '?#\r\n '):
+        raise ConfigError(f'path must be a URL path such as "/engine.io", '
+                          f'not {value!r}')
+    return '/' + value.strip('/')
+
+
 def _cors(cors: Any, allowed_origins: Any, credentials: Any
           ) -> CorsPolicy | None:
     if cors is None and allowed_origins is not None:
@@ -132,6 +170,12 @@ class ServerConfig:
     json: Any = field(default=_stdlib_json)
     initial_packet: str | bytes | None = None
     close_timeout: float = 30.0
+    #: the endpoint, normalised without a trailing slash: '/engine.io'
+    path: str = '/engine.io'
+    add_trailing_slash: bool = True
+    #: extra response headers: None, a tuple of pairs, or f(environ)
+    headers: Any = None
+    initial_headers: Any = None
 
     @property
     def ping_interval_ms(self) -> int:
@@ -156,7 +200,9 @@ class ServerConfig:
                      cors_allowed_origins: Any = None,
                      cors_credentials: bool = False,
                      json: Any = None, initial_packet: Any = None,
-                     close_timeout: Any = 30) -> ServerConfig:
+                     close_timeout: Any = 30, path: Any = '/engine.io',
+                     add_trailing_slash: Any = True, headers: Any = None,
+                     initial_headers: Any = None) -> ServerConfig:
         """Validate keyword options and return a frozen config."""
         grace = 0.0
         if isinstance(ping_interval, (tuple, list)):
@@ -204,6 +250,15 @@ class ServerConfig:
                               'v4 polling record separator')
         if isinstance(initial_packet, (bytearray, memoryview)):
             initial_packet = bytes(initial_packet)
+        if not isinstance(add_trailing_slash, bool):
+            raise ConfigError('add_trailing_slash must be True or False')
+        for flag, value in (('allow_upgrades', allow_upgrades),
+                            ('allow_eio3', allow_eio3),
+                            ('http_compression', http_compression),
+                            ('per_message_deflate', per_message_deflate)):
+            if not isinstance(value, bool):
+                raise ConfigError(f'{flag} must be True or False, '
+                                  f'not {value!r}')
         return cls(
             ping_interval=interval, ping_interval_grace=grace,
             ping_timeout=timeout, upgrade_timeout=upgrade,
@@ -216,4 +271,8 @@ class ServerConfig:
             cookie=_cookie(cookie),
             cors=_cors(cors, cors_allowed_origins, cors_credentials),
             json=json, initial_packet=initial_packet,
-            close_timeout=closing)
+            close_timeout=closing, path=_path(path),
+            add_trailing_slash=add_trailing_slash,
+            headers=_headers_option('headers', headers),
+            initial_headers=_headers_option('initial_headers',
+                                            initial_headers))

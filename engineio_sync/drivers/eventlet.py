@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket as _socket
 from typing import Any, Callable
 
 import eventlet
@@ -92,13 +93,16 @@ class EventletDriver:
         raw_recv = raw.recv
         raw_send = raw.send
         green_sendall = sock.sendall
+        gettimeout = sock.gettimeout
 
         def recv(size: int) -> bytes:
             while True:
                 try:
                     return raw_recv(size)
                 except BlockingIOError:
-                    trampoline(fileno, read=True)
+                    # The green socket's timeout still applies.
+                    trampoline(fileno, read=True, timeout=gettimeout(),
+                               timeout_exc=_socket.timeout('timed out'))
 
         def sendall(data: bytes) -> None:
             try:

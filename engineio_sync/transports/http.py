@@ -57,17 +57,17 @@ class Response:
         return _ClosingBody(self.body, self.on_close)
 
 
-class _ClosingBody:
-    """A one-chunk WSGI body whose ``close()`` reports delivery."""
+class _ClosingBody(list):
+    """A one-chunk WSGI body whose ``close()`` reports delivery.
 
-    __slots__ = ('_body', '_on_close')
+    A list, so that servers see a complete response they can send at once.
+    """
+
+    __slots__ = ('_on_close',)
 
     def __init__(self, body: bytes, on_close: Callable[[], Any]) -> None:
-        self._body = body
+        super().__init__((body,))
         self._on_close: Callable[[], Any] | None = on_close
-
-    def __iter__(self):
-        yield self._body
 
     def close(self) -> None:
         callback, self._on_close = self._on_close, None

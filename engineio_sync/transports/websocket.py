@@ -37,12 +37,24 @@ class _Finished:
         self.mode = mode
 
     def __call__(self, start_response: Callable) -> list[bytes]:
-        if self.mode == 'engineio_sync':
-            return []  # no start_response: the server writes nothing
+        if self.mode in ('engineio_sync', 'gevent'):
+            # Without start_response these servers write nothing at all.
+            return []
         if self.mode == 'eventlet':
             import eventlet.wsgi
             eventlet.wsgi.WSGI_LOCAL.already_handled = True
             return []
+        if self.mode == 'gunicorn-async':
+            # gunicorn's gevent/eventlet workers write nothing (and log no
+            # bogus 200) for this sentinel, and close the connection.
+            try:
+                from gunicorn.workers.base_async import ALREADY_HANDLED
+            except ImportError:  # pragma: no cover - moved in a new gunicorn
+                pass
+            else:
+                return ALREADY_HANDLED
+        # Other servers (gunicorn gthread/sync, werkzeug, gevent pywsgi):
+        # the socket is shut down, so this response cannot reach the client.
         start_response('200 OK', [('Content-Length', '0')])
         return []
 
@@ -254,9 +266,16 @@ class WebSocketTransport:
         if deflate is not None:
             lines.append('Sec-WebSocket-Extensions: ' +
                          deflate.response_header())
-        if new_session and server.config.cookie is not None:
-            name, value = server.config.cookie.header(socket.id)
-            lines.append(f'{name}: {value}')
+        # The headers / initial_headers options (and CORS headers, which
+        # do no harm) go on the 101 as on any other response.
+        extra = list(headers)
+        if new_session:
+            if server.config.initial_headers is not None:
+                extra += server._extra_headers(server.config.initial_headers,
+                                               environ)
+            if server.config.cookie is not None:
+                extra.append(server.config.cookie.header(socket.id))
+        lines.extend(f'{name}: {value}' for name, value in extra)
         try:
             # Liveness is the heartbeat's job from here on, not a timeout's.
             sock.settimeout(None)

@@ -45,7 +45,12 @@ def raw_socket(environ: dict) -> tuple[Any, str] | tuple[None, None]:
     if 'eventlet.input' in environ:
         return environ['eventlet.input'].get_socket(), 'eventlet'
     if 'gunicorn.socket' in environ:
-        return environ['gunicorn.socket'], 'gunicorn'
+        sock = environ['gunicorn.socket']
+        # gevent and eventlet workers (green sockets) can be told that the
+        # request is already handled; gthread and sync workers cannot.
+        green = type(sock).__module__.split('.', 1)[0] in ('gevent',
+                                                           'eventlet')
+        return sock, 'gunicorn-async' if green else 'gunicorn'
     if 'werkzeug.socket' in environ:
         return environ['werkzeug.socket'], 'werkzeug'
     if environ.get('SERVER_SOFTWARE', '').startswith('gevent'):

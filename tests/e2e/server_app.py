@@ -234,7 +234,9 @@ if __name__ == '__main__':
         from engineio_sync.http_server import HTTPServer
         native = HTTPServer(app, '127.0.0.1', 0, driver=server.driver,
                             keepalive_timeout=float(os.environ.get(
-                                'EIO_TEST_KEEPALIVE', '75')))
+                                'EIO_TEST_KEEPALIVE', '75')),
+                            head_timeout=float(os.environ.get(
+                                'EIO_TEST_HEAD_TIMEOUT', '30')))
         print('LISTENING', native.port, flush=True)
         native.serve_forever()
     elif DRIVER == 'eventlet':

@@ -145,3 +145,26 @@ def test_idle_keep_alive_connection_is_closed(start_server):
     assert sock.recv(10) == b'', 'the server hung up on the idle client'
     assert time.monotonic() - started < 4
     sock.close()
+
+
+def test_trickled_request_head_is_cut_off(start_server):
+    srv = start_server('native', env={'EIO_TEST_HEAD_TIMEOUT': '1'},
+                       _app={'wsgi_app': True})
+    sock = socket.create_connection(('127.0.0.1', srv.port), timeout=5)
+    started = time.monotonic()
+    out = b''
+    for ch in b'GET /slow HTTP/1.1\r\nX-Drip: ' + b'a' * 20:
+        try:
+            sock.sendall(bytes([ch]))
+        except OSError:
+            break
+        time.sleep(0.15)
+        if time.monotonic() - started > 4:
+            break
+    try:
+        out = sock.recv(4096)
+    except OSError:
+        pass
+    sock.close()
+    assert out.startswith(b'HTTP/1.1 408'), out
+    assert time.monotonic() - started < 5

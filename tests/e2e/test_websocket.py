@@ -343,3 +343,24 @@ def test_no_loss_no_reorder_server_to_client_during_upgrade(
                 ws.send('3')
         assert got == [f's{i}' for i in range(n)]
         ws.close()
+
+
+def test_extra_headers_and_cookie_on_the_101(driver, start_server,
+                                             raw_client):
+    srv = start_server(driver, headers={'X-Every': 'yes'},
+                       initial_headers={'X-First': 'yes'}, cookie=True)
+    direct = RawWebSocket(srv.port, 'EIO=4&transport=websocket')
+    assert direct.status == 101
+    assert direct.headers['x-every'] == 'yes'
+    assert direct.headers['x-first'] == 'yes'
+    sid = json.loads(direct.read_frame()[1][1:])['sid']
+    assert direct.headers['set-cookie'].startswith(f'io={sid}')
+    direct.close()
+    polled, _ = raw_client(srv.port).handshake()
+    upgrade = RawWebSocket(srv.port,
+                           f'EIO=4&transport=websocket&sid={polled}')
+    assert upgrade.status == 101
+    assert upgrade.headers['x-every'] == 'yes'
+    assert 'x-first' not in upgrade.headers, 'not a new session'
+    assert 'set-cookie' not in upgrade.headers
+    upgrade.close()
