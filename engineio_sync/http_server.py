@@ -202,13 +202,16 @@ class HTTPServer:
     """Serve a WSGI app on ``host:port`` with tasks of ``driver``.
 
     ``keepalive_timeout`` bounds how long an idle connection is kept;
-    ``head_timeout`` how long a request head may take once it has begun.
+    ``head_timeout`` how long a request head may take once it has begun;
+    ``max_connections`` how many connections are served at once (more
+    wait in the listen backlog).
     """
 
     def __init__(self, app: Callable, host: str = '127.0.0.1',
                  port: int = 5000, *, driver: Any, backlog: int = 1024,
                  keepalive_timeout: float = 75.0,
                  head_timeout: float = 30.0,
+                 max_connections: int = 20000,
                  max_unread_body: int = 1 << 20) -> None:
         self.app = app
         self.driver = driver
@@ -218,7 +221,12 @@ class HTTPServer:
         self.listener = driver.listen(host, port, backlog)
         self.host, self.port = self.listener.getsockname()[:2]
         self._running = False
-        self._connections: set = set()
+        self.max_connections = max_connections
+        self._active = 0
+        self._count_lock = driver.state_lock()
+        # Set while there is room for another connection.
+        self._room = driver.event()
+        self._room.set()
         self._multithread = driver.name == 'threading'
 
     def serve_forever(self) -> None:
@@ -227,6 +235,10 @@ class HTTPServer:
         listener = self.listener
         spawn = self.driver.spawn
         while self._running:
+            # At the connection limit, stop accepting (the kernel backlog
+            # holds newcomers) until a connection ends.
+            if not self._room.wait(1.0):
+                continue
             try:
                 sock, addr = listener.accept()
             except OSError:
@@ -235,6 +247,10 @@ class HTTPServer:
                 logger.exception('accept failed')
                 self.driver.sleep(0.01)
                 continue
+            with self._count_lock:
+                self._active += 1
+                if self._active >= self.max_connections:
+                    self._room.clear()
             spawn(self._serve_connection, sock, addr)
 
     def stop(self) -> None:
@@ -274,6 +290,11 @@ class HTTPServer:
                 sock.close()
             except OSError:
                 pass
+            with self._count_lock:
+                self._active -= 1
+                room = self._active < self.max_connections
+            if room:
+                self._room.set()
 
     def _error(self, conn: _Connection, status: int, message: str) -> None:
         body = message.encode()

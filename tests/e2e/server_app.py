@@ -236,7 +236,9 @@ if __name__ == '__main__':
                             keepalive_timeout=float(os.environ.get(
                                 'EIO_TEST_KEEPALIVE', '75')),
                             head_timeout=float(os.environ.get(
-                                'EIO_TEST_HEAD_TIMEOUT', '30')))
+                                'EIO_TEST_HEAD_TIMEOUT', '30')),
+                            max_connections=int(os.environ.get(
+                                'EIO_TEST_MAX_CONNECTIONS', '20000')))
         print('LISTENING', native.port, flush=True)
         native.serve_forever()
     elif DRIVER == 'eventlet':

@@ -168,3 +168,23 @@ def test_trickled_request_head_is_cut_off(start_server):
     sock.close()
     assert out.startswith(b'HTTP/1.1 408'), out
     assert time.monotonic() - started < 5
+
+
+def test_connection_limit_queues_newcomers(start_server):
+    srv = start_server('native', env={'EIO_TEST_MAX_CONNECTIONS': '2'},
+                       _app={'wsgi_app': True})
+    held = [socket.create_connection(('127.0.0.1', srv.port), timeout=5)
+            for _ in range(2)]
+    for sock in held:  # both are being served
+        sock.sendall(b'GET /held HTTP/1.1\r\nHost: x\r\n\r\n')
+        assert sock.recv(4096).endswith(b'app:/held')
+    third = socket.create_connection(('127.0.0.1', srv.port), timeout=5)
+    third.sendall(b'GET /third HTTP/1.1\r\nHost: x\r\n\r\n')
+    third.settimeout(0.5)
+    with pytest.raises(socket.timeout):
+        third.recv(4096)  # waits in the backlog while two are open
+    held[0].close()
+    third.settimeout(5)
+    assert third.recv(4096).endswith(b'app:/third')
+    third.close()
+    held[1].close()
