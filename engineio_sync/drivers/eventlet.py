@@ -56,6 +56,38 @@ class _GreenThread:
         return self._gt is not None and not self._gt.dead
 
 
+class _RawSocketIO:
+    """recv/sendall on a green socket's raw fd, waiting on the hub only when
+    the socket would block. A slotted object, not closures: thousands of
+    idle WebSockets each hold one."""
+
+    __slots__ = ('_green', '_raw', '_fileno')
+
+    def __init__(self, green: Any, raw: Any) -> None:
+        self._green = green
+        self._raw = raw
+        self._fileno = raw.fileno()
+
+    def recv(self, size: int) -> bytes:
+        raw = self._raw
+        while True:
+            try:
+                return raw.recv(size)
+            except BlockingIOError:
+                # The green socket's timeout still applies.
+                trampoline(self._fileno, read=True,
+                           timeout=self._green.gettimeout(),
+                           timeout_exc=_socket.timeout('timed out'))
+
+    def sendall(self, data: bytes) -> None:
+        try:
+            sent = self._raw.send(data)
+        except BlockingIOError:
+            sent = 0
+        if sent < len(data):
+            self._green.sendall(data[sent:])
+
+
 class EventletDriver:
     """Green threads from eventlet. Works with an unpatched process too,
     since it uses eventlet's own primitives rather than the stdlib's."""
@@ -89,30 +121,8 @@ class EventletDriver:
         raw = getattr(sock, 'fd', None)
         if raw is None or raw.gettimeout() != 0.0:
             return sock.recv, sock.sendall
-        fileno = raw.fileno()
-        raw_recv = raw.recv
-        raw_send = raw.send
-        green_sendall = sock.sendall
-        gettimeout = sock.gettimeout
-
-        def recv(size: int) -> bytes:
-            while True:
-                try:
-                    return raw_recv(size)
-                except BlockingIOError:
-                    # The green socket's timeout still applies.
-                    trampoline(fileno, read=True, timeout=gettimeout(),
-                               timeout_exc=_socket.timeout('timed out'))
-
-        def sendall(data: bytes) -> None:
-            try:
-                sent = raw_send(data)
-            except BlockingIOError:
-                sent = 0
-            if sent < len(data):
-                green_sendall(data[sent:])
-
-        return recv, sendall
+        io = _RawSocketIO(sock, raw)
+        return io.recv, io.sendall
 
     def listen(self, host: str, port: int, backlog: int = 1024) -> Any:
         """A listening green socket."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import socket as _socket
-from collections import deque
 from typing import Any
 
 from ..core.wsframes import (BINARY, CLOSE, PING, TEXT, Deflate, FrameError,
@@ -86,7 +85,8 @@ class WebSocketConnection:
         self._recv, self.sendall = io or (sock.recv, sock.sendall)
         self.deflate = deflate
         self._reader = FrameReader(max_message_size, deflate)
-        self._pending: deque = deque()
+        # A list, not a deque: thousands of idle connections each hold one.
+        self._pending: list = []
         self.close_sent = False
         #: the peer's close code (1006 when the connection just dropped)
         self.close_code: int | None = None
@@ -156,7 +156,7 @@ class WebSocketConnection:
         """
         pending = self._pending
         if pending:
-            return pending.popleft()
+            return pending.pop(0)
         reader = self._reader
         recv = self._recv
         while self.close_code is None:
@@ -184,8 +184,8 @@ class WebSocketConnection:
                     self.locked_close(1000 if payload[0] == 1005
                                       else payload[0])
             if pending:
-                return pending.popleft()
-        return pending.popleft() if pending else None
+                return pending.pop(0)
+        return pending.pop(0) if pending else None
 
     def _control(self, frame: bytes) -> None:
         with self.write_lock:
