@@ -143,6 +143,7 @@ class Server(EventEmitter):
         self._polling = PollingTransport(self)
         self._websocket: Any = None
         self._middlewares: list[Callable] = []
+        self._shutting_down = False
         from .timers import TimerService
         self._timers = TimerService(self.driver, self._clock, self._on_timer)
         if self.config.json is _stdlib_json:
@@ -306,14 +307,16 @@ class Server(EventEmitter):
         return self.driver.queue()
 
     def shutdown(self, reason: str = CloseReason.SERVER_SHUTDOWN) -> None:
-        """Close every session (queued messages go first) and stop timers.
+        """Close every session (queued messages go first); refuse new ones.
 
         Parked GETs are answered with the close packet and WebSockets get
-        a close frame; ``disconnect`` handlers run with ``reason``.
+        a close frame; ``disconnect`` handlers run with ``reason``. From
+        now on handshakes get 503. The timer task keeps running so that
+        sessions whose client vanished still finish at ``close_timeout``.
         """
+        self._shutting_down = True
         for socket in list(self._sockets.values()):
             socket._close(reason, None, graceful=True)
-        self._timers.stop()
 
     # -- WSGI entry -------------------------------------------------------------
 
@@ -433,6 +436,11 @@ class Server(EventEmitter):
 
     def _handshake(self, info: RequestInfo, environ: dict,
                    headers: list[tuple[str, str]]) -> Any:
+        if self._shutting_down:
+            headers.append(('Retry-After', '5'))
+            return self._refuse(ProtocolError(
+                BAD_REQUEST, 'Server shutting down', http_status=503),
+                environ, headers)
         refusal = self._check_allowed(environ)
         if refusal is not None:
             return self._refuse(refusal, environ, headers)

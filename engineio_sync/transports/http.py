@@ -20,6 +20,7 @@ STATUS_TEXT = {
     404: '404 Not Found',
     413: '413 Payload Too Large',
     500: '500 Internal Server Error',
+    503: '503 Service Unavailable',
 }
 
 TEXT_PLAIN = ('Content-Type', 'text/plain; charset=UTF-8')

@@ -67,3 +67,19 @@ def test_user_session_and_clients(driver, start_server, raw_client):
     assert recall['state'] == 'open'
     client.post(other, '4cmd:{"recall": true}')
     assert srv.wait_event(ev='recall', sid=other)['value'] is None
+
+
+def test_shutdown_closes_sessions_and_refuses_new_ones(driver, start_server,
+                                                       raw_client):
+    srv = start_server(driver)
+    client = raw_client(srv.port)
+    sid, _ = client.handshake()
+    other, _ = client.handshake()
+    assert client.post(sid, '4cmd:{"shutdown": true}') == (200, b'ok')
+    assert client.get(other) == (200, b'1')
+    ev = srv.wait_event(ev='disconnect', sid=other)
+    assert ev['reason'] == 'server shutting down'
+    status, headers, body = client.request(
+        'GET', 'EIO=4&transport=polling')
+    assert status == 503 and headers.get('retry-after') == '5'
+    assert json.loads(body)['message'] == 'Server shutting down'

@@ -1,0 +1,177 @@
+"""The gunicorn recipes of examples/gunicorn/ with real worker processes:
+gthread and gevent workers (current gunicorn) and eventlet workers
+(gunicorn 25.x, in .venv-gunicorn25)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+
+from deploykit import (BYTES, ParkedGet, deployments, http_get,  # noqa: F401
+                       open_polling, open_websocket, receive_skipping_pings,
+                       upgrade_to_websocket, wait_until)
+import wsclient  # noqa: E402  (tests/e2e, put on sys.path by deploykit)
+
+pytestmark = pytest.mark.timeout(120)
+
+WORKERS = ['gthread', 'gevent', 'eventlet']
+
+
+def chat(ws, text):
+    ws.send('4' + json.dumps({'type': 'chat', 'text': text}))
+
+
+def receive_chat(ws, text):
+    """Messages until the broadcast of ``text`` (skipping system lines)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        data = receive_skipping_pings(ws)
+        if isinstance(data, str) and data.startswith('4{'):
+            msg = json.loads(data[1:])
+            if msg.get('type') == 'chat' and msg['text'] == text:
+                return msg
+    raise AssertionError(f'no broadcast of {text!r}')
+
+
+def close_and_check_wire(ws):
+    """Client-initiated close: the server answers with a close frame and
+    then closes the TCP connection without writing anything else (no
+    HTTP response on the upgraded socket)."""
+    ws.send_close(1000)
+    frames = []
+    while True:
+        frame = ws.read_frame(timeout=5)
+        assert frame is not None, f'no close frame; got {frames}'
+        frames.append(frame)
+        if frame[0] == 8:
+            break
+    assert frames[-1][1][:2] == b'\x03\xe8', frames[-1]
+    rest = ws.read_to_eof(timeout=5)
+    assert rest == b'', f'bytes after the close frame: {rest[:200]!r}'
+    ws.sock.close()
+
+
+@pytest.mark.parametrize('worker', WORKERS)
+def test_worker_serves_polling_websocket_and_upgrade(deployments, worker):
+    app = deployments(f'gunicorn-{worker}',
+                      extra_args=['--log-level', 'debug',
+                                  '--access-logfile', '-'])
+    status, body = http_get(app.url + '/health')
+    health = json.loads(body)
+    assert health['async_mode'] == {'gthread': 'threading'}.get(
+        worker, worker), health
+
+    # A WebSocket-only session and an upgraded polling session chat.
+    direct, direct_sid = open_websocket(app.port)
+    sid = open_polling(app.port)
+    upgraded = upgrade_to_websocket(app.port, sid)
+    chat(direct, 'hello over gunicorn')
+    assert receive_chat(upgraded, 'hello over gunicorn')['text']
+    assert receive_chat(direct, 'hello over gunicorn')
+    upgraded.send(bytes(BYTES))
+    assert receive_skipping_pings(upgraded) == bytes(BYTES)
+
+    close_and_check_wire(upgraded)
+    close_and_check_wire(direct)
+    # The worker is still healthy and logged no error for the two
+    # WebSockets it just ended.
+    assert http_get(app.url + '/health')[0] == 200
+    wait_until(lambda: json.loads(http_get(app.url + '/health')[1])
+               ['sessions'] == 0, 10, what='sessions closed')
+    assert 'Error' not in app.stderr(), app.stderr()
+    if worker != 'gthread':
+        # Async workers are told the request is handled: no response is
+        # even attempted on the upgraded socket (gthread's attempt fails
+        # on the shut-down socket, 'Ignoring EPIPE' at debug level).
+        assert 'epipe' not in app.stderr().lower(), app.stderr()
+        access = [line for line in app.stdout().splitlines()
+                  if 'transport=websocket' in line]
+        assert access == [], access
+
+
+@pytest.mark.parametrize('signame', ['SIGTERM', 'SIGINT'])
+@pytest.mark.parametrize('worker', WORKERS)
+def test_stop_closes_every_session(deployments, worker, signame):
+    """SIGTERM to the gunicorn master (its graceful stop) or SIGINT (its
+    quick stop): every session gets its close packet, the disconnect
+    handlers run, and the workers and the master exit quickly."""
+    app = deployments(f'gunicorn-{worker}')
+    parked_sid = open_polling(app.port)
+    parked = ParkedGet(app.port, parked_sid)
+    direct, direct_sid = open_websocket(app.port)
+    upgraded_sid = open_polling(app.port)
+    upgraded = upgrade_to_websocket(app.port, upgraded_sid)
+    time.sleep(0.3)  # the GET is parked
+    assert parked.is_alive() and parked.result is None
+
+    started = time.monotonic()
+    app.signal(getattr(signal, signame))
+    for ws in (direct, upgraded):
+        messages = []
+        while True:
+            try:
+                data = wsclient.receive(ws, timeout=8)
+            except wsclient.ConnectionClosed:
+                break
+            messages.append(data)
+        assert messages[-1:] == ['1'], messages
+        assert ws.close_payload[:2] == b'\x03\xe8', ws.close_payload
+        ws.send_close(1000)
+        assert ws.read_to_eof(timeout=5) == b''
+    parked.join(8)
+    assert parked.result is not None, parked.error
+    status, body = parked.result
+    assert status == 200 and body.split(b'\x1e')[-1] == b'1', parked.result
+    code = app.wait_exit(10)
+    elapsed = time.monotonic() - started
+    assert code == 0, (code, app.output())
+    assert elapsed < 10
+    err = app.stderr()
+    for sid in (parked_sid, direct_sid, upgraded_sid):
+        assert f'{sid}: session closed (server shutting down)' in err, err
+    assert err.count('left (server shutting down)') == 3, err
+    assert 'graceful timeout' not in err.lower(), err
+
+
+def test_two_workers_websocket_only(deployments):
+    """With -w 2 and no sticky sessions, WebSocket-only clients work (each
+    session is one connection, so one worker)."""
+    app = deployments('gunicorn-gthread', extra_args=['-w', '2'])
+    sockets = [open_websocket(app.port)[0] for _ in range(6)]
+    for i, ws in enumerate(sockets):
+        ws.send(bytes([i]) * 5)
+    for i, ws in enumerate(sockets):
+        # Text is chat noise ('... left' of the sessions closed before).
+        data = receive_skipping_pings(ws)
+        while isinstance(data, str):
+            data = receive_skipping_pings(ws)
+        assert data == bytes([i]) * 5
+    for ws in sockets:
+        close_and_check_wire(ws)
+
+
+def test_max_requests_restart_closes_sessions(deployments):
+    """A worker that stops by itself (max_requests) closes its sessions at
+    once instead of waiting out graceful_timeout."""
+    app = deployments('gunicorn-gthread', extra_args=['--max-requests', '4'])
+    ws, sid = open_websocket(app.port)
+    started = time.monotonic()
+    for _ in range(4):
+        http_get(app.url + '/health')
+    messages = []
+    while True:
+        try:
+            data = wsclient.receive(ws, timeout=8)
+        except wsclient.ConnectionClosed:
+            break
+        messages.append(data)
+    assert messages[-1:] == ['1'], messages
+    assert time.monotonic() - started < 8
+    wait_until(lambda: f'{sid}: session closed (server shutting down)'
+               in app.stderr(), 5, what='disconnect logged')
+    # The master started a new worker, which serves.
+    wait_until(lambda: http_get(app.url + '/health')[0] == 200, 10,
+               what='new worker')
