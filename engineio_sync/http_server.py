@@ -28,6 +28,19 @@ _REASONS = {400: 'Bad Request', 408: 'Request Timeout',
             500: 'Internal Server Error', 505: 'HTTP Version Not Supported'}
 
 
+# Header name -> environ key, filled as names are seen (bounded).
+_KEYS: dict[str, str] = {}
+
+
+def _environ_key(name: str) -> str:
+    key = name.upper().replace('-', '_')
+    if key != 'CONTENT_LENGTH' and key != 'CONTENT_TYPE':
+        key = 'HTTP_' + key
+    if len(_KEYS) < 1024:
+        _KEYS[name] = key
+    return key
+
+
 class _BadRequest(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -126,7 +139,8 @@ class _Input:
 class _Connection:
     """Buffered reads from one client socket."""
 
-    __slots__ = ('sock', 'buf', 'recv', 'sendall', 'head_timeout')
+    __slots__ = ('sock', 'buf', 'recv', 'sendall', 'head_timeout',
+                 'idle_since')
 
     def __init__(self, sock: Any, io: tuple[Callable, Callable],
                  head_timeout: float) -> None:
@@ -134,6 +148,8 @@ class _Connection:
         self.buf = b''
         self.recv, self.sendall = io
         self.head_timeout = head_timeout
+        #: when the connection began waiting for a request (None: busy)
+        self.idle_since: float | None = None
 
     def fill(self) -> bool:
         data = self.recv(65536)
@@ -160,6 +176,7 @@ class _Connection:
             if self.buf:
                 # Once a head has begun it gets a total budget, not a
                 # fresh timeout per read, or a trickle holds us forever.
+                self.idle_since = None
                 now = time.monotonic()
                 if deadline is None:
                     deadline = now + self.head_timeout
@@ -169,8 +186,6 @@ class _Connection:
             try:
                 filled = self.fill()
             except _socket.timeout:
-                if deadline is None:
-                    raise  # idle keep-alive connection: just drop it
                 raise _BadRequest(408, 'request head timed out') from None
             if not filled:
                 if self.buf.strip():
@@ -217,6 +232,8 @@ class HTTPServer:
         self.driver = driver
         self.keepalive_timeout = keepalive_timeout
         self.head_timeout = head_timeout
+        #: when the connection began waiting for a request (None: busy)
+        self.idle_since: float | None = None
         self.max_unread_body = max_unread_body
         self.listener = driver.listen(host, port, backlog)
         self.host, self.port = self.listener.getsockname()[:2]
@@ -227,11 +244,13 @@ class HTTPServer:
         # Set while there is room for another connection.
         self._room = driver.event()
         self._room.set()
+        self._connections: set = set()
         self._multithread = driver.name == 'threading'
 
     def serve_forever(self) -> None:
         """Accept connections until :meth:`stop` is called."""
         self._running = True
+        self.driver.spawn(self._sweep_idle)
         listener = self.listener
         spawn = self.driver.spawn
         while self._running:
@@ -253,6 +272,23 @@ class HTTPServer:
                     self._room.clear()
             spawn(self._serve_connection, sock, addr)
 
+    def _sweep_idle(self) -> None:
+        # Idle keep-alive connections wait without a socket timeout (a
+        # timeout costs a hub timer per wait); this task closes the ones
+        # idle for longer than keepalive_timeout instead.
+        interval = max(0.05, min(self.keepalive_timeout / 4, 5.0))
+        while self._running:
+            self.driver.sleep(interval)
+            limit = time.monotonic() - self.keepalive_timeout
+            for conn in list(self._connections):
+                since = conn.idle_since
+                if since is not None and since < limit:
+                    conn.idle_since = None
+                    try:
+                        conn.sock.shutdown(_socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
     def stop(self) -> None:
         """Stop accepting; open connections finish on their own."""
         self._running = False
@@ -272,11 +308,14 @@ class HTTPServer:
             pass
         conn = _Connection(sock, self.driver.socket_io(sock),
                            self.head_timeout)
+        base = self._base_environ(conn, addr)
+        self._connections.add(conn)
         try:
             while True:
-                sock.settimeout(self.keepalive_timeout)
+                sock.settimeout(None)
+                conn.idle_since = time.monotonic()
                 try:
-                    keep, taken = self._serve_request(conn, addr)
+                    keep, taken = self._serve_request(conn, base)
                 except _BadRequest as exc:
                     self._error(conn, exc.status, str(exc))
                     break
@@ -290,6 +329,7 @@ class HTTPServer:
                 sock.close()
             except OSError:
                 pass
+            self._connections.discard(conn)
             with self._count_lock:
                 self._active -= 1
                 room = self._active < self.max_connections
@@ -306,30 +346,13 @@ class HTTPServer:
         except OSError:
             pass
 
-    def _environ(self, head: bytes, conn: _Connection, addr: Any
-                 ) -> tuple[dict, bool]:
-        try:
-            text = head.decode('latin-1')
-        except UnicodeDecodeError:  # pragma: no cover - latin-1 never fails
-            raise _BadRequest(400, 'bad request head') from None
-        lines = text.split('\r\n')
-        parts = lines[0].split(' ')
-        if len(parts) != 3:
-            raise _BadRequest(400, 'bad request line')
-        method, target, version = parts
-        if version not in ('HTTP/1.1', 'HTTP/1.0'):
-            raise _BadRequest(505, 'unsupported HTTP version')
-        path, _, query = target.partition('?')
-        if '%' in path:
-            path = unquote(path, encoding='latin-1')
-        environ = {
-            'REQUEST_METHOD': method,
+    def _base_environ(self, conn: _Connection, addr: Any) -> dict:
+        """The environ keys that are the same for every request of a
+        connection (copied per request: a C-level dict copy)."""
+        return {
             'SCRIPT_NAME': '',
-            'PATH_INFO': path,
-            'QUERY_STRING': query,
             'SERVER_NAME': self.host,
             'SERVER_PORT': str(self.port),
-            'SERVER_PROTOCOL': version,
             'REMOTE_ADDR': addr[0] if isinstance(addr, tuple) else '',
             'REMOTE_PORT': str(addr[1]) if isinstance(addr, tuple) else '',
             'wsgi.version': (1, 0),
@@ -342,19 +365,36 @@ class HTTPServer:
             'SERVER_SOFTWARE': 'engineio_sync',
             'engineio_sync.socket': conn.sock,
         }
+
+    def _environ(self, head: bytes, conn: _Connection, base: dict
+                 ) -> tuple[dict, bool]:
+        text = head.decode('latin-1')
+        lines = text.split('\r\n')
+        parts = lines[0].split(' ')
+        if len(parts) != 3:
+            raise _BadRequest(400, 'bad request line')
+        method, target, version = parts
+        if version != 'HTTP/1.1' and version != 'HTTP/1.0':
+            raise _BadRequest(505, 'unsupported HTTP version')
+        path, _, query = target.partition('?')
+        if '%' in path:
+            path = unquote(path, encoding='latin-1')
+        environ = base.copy()
+        environ['REQUEST_METHOD'] = method
+        environ['PATH_INFO'] = path
+        environ['QUERY_STRING'] = query
+        environ['SERVER_PROTOCOL'] = version
         for line in lines[1:]:
             name, sep, value = line.partition(':')
-            if not sep or not name or name != name.strip():
+            if not sep or not name or name[-1] in ' \t' or name[0] in ' \t':
                 raise _BadRequest(400, 'bad header line')
-            key = name.upper().replace('-', '_')
+            key = _KEYS.get(name) or _environ_key(name)
             value = value.strip()
-            if key == 'CONTENT_LENGTH' or key == 'CONTENT_TYPE':
-                if key in environ and environ[key] != value:
-                    raise _BadRequest(400, f'conflicting {name}')
-                environ[key] = value
-                continue
-            key = 'HTTP_' + key
             if key in environ:
+                if key == 'CONTENT_LENGTH' or key == 'CONTENT_TYPE':
+                    if environ[key] != value:
+                        raise _BadRequest(400, f'conflicting {name}')
+                    continue
                 environ[key] += ',' + value
             else:
                 environ[key] = value
@@ -378,16 +418,19 @@ class HTTPServer:
         environ['wsgi.input'] = _Input(conn, length, chunked, expect)
         return environ, keep
 
-    def _serve_request(self, conn: _Connection, addr: Any
+    def _serve_request(self, conn: _Connection, base: dict
                        ) -> tuple[bool, bool]:
         """Serve one request; (keep the connection, socket taken over)."""
         head = conn.read_head()
+        conn.idle_since = None
         if head is None:
             return False, False
+        # Bodies and the app's own reads get a timeout (it only costs when
+        # a read has to wait).
         conn.sock.settimeout(self.keepalive_timeout)
         if head.startswith(b'\r\n'):
             head = head.lstrip(b'\r\n')
-        environ, keep = self._environ(head, conn, addr)
+        environ, keep = self._environ(head, conn, base)
         head_only = environ['REQUEST_METHOD'] == 'HEAD'
         state: dict[str, Any] = {}
 
