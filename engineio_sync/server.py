@@ -70,6 +70,8 @@ class Server(EventEmitter):
     :param json: a module with ``dumps``/``loads`` for the handshake.
     :param async_handlers: run each ``message`` handler in its own task.
     :param initial_packet: a message sent right after the open packet.
+    :param monitor_clients: accepted for python-engineio compatibility and
+        ignored: heartbeats always run, from one timer task per server.
     :param path: where :class:`~engineio_sync.WSGIApp` serves the server
         when it is not given ``engineio_path`` (default ``'/engine.io'``).
     :param add_trailing_slash: True: the endpoint is ``/engine.io/`` (and

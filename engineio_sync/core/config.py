@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json as _stdlib_json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 

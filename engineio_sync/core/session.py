@@ -85,7 +85,6 @@ class Session:
         'poll_reply', 'upgrade', 'close_reason', 'close_description',
         'ping_interval', 'ping_timeout', 'upgrade_timeout', 'close_timeout',
         'next_ping', 'pong_deadline', 'upgrade_deadline', 'close_deadline',
-        'last_seen',
     )
 
     def __init__(self, sid: str, *, transport: str, now: float,
@@ -110,7 +109,6 @@ class Session:
         self.ping_timeout = ping_timeout
         self.upgrade_timeout = upgrade_timeout
         self.close_timeout = close_timeout
-        self.last_seen = now
         # v4: the server pings; v3: the client pings and we only watch for
         # silence, so the first deadline is interval + timeout.
         self.next_ping: float | None = (now + ping_interval
@@ -279,7 +277,6 @@ class Session:
 
     def receive(self, packet: Packet, now: float) -> Received:
         """Handle one packet from the client."""
-        self.last_seen = now
         ptype = packet.type
         if ptype is PacketType.MESSAGE:
             if self.ready_state is not ReadyState.OPEN:

@@ -57,8 +57,6 @@ class Driver(Protocol):
 
     def queue(self) -> Any: ...
 
-    def thread_class(self) -> Any: ...
-
 
 class _NullLock:
     """A lock that never blocks, for green threads (see ``state_lock``)."""

@@ -28,34 +28,6 @@ class _Task:
             self._gt.wait()
 
 
-class _GreenThread:
-    """threading.Thread look-alike for libraries that take a thread class."""
-
-    def __init__(self, target: Callable[..., Any] | None = None,
-                 args: tuple = (), kwargs: dict | None = None,
-                 daemon: bool | None = None, name: str | None = None) -> None:
-        self._target = target
-        self._args = args
-        self._kwargs = kwargs or {}
-        self._gt: Any = None
-        self.daemon = daemon
-        self.name = name
-
-    def start(self) -> None:
-        self._gt = eventlet.spawn(self.run)
-
-    def run(self) -> None:
-        if self._target is not None:
-            self._target(*self._args, **self._kwargs)
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._gt is not None:
-            _Task(self._gt).join(timeout)
-
-    def is_alive(self) -> bool:
-        return self._gt is not None and not self._gt.dead
-
-
 class _RawSocketIO:
     """recv/sendall on a green socket's raw fd, waiting on the hub only when
     the socket would block. A slotted object, not closures: thousands of
@@ -130,6 +102,3 @@ class EventletDriver:
 
     def queue(self) -> Any:
         return eventlet.queue.Queue()
-
-    def thread_class(self) -> Any:
-        return _GreenThread

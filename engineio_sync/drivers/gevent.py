@@ -22,34 +22,6 @@ class _Task:
         self._glet.join(timeout)
 
 
-class _Greenlet:
-    """threading.Thread look-alike for libraries that take a thread class."""
-
-    def __init__(self, target: Callable[..., Any] | None = None,
-                 args: tuple = (), kwargs: dict | None = None,
-                 daemon: bool | None = None, name: str | None = None) -> None:
-        self._target = target
-        self._args = args
-        self._kwargs = kwargs or {}
-        self._glet: Any = None
-        self.daemon = daemon
-        self.name = name
-
-    def start(self) -> None:
-        self._glet = gevent.spawn(self.run)
-
-    def run(self) -> None:
-        if self._target is not None:
-            self._target(*self._args, **self._kwargs)
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._glet is not None:
-            self._glet.join(timeout)
-
-    def is_alive(self) -> bool:
-        return self._glet is not None and not self._glet.dead
-
-
 class _Lock:
     """gevent semaphore with threading.Lock's acquire(timeout=-1) signature."""
 
@@ -105,6 +77,3 @@ class GeventDriver:
 
     def queue(self) -> Any:
         return gevent.queue.Queue()
-
-    def thread_class(self) -> Any:
-        return _Greenlet

@@ -44,6 +44,3 @@ class ThreadingDriver:
 
     def queue(self) -> queue.Queue:
         return queue.Queue()
-
-    def thread_class(self) -> Any:
-        return threading.Thread

@@ -8,7 +8,6 @@ from ..core.packets import DecodeError, Packet, PacketType, decode_packet, \
     decode_packet_v3, encode_packet, encode_packet_v3
 from ..core.session import CloseReason, ReadyState, Upgrade, UpgradeRefused
 from ..exceptions import BAD_REQUEST, FORBIDDEN, ProtocolError
-from .http import error_response
 from ..core.wsframes import accept_token, negotiate_deflate
 from .wsconnection import WebSocketConnection, handshake_error, raw_socket
 
@@ -336,7 +335,6 @@ class WebSocketTransport:
             return
         server._session_changed(socket)
         decode = decode_packet if session.protocol == 4 else decode_packet_v3
-        encode = binding._encode
         try:
             while True:
                 message = conn.receive()
