@@ -122,7 +122,6 @@ class PollingTransport:
                     headers: list[tuple[str, str]]) -> Response:
         """Decode the client's payload and hand its packets on."""
         session = socket.session
-        server = self.server
         # Register the POST before reading its body, so that a second POST
         # arriving while a slow body streams in is caught as overlapping.
         with socket._lock:
@@ -136,10 +135,18 @@ class PollingTransport:
             socket._after_close()
             return error_response(ProtocolError(BAD_REQUEST), headers)
         try:
-            body = read_body(environ, self.max_body)
-        except BodyTooLarge:
+            return self._read_and_receive(socket, info, environ, headers)
+        finally:
             with socket._lock:
                 session.end_post()
+
+    def _read_and_receive(self, socket: Socket, info: RequestInfo,
+                          environ: dict, headers: list[tuple[str, str]]
+                          ) -> Response:
+        server = self.server
+        try:
+            body = read_body(environ, self.max_body)
+        except BodyTooLarge:
             server.logger.info('%s: POST body over max_http_buffer_size '
                                '(%d bytes); closing', socket.id,
                                self.max_body)
@@ -149,24 +156,16 @@ class PollingTransport:
                 ProtocolError(BAD_REQUEST, 'Payload too large',
                               http_status=413), headers)
         except BadBody as exc:
-            with socket._lock:
-                session.end_post()
             socket._close(CloseReason.TRANSPORT_ERROR, str(exc))
             return error_response(ProtocolError(BAD_REQUEST), headers)
         try:
-            packets = self._decode(session.protocol, body, info)
+            packets = self._decode(socket.session.protocol, body, info)
         except DecodeError as exc:
-            with socket._lock:
-                session.end_post()
             server.logger.info('%s: undecodable POST (%s); closing',
                                socket.id, exc)
             socket._close(CloseReason.TRANSPORT_ERROR, f'parse error: {exc}')
             return error_response(ProtocolError(BAD_REQUEST), headers)
-        try:
-            server._receive_packets(socket, packets)
-        finally:
-            with socket._lock:
-                session.end_post()
+        server._receive_packets(socket, packets)
         headers.append(TEXT_PLAIN)
         return Response(200, _OK, headers)
 

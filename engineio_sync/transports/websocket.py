@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..core.packets import DecodeError, Packet, PacketType, decode_packet, \
@@ -139,13 +140,15 @@ class WebSocketBinding:
                 else:
                     self.conn.send_binary(data)
             except (OSError, ConnectionError):
-                failed = True
+                pass
             else:
                 return True
-        if failed:
-            self.server.logger.info('%s: WebSocket write failed', socket.id)
-            socket._close(CloseReason.TRANSPORT_ERROR, 'write failed')
+        self._write_failed()
         return True
+
+    def _write_failed(self) -> None:
+        self.server.logger.info('%s: WebSocket write failed', self.socket.id)
+        self.socket._close(CloseReason.TRANSPORT_ERROR, 'write failed')
 
     def flush(self) -> None:
         """Write everything the session has queued, in order."""
@@ -158,12 +161,9 @@ class WebSocketBinding:
                 packets = session.take_buffer()
             if not packets:
                 return
-            if socket._handlers or self.server._handlers:
-                socket._packets_flushing(packets)
+            socket._packets_flushing(packets)
             if not self.write_packets(packets):
-                self.server.logger.info('%s: WebSocket write failed',
-                                        socket.id)
-                socket._close(CloseReason.TRANSPORT_ERROR, 'write failed')
+                self._write_failed()
                 return
         socket._packets_written(packets)
         if session.ready_state.value == 'closing' and \
@@ -407,7 +407,8 @@ class WebSocketTransport:
             # The common case, a message on an open v4 session with nobody
             # listening to per-packet events, goes straight to the handlers.
             if fast and session.ready_state is OPEN and \
-                    not socket._handlers and not logger.isEnabledFor(10):
+                    not socket._handlers and \
+                    not logger.isEnabledFor(logging.DEBUG):
                 if type(message) is str:
                     if message[:1] == '4':
                         deliver(sid, message[1:])
