@@ -14,12 +14,14 @@ class EventEmitter:
     """``on(event, fn)`` / ``emit(event, *args)``; a raising handler is
     logged and does not stop the others or the caller."""
 
-    __slots__ = ('_handlers',)
+    __slots__ = ('handlers',)
 
     _logger: logging.Logger = logging.getLogger('engineio_sync')
 
     def __init__(self) -> None:
-        self._handlers: dict[str, list[Handler]] = {}
+        #: event name -> its handlers, in registration order. Read it to
+        #: check for listeners cheaply; change it with on() and off().
+        self.handlers: dict[str, list[Handler]] = {}
 
     def on(self, event: str, handler: Handler | None = None) -> Any:
         """Register ``handler`` for ``event``; usable as a decorator."""
@@ -30,27 +32,27 @@ class EventEmitter:
             return decorator
         if not callable(handler):
             raise TypeError('handler must be callable')
-        self._handlers.setdefault(event, []).append(handler)
+        self.handlers.setdefault(event, []).append(handler)
         return handler
 
     def off(self, event: str, handler: Handler | None = None) -> None:
         """Remove one handler, or every handler of ``event``."""
         if handler is None:
-            self._handlers.pop(event, None)
+            self.handlers.pop(event, None)
             return
-        handlers = self._handlers.get(event)
+        handlers = self.handlers.get(event)
         if handlers and handler in handlers:
             handlers.remove(handler)
             if not handlers:
-                del self._handlers[event]
+                del self.handlers[event]
 
     def has_listeners(self, event: str) -> bool:
         """True when ``event`` has at least one handler."""
-        return event in self._handlers
+        return event in self.handlers
 
     def emit(self, event: str, *args: Any) -> Any:
         """Call the handlers of ``event``; return the last one's result."""
-        handlers = self._handlers.get(event)
+        handlers = self.handlers.get(event)
         if not handlers:
             return None
         result = None

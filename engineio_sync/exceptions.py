@@ -4,6 +4,8 @@ from __future__ import annotations
 
 __all__ = [
     'EngineIOError',
+    'LocalProtocolError',
+    'RemoteProtocolError',
     'ConfigError',
     'ProtocolError',
     'TRANSPORT_UNKNOWN',
@@ -36,16 +38,26 @@ class EngineIOError(Exception):
     """Base class of every exception raised by engineio_sync."""
 
 
-class ConfigError(EngineIOError, ValueError):
+class LocalProtocolError(EngineIOError, ValueError):
+    """The application asked for something the server cannot do.
+
+    Raised to the caller at once (an option out of range, text that the
+    session's transport cannot carry); nothing went on the wire. It is a
+    ``ValueError``, like other bad arguments.
+    """
+
+
+class ConfigError(LocalProtocolError):
     """An option given to :class:`~engineio_sync.Server` is invalid."""
 
 
-class ProtocolError(EngineIOError):
-    """A request that the protocol refuses.
+class RemoteProtocolError(EngineIOError):
+    """A request from a client that the protocol refuses.
 
     ``code`` is one of the protocol's error codes (0-5), ``message`` the text
     sent to the client and ``http_status`` the HTTP status of the response
-    (400, or 403 for :data:`FORBIDDEN`).
+    (400, or 403 for :data:`FORBIDDEN`). The server answers with it; the
+    application sees it in ``connection_error`` handlers.
     """
 
     def __init__(self, code: int, message: str | None = None,
@@ -60,3 +72,7 @@ class ProtocolError(EngineIOError):
     def to_dict(self) -> dict:
         """The JSON body the reference server sends for this error."""
         return {'code': self.code, 'message': self.message}
+
+
+#: The name used before the local/remote split; the same class.
+ProtocolError = RemoteProtocolError

@@ -28,6 +28,7 @@ instances, Flask's ``app.wsgi_app``, Django's handler wrapped by
 from __future__ import annotations
 
 import signal
+import weakref
 from collections import deque
 from typing import Any
 
@@ -72,19 +73,25 @@ def find_servers(app: Any, depth: int = 6) -> list:
     return found
 
 
+# What this process found and did, kept here rather than on gunicorn's
+# objects.
+_found: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_shut_down: weakref.WeakSet = weakref.WeakSet()
+
+
 def _servers(worker: Any) -> list:
-    servers = getattr(worker, '_engineio_servers', None)
+    servers = _found.get(worker)
     if servers is None:
         servers = find_servers(getattr(worker, 'wsgi', None))
-        worker._engineio_servers = servers
+        _found[worker] = servers
     return servers
 
 
 def _shutdown_all(worker: Any, why: str) -> None:
     for server in _servers(worker):
-        if getattr(server, '_engineio_sync_shut_down', False):
+        if server in _shut_down:
             continue
-        server._engineio_sync_shut_down = True
+        _shut_down.add(server)
         worker.log.info('engineio_sync: %s; closing %d session(s)', why,
                         len(server.clients))
         try:

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import json as _stdlib_json
 import logging
-import secrets
 import time
 from typing import Any, Callable, Iterable, Iterator
 
-from .core.config import ServerConfig
+from .core.config import ServerConfig, header_pairs
 from .core.cors import same_origin
-from .core.handshake import RequestInfo, classify_request, parse_query
-from .core.packets import Packet, PacketType
-from .core.session import CloseReason, Received, Session
+from .core.handshake import (RequestInfo, classify_request, generate_sid,
+                             parse_query)
+from .core.packets import Packet
+from .core.session import CloseReason, ReadyState, SessionSettings
 from .drivers import get_driver
+from .engine import EngineContext, SessionEngine
 from .events import EventEmitter
 from .exceptions import (BAD_REQUEST, FORBIDDEN, UNKNOWN_SID, ConfigError,
-                         ProtocolError)
-from .socket import Socket, _describe
+                         RemoteProtocolError)
+from .socket import Socket
+from .timers import TimerService
 from .transports.http import Response, error_response
 from .transports.polling import PollingTransport
+from .transports.websocket import WebSocketTransport
 
 __all__ = ['Server']
 
@@ -31,11 +33,6 @@ _SERVER_EVENTS = frozenset({
 })
 
 AllowRequest = Callable[[dict], Any]
-
-
-def _default_generate_id() -> str:
-    # 120 bits from the OS CSPRNG, URL-safe: unguessable, 20 characters.
-    return secrets.token_urlsafe(15)
 
 
 class Server(EventEmitter):
@@ -140,18 +137,20 @@ class Server(EventEmitter):
         #: Every open session, sid -> :class:`Socket`.
         self.clients: dict[str, Socket] = {}
         # Sessions that still need a transport (open or closing).
-        self._sockets: dict[str, Socket] = {}
+        self._sessions: dict[str, SessionEngine] = {}
         self._disconnect_takes_reason: dict[Callable, bool] = {}
-        self._polling = PollingTransport(self)
-        self._websocket: Any = None
         self._middlewares: list[Callable] = []
         self._shutting_down = False
-        from .timers import TimerService
-        self._timers = TimerService(self.driver, self._clock, self._on_timer)
-        if self.config.json is _stdlib_json:
-            self._handshake_json = _compact_json
-        else:
-            self._handshake_json = self.config.json.dumps
+        self._timers = TimerService(self.driver, self._clock, _fire_timer)
+        self._engines = EngineContext(
+            driver=self.driver, clock=self._clock, logger=self.logger,
+            settings=SessionSettings.from_config(self.config),
+            schedule=self._timers.schedule, deliver=self._deliver,
+            closed=self._on_session_closed, forget=self._forget,
+            events=self)
+        self._polling = PollingTransport(self.config, self.logger)
+        self._websocket = WebSocketTransport(self.config, self.driver,
+                                             self.logger)
 
     @staticmethod
     def _make_logger(logger: bool | logging.Logger) -> logging.Logger:
@@ -218,7 +217,6 @@ class Server(EventEmitter):
         """The ``headers`` / ``initial_headers`` option for a request."""
         if not callable(spec):
             return list(spec)
-        from .core.config import header_pairs
         try:
             value = spec(environ)
             return header_pairs('headers hook', value) if value else []
@@ -250,7 +248,7 @@ class Server(EventEmitter):
         socket = self.clients.get(sid)
         if socket is None:
             return False
-        return socket._send_packet(packet)
+        return socket.send_packet(packet)
 
     def disconnect(self, sid: str | None = None) -> None:
         """Close one session (or all); never blocks the caller."""
@@ -264,24 +262,27 @@ class Server(EventEmitter):
 
     def transport(self, sid: str) -> str:
         """The transport of a session: 'polling' or 'websocket'."""
-        socket = self._sockets.get(sid)
-        if socket is None:
-            raise KeyError(f'session {sid} is not known')
-        return socket.transport
+        return self._known(sid).session.transport
 
     def get_session(self, sid: str) -> dict:
         """The user session dict of a client."""
-        socket = self._sockets.get(sid)
-        if socket is None:
-            raise KeyError(f'session {sid} is not known')
-        return socket.data
+        return self._known(sid).socket.data
 
     def save_session(self, sid: str, session: dict) -> None:
         """Replace the user session dict of a client."""
-        socket = self._sockets.get(sid)
-        if socket is None:
+        self._known(sid).socket.data = session
+
+    def _known(self, sid: str) -> SessionEngine:
+        engine = self._sessions.get(sid)
+        if engine is None:
             raise KeyError(f'session {sid} is not known')
-        socket.data = session
+        return engine
+
+    def pending_sessions(self) -> int:
+        """How many sessions still need a transport: open ones, and closing
+        ones whose close packet is not yet delivered."""
+        return sum(1 for engine in list(self._sessions.values())
+                   if engine.session.ready_state is not ReadyState.CLOSED)
 
     @contextlib.contextmanager
     def session(self, sid: str) -> Iterator[dict]:
@@ -317,8 +318,8 @@ class Server(EventEmitter):
         sessions whose client vanished still finish at ``close_timeout``.
         """
         self._shutting_down = True
-        for socket in list(self._sockets.values()):
-            socket._close(reason, None, graceful=True)
+        for engine in list(self._sessions.values()):
+            engine.close(reason, None, graceful=True)
 
     # -- WSGI entry -------------------------------------------------------------
 
@@ -337,9 +338,9 @@ class Server(EventEmitter):
             request_headers=environ.get(
                 'HTTP_ACCESS_CONTROL_REQUEST_HEADERS'))
 
-    def _refuse(self, error: ProtocolError, environ: dict,
+    def _refuse(self, error: RemoteProtocolError, environ: dict,
                 headers: list[tuple[str, str]]) -> Response:
-        if self._handlers.get('connection_error'):
+        if self.handlers.get('connection_error'):
             self.emit('connection_error', _ConnectionError(error, environ))
         self.logger.info('refused %s %s: %s', environ.get('REQUEST_METHOD'),
                          environ.get('QUERY_STRING', ''), error)
@@ -363,7 +364,7 @@ class Server(EventEmitter):
             headers += self._extra_headers(extra, environ)
         origin = environ.get('HTTP_ORIGIN')
         if origin is not None and not self._origin_allowed(origin, environ):
-            return self._refuse(ProtocolError(FORBIDDEN, 'Origin not allowed'),
+            return self._refuse(RemoteProtocolError(FORBIDDEN, 'Origin not allowed'),
                                 environ, headers)
         query = parse_query(environ.get('QUERY_STRING', ''))
         upgrade = 'websocket' in environ.get('HTTP_UPGRADE', '').lower()
@@ -371,30 +372,39 @@ class Server(EventEmitter):
             info = classify_request(
                 method, query, transports=self.config.transports,
                 allow_eio3=self.config.allow_eio3, websocket_upgrade=upgrade)
-        except ProtocolError as error:
+        except RemoteProtocolError as error:
             return self._refuse(error, environ, headers)
         if info.sid is None:
             return self._handshake(info, environ, headers)
-        socket = self._sockets.get(info.sid)
-        if socket is None:
-            return self._refuse(ProtocolError(UNKNOWN_SID), environ, headers)
+        engine = self._sessions.get(info.sid)
+        if engine is None:
+            return self._refuse(RemoteProtocolError(UNKNOWN_SID), environ,
+                                headers)
         if info.transport == 'websocket':
             if not upgrade:
-                return self._refuse(ProtocolError(BAD_REQUEST), environ,
-                                    headers)
-            if not self.config.allow_upgrades and \
-                    socket.session.transport == 'polling':
-                return self._refuse(ProtocolError(
-                    BAD_REQUEST, 'Upgrades are not allowed'), environ,
-                    headers)
-            return self._websocket_request(socket, info, environ, headers)
-        if socket.session.transport != 'polling':
-            return self._refuse(ProtocolError(BAD_REQUEST), environ, headers)
-        if method == 'GET':
-            return self._polling.handle_get(socket, info, environ, headers)
-        if method == 'POST':
-            return self._polling.handle_post(socket, info, environ, headers)
-        return self._refuse(ProtocolError(BAD_REQUEST), environ, headers)
+                return self._refuse(RemoteProtocolError(BAD_REQUEST),
+                                    environ, headers)
+            refusal = engine.request_upgrade()
+            if refusal is None:
+                return self._upgrade(engine, environ, headers)
+        elif method == 'GET':
+            return self._polling.handle_get(engine, info, environ, headers)
+        elif method == 'POST':
+            return self._polling.handle_post(engine, info, environ, headers)
+        else:
+            refusal = RemoteProtocolError(BAD_REQUEST)
+        return self._refuse(refusal, environ, headers)
+
+    def _upgrade(self, engine: SessionEngine, environ: dict,
+                 headers: list[tuple[str, str]]) -> Any:
+        hijack = self._websocket.accept(environ)
+        if isinstance(hijack, RemoteProtocolError):
+            return self._refuse(hijack, environ, headers)
+        refusal = self._check_allowed(environ)
+        if refusal is not None:
+            return self._refuse(refusal, environ, headers)
+        return self._websocket.serve(engine, hijack, environ, headers,
+                                     new_session=False)
 
     def _origin_allowed(self, origin: str, environ: dict) -> bool:
         # Without a CORS policy only same-origin pages may connect: this
@@ -405,7 +415,7 @@ class Server(EventEmitter):
         return same_origin(origin, environ.get('HTTP_HOST'),
                            environ.get('HTTP_X_FORWARDED_HOST'))
 
-    def _check_allowed(self, environ: dict) -> ProtocolError | None:
+    def _check_allowed(self, environ: dict) -> RemoteProtocolError | None:
         checks = list(self._middlewares)
         if self.allow_request is not None:
             checks.append(self.allow_request)
@@ -414,7 +424,7 @@ class Server(EventEmitter):
                 verdict = check(environ)
             except Exception:
                 self.logger.exception('allow_request / middleware raised')
-                return ProtocolError(FORBIDDEN)
+                return RemoteProtocolError(FORBIDDEN)
             message = None
             if isinstance(verdict, tuple):
                 verdict, message = (verdict + (None,))[:2]
@@ -423,13 +433,13 @@ class Server(EventEmitter):
             if verdict is None or verdict is True:
                 continue
             if not verdict:
-                return ProtocolError(FORBIDDEN, message if isinstance(
+                return RemoteProtocolError(FORBIDDEN, message if isinstance(
                     message, str) and message else None)
         return None
 
     def _new_sid(self, environ: dict) -> str:
         if self._generate_id is None:
-            return _default_generate_id()
+            return generate_sid()
         sid = (self._generate_id(environ) if self._generate_id_takes_environ
                else self._generate_id())
         if not isinstance(sid, str) or not sid:
@@ -440,7 +450,7 @@ class Server(EventEmitter):
                    headers: list[tuple[str, str]]) -> Any:
         if self._shutting_down:
             headers.append(('Retry-After', '5'))
-            return self._refuse(ProtocolError(
+            return self._refuse(RemoteProtocolError(
                 BAD_REQUEST, 'Server shutting down', http_status=503),
                 environ, headers)
         refusal = self._check_allowed(environ)
@@ -450,61 +460,56 @@ class Server(EventEmitter):
             sid = self._new_sid(environ)
         except Exception:
             self.logger.exception('generate_id failed')
-            return self._refuse(ProtocolError(BAD_REQUEST), environ, headers)
-        if sid in self._sockets:
+            return self._refuse(RemoteProtocolError(BAD_REQUEST), environ, headers)
+        if sid in self._sessions:
             self.logger.error('generate_id returned a sid in use')
-            return self._refuse(ProtocolError(BAD_REQUEST), environ, headers)
+            return self._refuse(RemoteProtocolError(BAD_REQUEST), environ,
+                                headers)
+        hijack = None
         if info.transport == 'websocket':
-            return self._websocket_request(None, info, environ, headers,
-                                           sid=sid)
-        socket = self._open_session(sid, info, environ)
-        if socket is None:
-            return self._refuse(ProtocolError(FORBIDDEN), environ, headers)
-        if self.config.cookie is not None:
-            headers.append(self.config.cookie.header(sid))
-        if self.config.initial_headers is not None:
-            headers += self._extra_headers(self.config.initial_headers,
-                                           environ)
-        with socket._lock:
-            packets = socket.session.take_buffer()
-        return self._polling._respond(socket, packets, info, environ,
-                                      headers)
+            hijack = self._websocket.accept(environ)
+            if isinstance(hijack, RemoteProtocolError):
+                return self._refuse(hijack, environ, headers)
+        engine = self._open_session(sid, info, environ)
+        if engine is None:
+            return self._refuse(RemoteProtocolError(FORBIDDEN), environ,
+                                headers)
+        cookie = self.config.cookie
+        initial = self.config.initial_headers
+        if hijack is not None:
+            if initial is not None:
+                headers += self._extra_headers(initial, environ)
+            if cookie is not None:
+                headers.append(cookie.header(sid))
+            return self._websocket.serve(engine, hijack, environ, headers,
+                                         new_session=True)
+        if cookie is not None:
+            headers.append(cookie.header(sid))
+        if initial is not None:
+            headers += self._extra_headers(initial, environ)
+        packets = engine.poll()
+        if isinstance(packets, RemoteProtocolError):  # pragma: no cover
+            return self._refuse(packets, environ, headers)
+        return self._polling.encode(engine.session.protocol, packets, info,
+                                    environ, headers,
+                                    lambda: engine.sent(packets))
 
     def _open_session(self, sid: str, info: RequestInfo,
-                      environ: dict) -> Socket | None:
+                      environ: dict) -> SessionEngine | None:
         """Create a session, queue its open packet, run connect handlers.
 
         Returns None (and forgets the session) if a handler refused it.
         """
-        config = self.config
-        now = self._clock()
-        session = Session(
-            sid, transport=info.transport, protocol=info.protocol, now=now,
-            ping_interval=config.ping_interval,
-            ping_timeout=config.ping_timeout + config.ping_interval_grace,
-            upgrade_timeout=config.upgrade_timeout,
-            close_timeout=config.close_timeout)
-        upgrades = (['websocket'] if info.transport == 'polling'
-                    and config.allow_upgrades
-                    and 'websocket' in config.transports else [])
-        handshake = {
-            'sid': sid,
-            'upgrades': upgrades,
-            'pingInterval': config.ping_interval_ms,
-            'pingTimeout': config.ping_timeout_ms,
-            'maxPayload': config.max_http_buffer_size,
-        }
-        session.send(Packet(PacketType.OPEN, self._handshake_json(handshake)))
-        session.open()
-        socket = Socket(self, session, environ)
-        self._sockets[sid] = socket
+        engine = SessionEngine(self._engines, sid, transport=info.transport,
+                               protocol=info.protocol)
+        socket = Socket(engine, environ)
+        engine.socket = socket
+        self._sessions[sid] = engine
         self.clients[sid] = socket
-        if config.initial_packet is not None:
-            session.send(Packet(PacketType.MESSAGE, config.initial_packet))
+        engine.open()
         self.logger.info('%s: session opened (%s, EIO=%d)', sid,
                          info.transport, info.protocol)
-        handlers = self._handlers
-        accepted = True
+        handlers = self.handlers
         if 'connect' in handlers:
             for handler in tuple(handlers['connect']):
                 try:
@@ -514,70 +519,20 @@ class Server(EventEmitter):
                                           'refusing the session', sid)
                     verdict = False
                 if verdict is False:
-                    accepted = False
-                    break
-        if not accepted:
-            self._sockets.pop(sid, None)
-            self.clients.pop(sid, None)
-            socket._close_notified = True
-            session.close(CloseReason.SERVER_DISCONNECT, 'refused')
-            self.logger.info('%s: refused by the connect handler', sid)
-            return None
+                    self._sessions.pop(sid, None)
+                    self.clients.pop(sid, None)
+                    engine.refuse()
+                    self.logger.info('%s: refused by the connect handler',
+                                     sid)
+                    return None
         if 'connection' in handlers:
             self.emit('connection', socket)
-        self._session_changed(socket)
-        return socket
+        return engine
 
-    def _websocket_request(self, socket: Socket | None, info: RequestInfo,
-                           environ: dict, headers: list[tuple[str, str]],
-                           sid: str | None = None) -> Any:
-        if self._websocket is None:
-            from .transports.websocket import WebSocketTransport
-            self._websocket = WebSocketTransport(self)
-        return self._websocket.handle(socket, info, environ, headers, sid)
-
-    # -- packets in -------------------------------------------------------------
-
-    def _receive_packets(self, socket: Socket, packets: list[Packet]) -> None:
-        """Feed packets from the client to the session, in order."""
-        now = self._clock()
-        receive_one = self._receive_one
-        for packet in packets:
-            if not receive_one(socket, packet, now):
-                break
-
-    def _receive_one(self, socket: Socket, packet: Packet,
-                     now: float) -> bool:
-        """Feed one packet to the session; False once the session ended."""
-        with socket._lock:
-            result = socket.session.receive(packet, now)
-        if self.logger.isEnabledFor(logging.DEBUG):
-            self.logger.debug('%s: received %s', socket.id,
-                              _describe([packet]))
-        if socket._handlers:
-            socket.emit('packet', packet)
-            if packet.type is PacketType.PONG or \
-                    packet.type is PacketType.PING:
-                socket.emit('heartbeat')
-        if result is Received.DELIVER:
-            socket._deliver(packet.data)
-        elif result is Received.NOTHING:
-            if packet.type is PacketType.PONG:
-                # The next ping is due ping_interval from now, which may be
-                # before the pong deadline the timer is waiting for.
-                self._session_changed(socket)
-        elif result is Received.FLUSH:
-            socket._flush()
-        else:
-            if result is Received.INVALID:
-                self.logger.info('%s: invalid packet type %d; closing',
-                                 socket.id, packet.type)
-            socket._after_close()
-            return False
-        return True
+    # -- what the session engines report ------------------------------------------
 
     def _deliver(self, sid: str, data: str | bytes) -> None:
-        handlers = self._handlers.get('message')
+        handlers = self.handlers.get('message')
         if not handlers:
             return
         if self.async_handlers:
@@ -589,19 +544,12 @@ class Server(EventEmitter):
             except Exception:
                 self.logger.exception('%s: message handler raised', sid)
 
-    @property
-    def _flush_listeners(self) -> bool:
-        handlers = self._handlers
-        return 'flush' in handlers or 'drain' in handlers
-
-    # -- session life -------------------------------------------------------------
-
-    def _on_socket_closed(self, socket: Socket, reason: str) -> None:
-        sid = socket.id
-        if self.clients.get(sid) is socket:
+    def _on_session_closed(self, engine: SessionEngine, reason: str) -> None:
+        sid = engine.sid
+        if self.clients.get(sid) is engine.socket:
             del self.clients[sid]
         self.logger.info('%s: session closed (%s)', sid, reason)
-        handlers = self._handlers.get('disconnect')
+        handlers = self.handlers.get('disconnect')
         if handlers:
             for handler in tuple(handlers):
                 try:
@@ -613,52 +561,13 @@ class Server(EventEmitter):
                     self.logger.exception('%s: disconnect handler raised',
                                           sid)
 
-    def _session_changed(self, socket: Socket) -> None:
-        """Forget a finished session, or make sure its timer is scheduled."""
-        session = socket.session
-        if session.ready_state.value == 'closed':
-            if self._sockets.get(socket.id) is socket:
-                del self._sockets[socket.id]
-            if not socket._close_notified:
-                socket._notify_closed()
-            return
-        deadline = session.deadline
-        if deadline is not None:
-            self._timers.schedule(deadline, socket)
+    def _forget(self, engine: SessionEngine) -> None:
+        if self._sessions.get(engine.sid) is engine:
+            del self._sessions[engine.sid]
 
-    def _on_timer(self, socket: Socket, now: float) -> None:
-        session = socket.session
-        if session.ready_state.value == 'closed':
-            return
-        deadline = session.deadline
-        if deadline is None or deadline > now:
-            # A stale entry: the session moved its deadline.
-            if deadline is not None and deadline - now > 1e-3:
-                self._timers.schedule(deadline, socket)
-                return
-        with socket._lock:
-            action = session.on_timer(now)
-            deadline = session.deadline
-        if action == 'ping':
-            if socket._handlers:
-                socket.emit('heartbeat')
-                socket.emit('packet_create', Packet(PacketType.PING))
-            socket._flush()
-        elif action == 'timeout':
-            self.logger.info('%s: ping timeout', socket.id)
-            socket._after_close()
-        elif action == 'upgrade_timeout':
-            self.logger.info('%s: upgrade timed out; staying on polling',
-                             socket.id)
-            if socket._upgrade_ws is not None:
-                socket._upgrade_ws.on_upgrade_cancelled()
-        elif action == 'close_timeout':
-            if socket._ws is not None:
-                socket._ws.on_session_closed()
-            self._session_changed(socket)
-            return
-        if deadline is not None and session.ready_state.value != 'closed':
-            self._timers.schedule(deadline, socket)
+
+def _fire_timer(engine: SessionEngine, now: float) -> None:
+    engine.on_timer(now)
 
 
 class _ConnectionError:
@@ -666,7 +575,7 @@ class _ConnectionError:
 
     __slots__ = ('code', 'message', 'context', 'req')
 
-    def __init__(self, error: ProtocolError, environ: dict) -> None:
+    def __init__(self, error: RemoteProtocolError, environ: dict) -> None:
         self.code = error.code
         self.message = error.message
         self.req = environ
@@ -676,10 +585,6 @@ class _ConnectionError:
 
     def __repr__(self) -> str:
         return f'<connection_error {self.code}: {self.message}>'
-
-
-def _compact_json(value: Any) -> str:
-    return _stdlib_json.dumps(value, separators=(',', ':'))
 
 
 def _accepts_args(fn: Callable, count: int) -> bool:

@@ -29,6 +29,7 @@ internals and is not supported.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable, Iterable
 
 try:
@@ -39,7 +40,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from .core.packets import Packet, PacketType
 from .core.session import CloseReason
-from .server import Server, _compact_json, _default_generate_id
+from .core.handshake import generate_sid
+from .server import Server
 from .wsgi import WSGIApp as _EngineIOWSGIApp
 
 __all__ = ['EngineIOServer', 'SocketIOServer', 'WSGIApp']
@@ -56,7 +58,7 @@ class EngineIOServer(Server):
 
     def generate_id(self) -> str:
         """A new random id (python-socketio uses it for namespace sids)."""
-        return _default_generate_id()
+        return generate_sid()
 
     def send_packet(self, sid: str, packet: Any) -> bool:
         """Send an engineio_sync :class:`Packet` or a python-engineio
@@ -67,7 +69,7 @@ class EngineIOServer(Server):
                 raise TypeError(f'cannot send {packet!r} as a packet')
             data = packet.data
             if isinstance(data, (dict, list)):
-                data = _compact_json(data)
+                data = json.dumps(data, separators=(',', ':'))
             elif isinstance(data, bytearray):
                 data = bytes(data)
             elif data is not None and not isinstance(data, (str, bytes)):

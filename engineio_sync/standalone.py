@@ -43,16 +43,15 @@ def graceful_shutdown(server: Any, timeout: float = 5.0,
         if time.monotonic() >= deadline or (abort is not None and abort()):
             logger.info('shutdown: %d session(s) still closing after '
                         '%.1fs; stopping anyway',
-                        len(_pending_sessions(server)), timeout)
+                        _pending_sessions(server), timeout)
             return False
         server.sleep(0.05)
 
 
-def _pending_sessions(server: Any) -> list:
+def _pending_sessions(server: Any) -> int:
     # Sessions that still need a transport: closing ones are waiting for
     # their close packet to be collected or their close frame answered.
-    return [s for s in list(getattr(server, '_sockets', {}).values())
-            if s.session.ready_state.value != 'closed']
+    return server.pending_sessions()
 
 
 class _StopRequest:
@@ -239,7 +238,7 @@ def listen(port: int, host: str = '127.0.0.1', *,
             stop.requested = 'KeyboardInterrupt'
         logger.info('stopping (%s): closing %d session(s)',
                     stop.requested or 'server ended',
-                    len(_pending_sessions(server)))
+                    _pending_sessions(server))
         try:
             graceful_shutdown(server, shutdown_timeout,
                               abort=lambda: stop.forced)

@@ -7,6 +7,7 @@ with the code the reference server would send.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Collection
 from urllib.parse import unquote_plus
 
@@ -14,7 +15,7 @@ from ..exceptions import (BAD_HANDSHAKE_METHOD, BAD_REQUEST,
                           TRANSPORT_UNKNOWN, UNSUPPORTED_PROTOCOL_VERSION,
                           ProtocolError)
 
-__all__ = ['RequestInfo', 'parse_query', 'classify_request']
+__all__ = ['RequestInfo', 'parse_query', 'classify_request', 'generate_sid']
 
 
 class RequestInfo:
@@ -95,3 +96,9 @@ def classify_request(method: str, query: dict[str, str], *,
         if protocol == 3 and not allow_eio3:
             raise ProtocolError(UNSUPPORTED_PROTOCOL_VERSION)
     return RequestInfo(method, transport, sid, protocol, jsonp_index, b64)
+
+
+def generate_sid() -> str:
+    """A new session id: 120 bits from the OS's CSPRNG, URL-safe, 20
+    characters; unguessable, so a sid is as good as a session token."""
+    return secrets.token_urlsafe(15)

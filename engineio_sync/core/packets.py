@@ -25,7 +25,7 @@ import enum
 import sys
 from typing import NamedTuple
 
-from ..exceptions import EngineIOError
+from ..exceptions import BAD_REQUEST, RemoteProtocolError
 
 __all__ = [
     'PacketType',
@@ -62,13 +62,22 @@ class Packet(NamedTuple):
     data: str | bytes | None = None
 
 
-class DecodeError(EngineIOError, ValueError):
+class DecodeError(RemoteProtocolError, ValueError):
     """Raised for any malformed packet or payload received from a peer.
 
-    It is a ``ValueError`` so callers can treat it like any bad input, and an
-    :class:`~engineio_sync.exceptions.EngineIOError` like the package's other
-    exceptions.
+    A :class:`~engineio_sync.exceptions.RemoteProtocolError` (the peer is
+    at fault; the request is answered with 400 "Bad request") and a
+    ``ValueError``, so callers can treat it like any bad input. ``str()``
+    gives what was wrong.
     """
+
+    def __init__(self, detail: str = 'undecodable input') -> None:
+        super().__init__(BAD_REQUEST)
+        self.detail = detail
+        self.args = (detail,)
+
+    def __str__(self) -> str:
+        return self.detail
 
 
 _MESSAGE = PacketType.MESSAGE

@@ -1,20 +1,46 @@
 """The per-session state machine of an Engine.IO server.
 
-A :class:`Session` holds everything the protocol needs to decide for one
-client: its ready state, transport, outgoing buffer, the parked long-poll,
-heartbeat deadlines and the upgrade. It does no I/O and reads no clock; the
-caller passes ``now`` (seconds, monotonic) and carries out what the return
-values say. It is not thread-safe: the caller serialises calls.
+Every protocol decision about one session is made here, and only here:
+the open packet, heartbeats and the ping timeout, long-poll answers and
+overlapping requests, the upgrade from polling to WebSocket (probe,
+``5``, a second WebSocket), close reasons, graceful close, and the
+counters that send callbacks rely on.
+
+One entry point: :meth:`Session.handle` takes an event from
+:mod:`engineio_sync.core.session_events` and the current time, and
+returns the actions to carry out, in order. It does no I/O and reads no
+clock; it is not thread-safe (the caller serialises calls).
+
+Where to look:
+
+- ping timeout, heartbeats: :meth:`Session._on_timer`, :meth:`_on_packet`
+- upgrade: :meth:`_on_upgrade_requested`, :meth:`_on_websocket_attached`,
+  :meth:`_on_probe`
+- a second WebSocket for an upgraded session: :meth:`_on_websocket_attached`
+  answers :class:`RejectWebSocket`
+- close: :meth:`_close` and its callers
 """
 
 from __future__ import annotations
 
 import enum
+import json as _stdlib_json
+from dataclasses import dataclass
+from typing import Any, Callable
 
+from ..exceptions import BAD_REQUEST, LocalProtocolError
 from .packets import Packet, PacketType
+from .session_events import (
+    AnswerPoll, Close, Closed, CloseWebSocket, Deliver, DropProbe, Dropped,
+    Flush, Forget, InvalidInput, Open, PacketReceived, ParkPoll, PingQueued,
+    PollResumed, PollStarted, PostEnded, PostStarted, ProbeEnded,
+    ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send,
+    TimerFired, TransportClosed, TransportEnded, Upgraded, UpgradeCancelled,
+    UpgradeRequested, Upgrading, WakePoll, WebSocketAttached, Write,
+    WriteProbe, WriteWebSocket)
 
-__all__ = ['Session', 'ReadyState', 'Received', 'Upgrade', 'PollConflict',
-           'UpgradeRefused', 'CloseReason']
+__all__ = ['Session', 'SessionSettings', 'ReadyState', 'Upgrade',
+           'CloseReason']
 
 
 class ReadyState(str, enum.Enum):
@@ -37,16 +63,6 @@ class CloseReason:
     SERVER_SHUTDOWN = 'server shutting down'
 
 
-class Received(enum.IntEnum):
-    """What the caller must do after :meth:`Session.receive`."""
-
-    NOTHING = 0
-    DELIVER = 1    # hand packet.data to the application
-    FLUSH = 2      # the session queued a reply (v3 pong): flush it
-    CLOSED = 3     # the client closed the session
-    INVALID = 4    # a packet the client may not send; session closed
-
-
 class Upgrade(enum.IntEnum):
     """Where a session is in the move from polling to WebSocket."""
 
@@ -56,12 +72,58 @@ class Upgrade(enum.IntEnum):
     UPGRADED = 3
 
 
-class PollConflict(Exception):
-    """A second GET arrived while one was parked; the session is closed."""
+def _compact_dumps(value: Any) -> str:
+    return _stdlib_json.dumps(value, separators=(',', ':'))
 
 
-class UpgradeRefused(Exception):
-    """A WebSocket for this session cannot start an upgrade now."""
+@dataclass(frozen=True)
+class SessionSettings:
+    """The server options a session needs, in seconds and bytes."""
+
+    ping_interval: float = 25.0
+    #: the pong deadline after a ping (ping_timeout plus any grace)
+    ping_timeout: float = 20.0
+    upgrade_timeout: float = 10.0
+    close_timeout: float = 30.0
+    allow_upgrades: bool = True
+    #: transports a polling session may move to, for the open packet
+    upgrades: tuple[str, ...] = ('websocket',)
+    #: what the open packet advertises
+    ping_interval_ms: int = 25000
+    ping_timeout_ms: int = 20000
+    max_payload: int = 1_000_000
+    json_dumps: Callable[[Any], str] = _compact_dumps
+    initial_packet: str | bytes | None = None
+
+    @classmethod
+    def from_config(cls, config: Any) -> SessionSettings:
+        """Settings from a :class:`~engineio_sync.core.config.ServerConfig`."""
+        json = config.json
+        upgrades = (('websocket',) if config.allow_upgrades
+                    and 'websocket' in config.transports else ())
+        return cls(
+            ping_interval=config.ping_interval,
+            ping_timeout=config.ping_timeout + config.ping_interval_grace,
+            upgrade_timeout=config.upgrade_timeout,
+            close_timeout=config.close_timeout,
+            allow_upgrades=config.allow_upgrades,
+            upgrades=upgrades,
+            ping_interval_ms=config.ping_interval_ms,
+            ping_timeout_ms=config.ping_timeout_ms,
+            max_payload=config.max_http_buffer_size,
+            json_dumps=(_compact_dumps if json is _stdlib_json
+                        else json.dumps),
+            initial_packet=config.initial_packet)
+
+    @property
+    def poll_timeout(self) -> float:
+        """The longest a GET is parked.
+
+        A parked GET is normally answered by the next ping (v4) or by the
+        pong for the client's ping (v3), both within the ping interval;
+        this limit only guards against a lost wake-up.
+        """
+        return self.ping_interval + self.ping_timeout + 5
 
 
 _NOOP = Packet(PacketType.NOOP)
@@ -70,30 +132,45 @@ _PING = Packet(PacketType.PING)
 _PONG = Packet(PacketType.PONG)
 _PROBE_REPLY = Packet(PacketType.PONG, 'probe')
 
+# Actions without data are shared: the hot paths allocate nothing for them.
+_NOTHING: tuple = ()
+_WAKE = (WakePoll(),)
+_WRITE_WS = (WriteWebSocket(),)
+_DROPPED = (Dropped(),)
+_DROP_PROBE = (DropProbe(),)
+_REJECT = (RejectWebSocket(),)
+_REFUSE = (RefuseRequest(BAD_REQUEST),)
+_FORGET = Forget()
+_CLOSE_WS = CloseWebSocket()
+_UPGRADING = Upgrading()
+_UPGRADED = Upgraded()
+_PING_QUEUED = PingQueued()
+
 
 class Session:
     """State of one Engine.IO session.
 
     ``transport`` is ``'polling'`` or ``'websocket'``; ``protocol`` is 4 or
-    3. ``ping_interval``, ``ping_timeout`` and ``upgrade_timeout`` are in
-    seconds.
+    3. Read its attributes freely; change it only through :meth:`handle`.
     """
 
     __slots__ = (
-        'sid', 'protocol', 'transport', 'ready_state', 'buffer',
+        'sid', 'protocol', 'transport', 'settings', 'ready_state', 'buffer',
         'queued_count', 'sent_count', 'poll_waiting', 'post_active',
-        'poll_reply', 'upgrade', 'close_reason', 'close_description',
-        'ping_interval', 'ping_timeout', 'upgrade_timeout', 'close_timeout',
-        'next_ping', 'pong_deadline', 'upgrade_deadline', 'close_deadline',
+        'poll_reply', 'upgrade', 'websocket_attached', 'close_reason',
+        'close_description', 'next_ping', 'pong_deadline',
+        'upgrade_deadline', 'close_deadline', 'timer_at',
     )
 
     def __init__(self, sid: str, *, transport: str, now: float,
-                 protocol: int = 4, ping_interval: float = 25.0,
-                 ping_timeout: float = 20.0, upgrade_timeout: float = 10.0,
-                 close_timeout: float = 30.0) -> None:
+                 protocol: int = 4,
+                 settings: SessionSettings | None = None) -> None:
+        if settings is None:
+            settings = SessionSettings()
         self.sid = sid
         self.protocol = protocol
         self.transport = transport
+        self.settings = settings
         self.ready_state = ReadyState.OPENING
         self.buffer: list[Packet] = []
         #: packets ever queued / ever handed to a transport (for callbacks)
@@ -103,27 +180,29 @@ class Session:
         self.post_active = False
         self.poll_reply: list[Packet] | None = None
         self.upgrade = Upgrade.NONE
+        #: a WebSocket carries the session (direct, or after the upgrade)
+        self.websocket_attached = False
         self.close_reason: str | None = None
         self.close_description: str | None = None
-        self.ping_interval = ping_interval
-        self.ping_timeout = ping_timeout
-        self.upgrade_timeout = upgrade_timeout
-        self.close_timeout = close_timeout
         # v4: the server pings; v3: the client pings and we only watch for
         # silence, so the first deadline is interval + timeout.
-        self.next_ping: float | None = (now + ping_interval
-                                        if protocol == 4 else None)
+        interval = settings.ping_interval
+        self.next_ping: float | None = (now + interval if protocol == 4
+                                        else None)
         self.pong_deadline: float | None = (
-            None if protocol == 4 else now + ping_interval + ping_timeout)
+            None if protocol == 4 else now + interval + settings.ping_timeout)
         self.upgrade_deadline: float | None = None
         self.close_deadline: float | None = None
+        #: the earliest TimerFired already asked for (None: none pending)
+        self.timer_at: float | None = None
 
-    # -- life cycle ------------------------------------------------------
+    # -- the entry point ---------------------------------------------------------
 
-    def open(self) -> None:
-        """The handshake was answered; the session is usable."""
-        if self.ready_state is ReadyState.OPENING:
-            self.ready_state = ReadyState.OPEN
+    def handle(self, event: Any, now: float) -> tuple:
+        """Apply one event; return the actions to carry out, in order."""
+        return self._HANDLERS[type(event)](self, event, now)
+
+    # -- read-only views -----------------------------------------------------------
 
     @property
     def is_open(self) -> bool:
@@ -137,7 +216,7 @@ class Session:
 
     @property
     def upgrading(self) -> bool:
-        """True between a WebSocket's ``2probe`` (or arrival) and ``5``."""
+        """True between a WebSocket's arrival and the client's ``5``."""
         return self.upgrade in (Upgrade.PROBING, Upgrade.UPGRADING)
 
     @property
@@ -147,7 +226,7 @@ class Session:
 
     @property
     def deadline(self) -> float | None:
-        """The earliest time :meth:`on_timer` has something to do."""
+        """The earliest time a TimerFired has something to do."""
         if self.ready_state is ReadyState.CLOSED:
             return None
         if self.ready_state is ReadyState.CLOSING:
@@ -159,220 +238,364 @@ class Session:
             return up
         return best
 
-    def close(self, reason: str, description: str | None = None, *,
-              now: float = 0.0, graceful: bool = False) -> bool:
-        """End the session; return False if it was already over.
+    # -- helpers ------------------------------------------------------------------
 
-        ``graceful`` (a server-side close) queues a close packet after the
-        buffered packets and keeps the session CLOSING until a transport
-        has carried them (see :meth:`finish_close`) or ``close_timeout``
-        passes. Otherwise the session is CLOSED at once; a parked poll
-        gets the close packet.
+    def _schedule(self) -> tuple:
+        """Ask for a timer if the deadline is earlier than any pending."""
+        deadline = self.deadline
+        if deadline is None:
+            return _NOTHING
+        pending = self.timer_at
+        if pending is not None and pending <= deadline:
+            # A timer that fires no later is pending; it asks again then.
+            return _NOTHING
+        self.timer_at = deadline
+        return (Schedule(deadline),)
+
+    def _carrier(self) -> tuple:
+        """The action that gets queued packets moving, if any can.
+
+        Once a WebSocket carries the session, a GET still parked from
+        before the upgrade already has its noop: the WebSocket goes first.
         """
-        if self.ready_state in (ReadyState.CLOSING, ReadyState.CLOSED):
-            return False
-        self.close_reason = reason
-        self.close_description = description
-        self.upgrade_deadline = None
-        if graceful:
-            self.ready_state = ReadyState.CLOSING
-            self._enqueue(_CLOSE)
-            self.close_deadline = now + self.close_timeout
-            return True
-        self.ready_state = ReadyState.CLOSED
-        self.buffer = []
-        if self.poll_waiting and self.poll_reply is None:
-            self.poll_reply = [_CLOSE]
-        return True
-
-    def finish_close(self) -> None:
-        """The close packet went out (or never will): the session is done."""
-        self.ready_state = ReadyState.CLOSED
-        self.close_deadline = None
-
-    # -- outgoing ----------------------------------------------------------
+        if self.websocket_attached:
+            return _WRITE_WS
+        if self.poll_waiting:
+            return _WAKE
+        return _NOTHING
 
     def _enqueue(self, packet: Packet) -> None:
         self.buffer.append(packet)
         self.queued_count += 1
 
-    def send(self, packet: Packet) -> bool:
-        """Queue a packet; return True if it was queued (session open)."""
-        if self.ready_state is not ReadyState.OPEN and \
-                self.ready_state is not ReadyState.OPENING:
-            return False
-        self.buffer.append(packet)
-        self.queued_count += 1
-        return True
-
-    def take_buffer(self) -> list[Packet]:
-        """Hand every queued packet to the transport, in order."""
+    def _take_buffer(self) -> list[Packet]:
         packets = self.buffer
         if packets:
             self.buffer = []
             self.sent_count += len(packets)
         return packets
 
-    @property
-    def can_write_websocket(self) -> bool:
-        """True when queued packets go out over the WebSocket now."""
-        return self.transport == 'websocket' and self.upgrade in (
-            Upgrade.NONE, Upgrade.UPGRADED)
+    def _take_for_poll(self) -> tuple[list[Packet], tuple]:
+        """The buffer for a GET; a graceful close ends once it goes out."""
+        packets = self._take_buffer()
+        if self.ready_state is ReadyState.CLOSING and \
+                packets[-1].type is PacketType.CLOSE:
+            return packets, self._finish()
+        return packets, _NOTHING
 
-    # -- long-polling ----------------------------------------------------------
+    def _finish(self) -> tuple:
+        """The session needs no transport any more."""
+        self.ready_state = ReadyState.CLOSED
+        self.close_deadline = None
+        return (_FORGET,)
 
-    def poll(self) -> list[Packet] | None:
-        """A GET arrived: packets to answer with now, or None to park it.
-
-        Raises :class:`PollConflict` if a GET is already parked: that one
-        gets the close packet (in :attr:`poll_reply`) and the session is
-        closed with reason 'transport error'.
-        """
-        if self.poll_waiting:
-            self.close(CloseReason.TRANSPORT_ERROR, 'overlapping GET requests')
-            raise PollConflict()
+    def _close(self, reason: str, description: str | None, now: float,
+               graceful: bool = False) -> tuple:
+        """Leave OPEN; the actions that wind the transports down."""
+        if self.ready_state is ReadyState.CLOSING or \
+                self.ready_state is ReadyState.CLOSED:
+            return _NOTHING
+        self.close_reason = reason
+        self.close_description = description
+        self.upgrade_deadline = None
+        actions: list = []
+        if graceful:
+            self.ready_state = ReadyState.CLOSING
+            self._enqueue(_CLOSE)
+            self.close_deadline = now + self.settings.close_timeout
+            if self.poll_waiting:
+                actions.append(WakePoll())
+        else:
+            self.ready_state = ReadyState.CLOSED
+            self.buffer = []
+            if self.poll_waiting:
+                if self.poll_reply is None:
+                    self.poll_reply = [_CLOSE]
+                actions.append(WakePoll())
+        if self.websocket_attached:
+            actions.append(_CLOSE_WS)
+        if self.upgrading:
+            self.upgrade = Upgrade.NONE
+            actions.append(DropProbe())
+        actions.append(Closed(reason, description))
         if self.ready_state is ReadyState.CLOSED:
-            return [_CLOSE]
+            actions.append(_FORGET)
+        else:
+            actions.extend(self._schedule())
+        return tuple(actions)
+
+    # -- life cycle ----------------------------------------------------------------
+
+    def _on_open(self, event: Open, now: float) -> tuple:
+        if self.ready_state is not ReadyState.OPENING:
+            return _NOTHING
+        settings = self.settings
+        handshake = {
+            'sid': self.sid,
+            'upgrades': (list(settings.upgrades)
+                         if self.transport == 'polling' else []),
+            'pingInterval': settings.ping_interval_ms,
+            'pingTimeout': settings.ping_timeout_ms,
+            'maxPayload': settings.max_payload,
+        }
+        self._enqueue(Packet(PacketType.OPEN,
+                             settings.json_dumps(handshake)))
+        self.ready_state = ReadyState.OPEN
+        if settings.initial_packet is not None:
+            self._enqueue(Packet(PacketType.MESSAGE, settings.initial_packet))
+        return self._schedule()
+
+    def _on_close(self, event: Close, now: float) -> tuple:
+        return self._close(event.reason, event.description, now,
+                           event.graceful)
+
+    def _on_send(self, event: Send, now: float) -> tuple:
+        state = self.ready_state
+        if state is not ReadyState.OPEN and state is not ReadyState.OPENING:
+            return _DROPPED
+        packet = event.packet
+        if self.transport == 'polling' and self.protocol == 4 and \
+                type(packet.data) is str and '\x1e' in packet.data:
+            # v4 polling joins packets with U+001E and has no escape.
+            raise LocalProtocolError(
+                'text containing U+001E (record separator) cannot be sent '
+                'over v4 long-polling; send it as bytes or escape it')
+        self.buffer.append(packet)
+        self.queued_count += 1
+        if self.websocket_attached:
+            return _WRITE_WS
+        if self.poll_waiting:
+            return _WAKE
+        return _NOTHING
+
+    # -- long-polling ---------------------------------------------------------------
+
+    def _on_poll_started(self, event: PollStarted, now: float) -> tuple:
+        if self.transport != 'polling':
+            return _REFUSE
+        if self.poll_waiting:
+            # Two GETs in flight: the parked one gets the close packet, the
+            # new one a 400, and the session is over.
+            actions = self._close(CloseReason.TRANSPORT_ERROR,
+                                  'overlapping GET requests', now)
+            return actions + _REFUSE
+        if self.ready_state is ReadyState.CLOSED:
+            return (AnswerPoll([_CLOSE]),)
         if self.upgrade is Upgrade.UPGRADING:
             # The client paused polling to finish the upgrade.
-            return [_NOOP]
+            return (AnswerPoll([_NOOP]),)
         if self.buffer:
-            if self.ready_state is ReadyState.CLOSING:
-                self.finish_close()
-            return self.take_buffer()
+            packets, finished = self._take_for_poll()
+            return finished + (AnswerPoll(packets),)
         self.poll_waiting = True
         self.poll_reply = None
-        return None
+        return (ParkPoll(self.settings.poll_timeout),)
 
-    @property
-    def poll_ready(self) -> bool:
-        """True when a parked GET has something to answer with."""
-        return self.poll_waiting and (self.poll_reply is not None
-                                      or bool(self.buffer))
-
-    def end_poll(self) -> list[Packet]:
-        """The parked GET woke up (or timed out): what it answers with."""
+    def _on_poll_resumed(self, event: PollResumed, now: float) -> tuple:
         self.poll_waiting = False
         if self.poll_reply is not None:
             reply, self.poll_reply = self.poll_reply, None
-            return reply
+            return (AnswerPoll(reply),)
         if self.buffer:
-            if self.ready_state is ReadyState.CLOSING:
-                self.finish_close()
-            return self.take_buffer()
-        return [_NOOP]
+            packets, finished = self._take_for_poll()
+            return finished + (AnswerPoll(packets),)
+        return (AnswerPoll([_NOOP]),)
 
-    def begin_post(self) -> None:
-        """A POST arrived; raises :class:`PollConflict` if one is running."""
+    def _on_post_started(self, event: PostStarted, now: float) -> tuple:
+        if self.transport != 'polling':
+            return _REFUSE
         if self.post_active:
-            self.close(CloseReason.TRANSPORT_ERROR, 'overlapping POST requests')
-            raise PollConflict()
+            actions = self._close(CloseReason.TRANSPORT_ERROR,
+                                  'overlapping POST requests', now)
+            return actions + _REFUSE
         self.post_active = True
+        return _NOTHING
 
-    def end_post(self) -> None:
-        """The POST's body was handled."""
+    def _on_post_ended(self, event: PostEnded, now: float) -> tuple:
         self.post_active = False
+        return _NOTHING
 
-    # -- incoming ----------------------------------------------------------
+    # -- packets from the client ----------------------------------------------------
 
-    def receive(self, packet: Packet, now: float) -> Received:
-        """Handle one packet from the client."""
+    def _on_packet(self, event: PacketReceived, now: float) -> tuple:
+        packet = event.packet
         ptype = packet.type
         if ptype is PacketType.MESSAGE:
             if self.ready_state is not ReadyState.OPEN:
-                return Received.NOTHING
+                return _NOTHING
             if self.protocol == 3:
-                self.pong_deadline = now + self.ping_interval + \
-                    self.ping_timeout
-            return Received.DELIVER
+                self.pong_deadline = now + self.settings.ping_interval + \
+                    self.settings.ping_timeout
+            return (Deliver(packet.data),)
         if ptype is PacketType.PONG and self.protocol == 4:
             self.pong_deadline = None
-            self.next_ping = now + self.ping_interval
-            return Received.NOTHING
+            self.next_ping = now + self.settings.ping_interval
+            return self._schedule()
         if ptype is PacketType.PING and self.protocol == 3:
-            self.pong_deadline = now + self.ping_interval + self.ping_timeout
+            settings = self.settings
+            self.pong_deadline = now + settings.ping_interval + \
+                settings.ping_timeout
             if self.ready_state is ReadyState.OPEN:
                 self._enqueue(_PONG if packet.data is None
                               else Packet(PacketType.PONG, packet.data))
-                return Received.FLUSH
-            return Received.NOTHING
+                return self._carrier()
+            return _NOTHING
         if ptype is PacketType.CLOSE:
+            finished: tuple = _NOTHING
             if self.ready_state is ReadyState.CLOSING:
                 # Closing from both ends: nobody will collect our close.
-                self.finish_close()
-            self.close(CloseReason.CLIENT_DISCONNECT)
-            # The client is gone: release its parked GET with a noop.
+                finished = self._finish()
+            actions = self._close(CloseReason.CLIENT_DISCONNECT, None, now)
             if self.poll_waiting:
+                # The client is gone: release its parked GET with a noop.
                 self.poll_reply = [_NOOP]
-            return Received.CLOSED
+                if not actions:
+                    actions = _WAKE
+            if finished and self.websocket_attached:
+                actions = actions + (_CLOSE_WS,)
+            return actions + finished
         if ptype is PacketType.NOOP:
-            return Received.NOTHING
-        self.close(CloseReason.TRANSPORT_ERROR,
-                   f'unexpected packet type {int(ptype)}')
-        return Received.INVALID
+            return _NOTHING
+        return self._close(CloseReason.TRANSPORT_ERROR,
+                           f'unexpected packet type {int(ptype)}', now)
 
-    # -- heartbeats and timers -------------------------------------------------
+    def _on_invalid_input(self, event: InvalidInput, now: float) -> tuple:
+        return self._close(CloseReason.TRANSPORT_ERROR, event.description,
+                           now)
 
-    def on_timer(self, now: float) -> str | None:
-        """Act on expired deadlines.
+    # -- heartbeats and timers --------------------------------------------------------
 
-        Returns ``'ping'`` (a ping was queued: flush it), ``'timeout'`` (the
-        session closed with reason 'ping timeout'), ``'upgrade_timeout'``
-        (the upgrade was cancelled: close the probing WebSocket),
-        ``'close_timeout'`` (a graceful close gave up waiting) or None.
-        """
+    def _on_timer(self, event: TimerFired, now: float) -> tuple:
+        if self.timer_at is not None and self.timer_at <= now:
+            self.timer_at = None
         state = self.ready_state
         if state is ReadyState.CLOSED:
-            return None
+            return _NOTHING
         if state is ReadyState.CLOSING:
             if self.close_deadline is not None and now >= self.close_deadline:
-                self.finish_close()
-                return 'close_timeout'
-            return None
+                # The close packet was never collected: give up on it.
+                closing = (_CLOSE_WS,) if self.websocket_attached \
+                    else _NOTHING
+                return closing + self._finish()
+            return self._schedule()
         if self.pong_deadline is not None and now >= self.pong_deadline:
-            self.close(CloseReason.PING_TIMEOUT)
-            return 'timeout'
+            return self._close(CloseReason.PING_TIMEOUT, None, now)
         if self.upgrade_deadline is not None and now >= self.upgrade_deadline:
-            self.cancel_upgrade()
-            return 'upgrade_timeout'
+            self.upgrade = Upgrade.NONE
+            self.upgrade_deadline = None
+            return (DropProbe(), UpgradeCancelled('upgrade timed out')) + \
+                self._schedule()
         if self.next_ping is not None and now >= self.next_ping:
             self.next_ping = None
-            self.pong_deadline = now + self.ping_timeout
+            self.pong_deadline = now + self.settings.ping_timeout
             self._enqueue(_PING)
-            return 'ping'
-        return None
+            return (_PING_QUEUED,) + self._carrier() + self._schedule()
+        return self._schedule()
 
-    # -- upgrade ----------------------------------------------------------------
+    # -- WebSocket and the upgrade -------------------------------------------------
 
-    def begin_upgrade(self, now: float) -> None:
-        """A WebSocket arrived for this polling session."""
-        if self.ready_state is not ReadyState.OPEN or self.upgrade is not \
-                Upgrade.NONE or self.transport != 'polling':
-            raise UpgradeRefused()
+    def _on_upgrade_requested(self, event: UpgradeRequested,
+                              now: float) -> tuple:
+        if self.transport == 'polling' and not self.settings.allow_upgrades:
+            return (RefuseRequest(BAD_REQUEST, 'Upgrades are not allowed'),)
+        return _NOTHING
+
+    def _on_websocket_attached(self, event: WebSocketAttached,
+                               now: float) -> tuple:
+        if self.transport == 'websocket' and not self.websocket_attached \
+                and self.upgrade is Upgrade.NONE \
+                and self.ready_state is not ReadyState.CLOSED:
+            # A session that started on WebSocket: it carries everything.
+            self.websocket_attached = True
+            return _WRITE_WS if self.buffer else _NOTHING
+        if self.ready_state is not ReadyState.OPEN or \
+                self.upgrade is not Upgrade.NONE or \
+                self.transport != 'polling':
+            # Already upgraded, upgrading, or closed. Accept and close it
+            # cleanly: an HTTP error here makes node clients throw.
+            return _REJECT
         self.upgrade = Upgrade.PROBING
-        self.upgrade_deadline = now + self.upgrade_timeout
+        self.upgrade_deadline = now + self.settings.upgrade_timeout
+        return self._schedule()
 
-    def on_probe(self) -> Packet:
-        """The client sent ``2probe``: the reply to write on the WebSocket.
-
-        A parked GET is released with one noop so the client can pause
-        polling.
-        """
-        self.upgrade = Upgrade.UPGRADING
-        if self.poll_waiting and self.poll_reply is None:
-            self.poll_reply = [_NOOP]
-        return _PROBE_REPLY
-
-    def complete_upgrade(self) -> None:
-        """The client sent ``5``: from now on the WebSocket carries it all."""
-        self.upgrade = Upgrade.UPGRADED
+    def _on_probe(self, event: ProbeReceived, now: float) -> tuple:
+        if not self.upgrading:
+            return _DROP_PROBE
+        packet = event.packet
+        ptype = packet.type
+        if ptype is PacketType.PING and packet.data == 'probe':
+            self.upgrade = Upgrade.UPGRADING
+            actions: tuple = (WriteProbe(_PROBE_REPLY),)
+            if self.poll_waiting and self.poll_reply is None:
+                # Release the parked GET with one noop so the client can
+                # pause polling.
+                self.poll_reply = [_NOOP]
+                actions += _WAKE
+            return actions + (_UPGRADING,)
+        if ptype is PacketType.UPGRADE and self.upgrade is Upgrade.UPGRADING:
+            self.upgrade = Upgrade.UPGRADED
+            self.upgrade_deadline = None
+            self.transport = 'websocket'
+            self.websocket_attached = True
+            actions = (_UPGRADED,)
+            if self.poll_waiting and self.poll_reply is None:
+                self.poll_reply = [_NOOP]
+                actions += _WAKE
+            if self.buffer:
+                actions += _WRITE_WS
+            return actions + self._schedule()
+        if ptype is PacketType.NOOP:
+            return _NOTHING
+        self.upgrade = Upgrade.NONE
         self.upgrade_deadline = None
-        self.transport = 'websocket'
-        if self.poll_waiting and self.poll_reply is None:
-            self.poll_reply = [_NOOP]
+        return (DropProbe(), UpgradeCancelled(
+            f'unexpected packet type {int(ptype)} during the upgrade'))
 
-    def cancel_upgrade(self) -> None:
-        """The upgrade failed or timed out: keep polling."""
-        if self.upgrade in (Upgrade.PROBING, Upgrade.UPGRADING):
-            self.upgrade = Upgrade.NONE
+    def _on_probe_ended(self, event: ProbeEnded, now: float) -> tuple:
+        if not self.upgrading:
+            return _NOTHING
+        self.upgrade = Upgrade.NONE
         self.upgrade_deadline = None
+        return (UpgradeCancelled('the WebSocket closed during the upgrade'),)
+
+    def _on_transport_ended(self, event: TransportEnded, now: float) -> tuple:
+        if self.ready_state is not ReadyState.OPEN:
+            return _NOTHING
+        return self._close(event.reason, event.description, now)
+
+    def _on_transport_closed(self, event: TransportClosed,
+                             now: float) -> tuple:
+        self.websocket_attached = False
+        if self.ready_state is ReadyState.CLOSING:
+            return self._finish()
+        return _NOTHING
+
+    def _on_flush(self, event: Flush, now: float) -> tuple:
+        if not self.websocket_attached or not self.buffer:
+            return _NOTHING
+        packets = self._take_buffer()
+        if self.ready_state is ReadyState.CLOSING and \
+                packets[-1].type is PacketType.CLOSE:
+            return (Write(packets), _CLOSE_WS)
+        return (Write(packets),)
+
+    # One handler per event type; handle() dispatches on the type.
+    _HANDLERS: dict[type, Callable[..., tuple]] = {
+        Open: _on_open,
+        Send: _on_send,
+        Close: _on_close,
+        PollStarted: _on_poll_started,
+        PollResumed: _on_poll_resumed,
+        PostStarted: _on_post_started,
+        PostEnded: _on_post_ended,
+        PacketReceived: _on_packet,
+        InvalidInput: _on_invalid_input,
+        TimerFired: _on_timer,
+        UpgradeRequested: _on_upgrade_requested,
+        WebSocketAttached: _on_websocket_attached,
+        ProbeReceived: _on_probe,
+        ProbeEnded: _on_probe_ended,
+        TransportEnded: _on_transport_ended,
+        TransportClosed: _on_transport_closed,
+        Flush: _on_flush,
+    }

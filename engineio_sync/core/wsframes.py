@@ -12,6 +12,8 @@ import base64
 import hashlib
 import zlib
 
+from ..exceptions import EngineIOError
+
 __all__ = ['FrameError', 'FrameReader', 'Deflate', 'encode_text',
            'encode_binary', 'encode_close', 'encode_pong', 'accept_token',
            'negotiate_deflate', 'TEXT', 'BINARY', 'CLOSE', 'PING', 'PONG']
@@ -30,8 +32,10 @@ _VALID_CLOSE = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
                           1011, 1012, 1013, 1014})
 
 
-class FrameError(Exception):
-    """The peer broke the protocol; close with ``code`` (1002, 1007, 1009)."""
+class FrameError(EngineIOError):
+    """The peer broke the WebSocket protocol; close with ``code`` (1002,
+    1007, 1009). ``code`` is a WebSocket close code, not an Engine.IO
+    error code, hence not a :class:`RemoteProtocolError`."""
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(reason)

@@ -1,27 +1,30 @@
-"""The WebSocket transport: direct sessions and the upgrade from polling."""
+"""The WebSocket transport: accepts WebSocket requests and moves their
+messages between the connection and the session engine.
+
+Nothing here decides anything about the session: whether a WebSocket
+carries the session, is probed for an upgrade or is turned away is the
+engine's answer to :meth:`~engineio_sync.engine.SessionEngine.attach_websocket`;
+every packet read goes to the engine, and the engine writes through the
+:class:`WebSocketBinding` (its WebSocket sink).
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..core.packets import DecodeError, Packet, PacketType, decode_packet, \
-    decode_packet_v3, encode_packet, encode_packet_v3
-from ..core.session import CloseReason, ReadyState, Upgrade, UpgradeRefused
-from ..exceptions import BAD_REQUEST, FORBIDDEN, ProtocolError
+from ..core.packets import (DecodeError, Packet, decode_packet,
+                            decode_packet_v3, encode_packet, encode_packet_v3)
+from ..core.session import CloseReason
 from ..core.wsframes import accept_token, negotiate_deflate
+from ..engine import CLOSE_GRACE, REJECT_LINGER
+from ..exceptions import BAD_REQUEST, RemoteProtocolError
 from .wsconnection import WebSocketConnection, handshake_error, raw_socket
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..core.handshake import RequestInfo
-    from ..server import Server
-    from ..socket import Socket
+    from ..engine import SessionEngine
 
-__all__ = ['WebSocketTransport']
-
-# How long a closing WebSocket waits for the peer's close frame before the
-# TCP connection is cut.
-CLOSE_GRACE = 3.0
+__all__ = ['WebSocketTransport', 'WebSocketBinding', 'Hijack']
 
 
 class _Finished:
@@ -91,25 +94,23 @@ class _Flag:
 
 
 class WebSocketBinding:
-    """One accepted WebSocket tied to a session (active or probing)."""
+    """One accepted WebSocket: the sink the session engine writes on."""
 
-    __slots__ = ('conn', 'socket', 'server', 'done', 'finished', '_encode',
-                 '_closing', '_v3')
+    __slots__ = ('conn', 'done', 'finished', 'closing', '_encode')
 
-    def __init__(self, server: Server, socket: Socket,
-                 conn: WebSocketConnection) -> None:
-        self.server = server
-        self.socket = socket
+    def __init__(self, conn: WebSocketConnection, driver: Any,
+                 protocol: int) -> None:
         self.conn = conn
-        #: set when the reader task is over; ``finished`` when the closer is
-        self.done = _Flag(server.driver)
-        self.finished = _Flag(server.driver)
-        self._v3 = socket.session.protocol == 3
-        self._encode = encode_packet_v3 if self._v3 else encode_packet
-        self._closing = False
+        #: set when the reader is over; ``finished`` when the engine's
+        #: closing of this WebSocket is
+        self.done = _Flag(driver)
+        self.finished = _Flag(driver)
+        self.closing = False
+        self._encode = encode_packet_v3 if protocol == 3 else encode_packet
 
     def write_packets(self, packets: list[Packet]) -> bool:
-        """Write packets (caller holds the write lock); False if it failed."""
+        """Write packets (the caller holds the write lock); False if the
+        connection failed."""
         encode = self._encode
         try:
             self.conn.send_many([encode(p) for p in packets])
@@ -117,103 +118,39 @@ class WebSocketBinding:
             return False
         return True
 
-    def send_now(self, data: str | bytes) -> bool:
-        """Write one message at once if nothing is queued before it.
+    def send_close(self) -> None:
+        """Send the close frame (the caller holds the write lock)."""
+        self.conn.close(1000)
 
-        The common case of an open WebSocket session with an empty buffer
-        skips the buffer; False means the caller must queue it instead.
-        """
-        socket = self.socket
-        session = socket.session
-        if self._v3:
+    def wait_ended(self, timeout: float) -> bool:
+        """Wait until the reader has seen the connection end."""
+        return self.done.wait(timeout)
+
+    def shutdown(self) -> None:
+        """Cut the TCP connection."""
+        self.conn.shutdown()
+
+    def mark_closing(self) -> bool:
+        """The engine starts closing it; False if it already had."""
+        if self.closing:
             return False
-        with socket._write_lock:
-            with socket._lock:
-                if socket._ws is not self or session.buffer or \
-                        session.ready_state is not ReadyState.OPEN:
-                    return False
-                session.queued_count += 1
-                session.sent_count += 1
-            try:
-                if type(data) is str:
-                    self.conn.send_text('4' + data)
-                else:
-                    self.conn.send_binary(data)
-            except (OSError, ConnectionError):
-                pass
-            else:
-                return True
-        self._write_failed()
+        self.closing = True
         return True
 
-    def _write_failed(self) -> None:
-        self.server.logger.info('%s: WebSocket write failed', self.socket.id)
-        self.socket._close(CloseReason.TRANSPORT_ERROR, 'write failed')
+    def mark_closed(self) -> None:
+        """The engine's closing is over."""
+        self.finished.set()
 
-    def flush(self) -> None:
-        """Write everything the session has queued, in order."""
-        socket = self.socket
-        session = socket.session
-        with socket._write_lock:
-            with socket._lock:
-                if socket._ws is not self:
-                    return
-                packets = session.take_buffer()
-            if not packets:
-                return
-            socket._packets_flushing(packets)
-            if not self.write_packets(packets):
-                self._write_failed()
-                return
-        socket._packets_written(packets)
-        if session.ready_state.value == 'closing' and \
-                packets[-1].type is PacketType.CLOSE:
-            self.on_session_closed()
 
-    def on_session_closed(self) -> None:
-        """The session ended: send what is left, close, never block."""
-        if self._closing:
-            return
-        self._closing = True
-        self.server.driver.spawn(self._close_task)
+class Hijack:
+    """A request's raw socket, and what to return to the WSGI server
+    once the WebSocket on it is over."""
 
-    def on_upgrade_cancelled(self) -> None:
-        """The upgrade timed out: drop this WebSocket, keep polling."""
-        self.on_session_closed()
+    __slots__ = ('sock', 'finish')
 
-    def _close_task(self) -> None:
-        socket = self.socket
-        session = socket.session
-
-        def send_rest_and_close() -> None:
-            try:
-                with socket._write_lock:
-                    packets = []
-                    if socket._ws is self:
-                        with socket._lock:
-                            packets = session.take_buffer()
-                    if packets:
-                        self.write_packets(packets)
-                    self.conn.close(1000)
-            except Exception:  # never let a closing socket raise
-                self.server.logger.debug('closing WebSocket failed',
-                                         exc_info=True)
-            if packets:
-                socket._packets_written(packets)
-
-        try:
-            writer = self.server.driver.spawn(send_rest_and_close)
-            writer.join(CLOSE_GRACE)
-            # Wait for the peer's close frame (the reader ends), then cut
-            # the TCP connection; a dead peer cannot hold us longer.
-            self.done.wait(CLOSE_GRACE)
-            self.conn.shutdown()
-            if socket._ws is self and session.ready_state.value == 'closing':
-                with socket._lock:
-                    session.finish_close()
-                self.server._session_changed(socket)
-        finally:
-            self.finished.set()
+    def __init__(self, sock: Any, finish: Callable) -> None:
+        self.sock = sock
+        self.finish = finish
 
 
 class WebSocketTransport:
@@ -221,38 +158,30 @@ class WebSocketTransport:
 
     name = 'websocket'
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        config = server.config
+    def __init__(self, config: Any, driver: Any,
+                 logger: logging.Logger) -> None:
+        self.driver = driver
+        self.logger = logger
         self.per_message_deflate = config.per_message_deflate
         self.threshold = config.compression_threshold
         self.max_size = config.max_http_buffer_size
 
-    def handle(self, socket: Socket | None, info: RequestInfo, environ: dict,
-               headers: list[tuple[str, str]], sid: str | None = None
-               ) -> Any:
-        """Serve a WebSocket request: a new session (``sid`` given) or an
-        upgrade of ``socket``."""
-        server = self.server
+    def accept(self, environ: dict) -> Hijack | RemoteProtocolError:
+        """Check the WebSocket handshake and take the request's socket."""
         problem = handshake_error(environ)
         if problem is not None:
-            return server._refuse(ProtocolError(BAD_REQUEST, problem),
-                                  environ, headers)
+            return RemoteProtocolError(BAD_REQUEST, problem)
         sock, mode = raw_socket(environ)
         if sock is None:
-            return server._refuse(ProtocolError(
+            return RemoteProtocolError(
                 BAD_REQUEST, 'this WSGI server does not expose its socket '
-                'for WebSocket'), environ, headers)
-        new_session = socket is None
-        if new_session:
-            socket = server._open_session(sid, info, environ)
-            if socket is None:
-                return server._refuse(ProtocolError(FORBIDDEN), environ,
-                                      headers)
-        else:
-            refusal = server._check_allowed(environ)
-            if refusal is not None:
-                return server._refuse(refusal, environ, headers)
+                'for WebSocket')
+        return Hijack(sock, _Finished(mode))
+
+    def serve(self, engine: SessionEngine, hijack: Hijack, environ: dict,
+              headers: list[tuple[str, str]], *, new_session: bool) -> Any:
+        """Answer 101 and run the WebSocket until it is over; return what
+        the WSGI application returns."""
         deflate = None
         if self.per_message_deflate:
             deflate = negotiate_deflate(
@@ -267,176 +196,70 @@ class WebSocketTransport:
                          deflate.response_header())
         # The headers / initial_headers options (and CORS headers, which
         # do no harm) go on the 101 as on any other response.
-        extra = list(headers)
-        if new_session:
-            if server.config.initial_headers is not None:
-                extra += server._extra_headers(server.config.initial_headers,
-                                               environ)
-            if server.config.cookie is not None:
-                extra.append(server.config.cookie.header(socket.id))
-        lines.extend(f'{name}: {value}' for name, value in extra)
+        lines.extend(f'{name}: {value}' for name, value in headers)
+        sock = hijack.sock
         try:
             # Liveness is the heartbeat's job from here on, not a timeout's.
             sock.settimeout(None)
             sock.sendall(('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1'))
         except OSError:
             if new_session:
-                socket._close(CloseReason.TRANSPORT_ERROR, 'handshake failed')
-            return _Finished(mode)
-        conn = WebSocketConnection(sock, socket._write_lock, deflate=deflate,
-                                   io=server.driver.socket_io(sock),
+                engine.close(CloseReason.TRANSPORT_ERROR, 'handshake failed')
+            return hijack.finish
+        conn = WebSocketConnection(sock, engine.write_lock, deflate=deflate,
+                                   io=self.driver.socket_io(sock),
                                    max_message_size=self.max_size)
-        binding = WebSocketBinding(server, socket, conn)
+        binding = WebSocketBinding(conn, self.driver, engine.session.protocol)
         try:
-            if new_session:
-                with socket._lock:
-                    socket._ws = binding
-                binding.flush()
-                self._read_loop(binding)
+            if engine.attach_websocket(binding) == 'rejected':
+                conn.locked_close(1000)
+                binding.done.wait(REJECT_LINGER)
             else:
-                self._upgrade(binding)
+                self._read_loop(engine, binding)
         except Exception:
-            server.logger.exception('%s: WebSocket handler failed',
-                                    socket.id)
+            self.logger.exception('%s: WebSocket handler failed', engine.sid)
             conn.locked_close(1011, 'internal error')
-            if socket._ws is binding:
-                socket._close(CloseReason.TRANSPORT_ERROR, 'internal error')
+            engine.websocket_ended(binding, CloseReason.TRANSPORT_ERROR,
+                                   'internal error')
         finally:
             binding.done.set()
-            if binding._closing:
-                # The closer is writing the last packets and the close
+            if binding.closing:
+                # The engine is writing the last packets and the close
                 # frame; the WSGI server must not close the socket first.
                 binding.finished.wait(3 * CLOSE_GRACE)
             conn.locked_close(1000)
             conn.shutdown()
-        return _Finished(mode)
+        return hijack.finish
 
-    # -- upgrade ---------------------------------------------------------------
-
-    def _upgrade(self, binding: WebSocketBinding) -> None:
-        server = self.server
-        socket = binding.socket
-        session = socket.session
+    def _read_loop(self, engine: SessionEngine,
+                   binding: WebSocketBinding) -> None:
         conn = binding.conn
-        with socket._lock:
-            try:
-                session.begin_upgrade(server._clock())
-            except UpgradeRefused:
-                refused = True
-            else:
-                refused = False
-                socket._upgrade_ws = binding
-        if refused:
-            # Already upgraded, upgrading, or closed: accept and close
-            # cleanly; an HTTP error here makes node clients throw.
-            server.logger.debug('%s: extra WebSocket closed', socket.id)
-            conn.locked_close(1000)
-            binding.done.wait(0.5)
-            return
-        server._session_changed(socket)
-        decode = decode_packet if session.protocol == 4 else decode_packet_v3
-        try:
-            while True:
-                message = conn.receive()
-                if message is None or not session.upgrading:
-                    break
-                try:
-                    packet = decode(message)
-                except DecodeError:
-                    break
-                ptype = packet.type
-                if ptype is PacketType.PING and packet.data == 'probe':
-                    with socket._lock:
-                        reply = session.on_probe()
-                        wake = session.poll_ready
-                    with socket._write_lock:
-                        if not binding.write_packets([reply]):
-                            break
-                    if wake:
-                        socket._poll_event.set()
-                    if socket._handlers:
-                        socket.emit('upgrading', 'websocket')
-                elif ptype is PacketType.UPGRADE and \
-                        session.upgrade is Upgrade.UPGRADING:
-                    with socket._lock:
-                        session.complete_upgrade()
-                        socket._ws = binding
-                        socket._upgrade_ws = None
-                        wake = session.poll_ready
-                    if wake:
-                        socket._poll_event.set()
-                    server.logger.info('%s: upgraded to websocket',
-                                       socket.id)
-                    if socket._handlers:
-                        socket.emit('upgrade', 'websocket')
-                    server._session_changed(socket)
-                    binding.flush()
-                    self._read_loop(binding)
-                    return
-                elif ptype is PacketType.NOOP:
-                    continue
-                else:
-                    break
-        finally:
-            if socket._upgrade_ws is binding:
-                with socket._lock:
-                    socket._upgrade_ws = None
-                    session.cancel_upgrade()
-                server.logger.info('%s: upgrade abandoned', socket.id)
-                conn.locked_close(1000)
-
-    # -- established ------------------------------------------------------------
-
-    def _read_loop(self, binding: WebSocketBinding) -> None:
-        server = self.server
-        socket = binding.socket
-        session = socket.session
-        conn = binding.conn
-        decode = decode_packet if session.protocol == 4 else decode_packet_v3
-        receive_one = server._receive_one
-        clock = server._clock
-        reason = CloseReason.TRANSPORT_CLOSE
-        description = None
-        logger = server.logger
-        deliver = server._deliver
-        sid = socket.id
-        fast = session.protocol == 4
-        OPEN = ReadyState.OPEN
+        decode = (decode_packet if engine.session.protocol == 4
+                  else decode_packet_v3)
+        websocket_packet = engine.websocket_packet
         while True:
             message = conn.receive()
-            # The common case, a message on an open v4 session with nobody
-            # listening to per-packet events, goes straight to the handlers.
-            if fast and session.ready_state is OPEN and \
-                    not socket._handlers and \
-                    not logger.isEnabledFor(logging.DEBUG):
-                if type(message) is str:
-                    if message[:1] == '4':
-                        deliver(sid, message[1:])
-                        continue
-                elif message is not None:
-                    deliver(sid, message)
-                    continue
             if message is None:
-                error = conn.error
-                if error is not None:
-                    reason = CloseReason.TRANSPORT_ERROR
-                    description = (
-                        'message larger than max_http_buffer_size'
-                        if error.code == 1009 else f'protocol error: {error}')
-                    server.logger.info('%s: %s', socket.id, description)
-                elif conn.close_code not in (1000, 1001, 1005, 1006):
-                    reason = CloseReason.TRANSPORT_ERROR
-                    description = f'close code {conn.close_code}'
                 break
             try:
                 packet = decode(message)
             except DecodeError as exc:
-                reason = CloseReason.TRANSPORT_ERROR
-                description = f'parse error: {exc}'
-                server.logger.info('%s: undecodable WebSocket message; '
-                                   'closing', socket.id)
-                break
-            if not receive_one(socket, packet, clock()):
+                self.logger.info('%s: undecodable WebSocket message',
+                                 engine.sid)
+                engine.websocket_invalid(binding, f'parse error: {exc}')
                 return
-        if session.ready_state.value == 'open':
-            socket._close(reason, description)
+            if not websocket_packet(binding, packet):
+                return
+        reason = CloseReason.TRANSPORT_CLOSE
+        description = None
+        error = conn.error
+        if error is not None:
+            reason = CloseReason.TRANSPORT_ERROR
+            description = ('message larger than max_http_buffer_size'
+                           if error.code == 1009
+                           else f'protocol error: {error}')
+            self.logger.info('%s: %s', engine.sid, description)
+        elif conn.close_code not in (1000, 1001, 1005, 1006):
+            reason = CloseReason.TRANSPORT_ERROR
+            description = f'close code {conn.close_code}'
+        engine.websocket_ended(binding, reason, description)

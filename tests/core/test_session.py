@@ -1,22 +1,39 @@
 """Tests for engineio_sync.core.session: the Sans-IO per-session state machine.
 
-Everything runs on a fake clock: ``now`` is passed explicitly, nothing sleeps.
+Events in, actions out, as wsproto tests itself: every test feeds
+:meth:`Session.handle` with events and a fake clock, and checks the
+actions it returns and the state it reports. Nothing sleeps, nothing
+touches a socket.
 """
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engineio_sync.core.packets import Packet, PacketType
-from engineio_sync.core.session import (CloseReason, PollConflict, ReadyState,
-                                        Received, Session, UpgradeRefused)
+from engineio_sync.core.session import (CloseReason, ReadyState, Session,
+                                        SessionSettings, Upgrade)
+from engineio_sync.core.session_events import (
+    AnswerPoll, Close, Closed, CloseWebSocket, Deliver, DropProbe, Dropped,
+    Flush, Forget, InvalidInput, Open, PacketReceived, ParkPoll, PingQueued,
+    PollResumed, PollStarted, PostEnded, PostStarted, ProbeEnded,
+    ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send,
+    TimerFired, TransportClosed, TransportEnded, Upgraded, UpgradeCancelled,
+    UpgradeRequested, Upgrading, WakePoll, WebSocketAttached, Write,
+    WriteProbe, WriteWebSocket)
+from engineio_sync.exceptions import BAD_REQUEST, LocalProtocolError
 
 PING = Packet(PacketType.PING)
 PONG = Packet(PacketType.PONG)
 CLOSE = Packet(PacketType.CLOSE)
 NOOP = Packet(PacketType.NOOP)
+UPGRADE = Packet(PacketType.UPGRADE)
+PROBE = Packet(PacketType.PING, 'probe')
+PROBE_REPLY = Packet(PacketType.PONG, 'probe')
 
 
 def msg(text: str) -> Packet:
@@ -26,14 +43,69 @@ def msg(text: str) -> Packet:
 def make(*, now: float = 100.0, protocol: int = 4, interval: float = 0.3,
          timeout: float = 0.2, upgrade_timeout: float = 10.0,
          close_timeout: float = 30.0, transport: str = 'polling',
-         opened: bool = True) -> Session:
+         opened: bool = True, **options) -> Session:
+    """A session; opened ones have had their open packet collected."""
+    config = SessionSettings(ping_interval=interval, ping_timeout=timeout,
+                             upgrade_timeout=upgrade_timeout,
+                             close_timeout=close_timeout, **options)
     session = Session('sid123', transport=transport, now=now,
-                      protocol=protocol, ping_interval=interval,
-                      ping_timeout=timeout, upgrade_timeout=upgrade_timeout,
-                      close_timeout=close_timeout)
+                      protocol=protocol, settings=config)
     if opened:
-        session.open()
+        session.handle(Open(), now)
+        if transport == 'polling':
+            [answer] = session.handle(PollStarted(), now)
+        else:
+            session.handle(WebSocketAttached(), now)
+            answer, = session.handle(Flush(), now)
+        assert answer.packets[0].type is PacketType.OPEN
     return session
+
+
+def poll(s: Session, now: float = 100.0) -> list[Packet] | None:
+    """A GET: its answer, or None when it parks."""
+    actions = s.handle(PollStarted(), now)
+    last = actions[-1]
+    if type(last) is ParkPoll:
+        assert s.poll_waiting
+        return None
+    assert type(last) is AnswerPoll, actions
+    return last.packets
+
+
+def resume(s: Session, now: float = 100.0) -> list[Packet]:
+    """The parked GET wakes: what it answers with."""
+    [answer] = [a for a in s.handle(PollResumed(), now)
+                if type(a) is AnswerPoll]
+    return answer.packets
+
+
+def receive(s: Session, packet: Packet, now: float) -> tuple:
+    return s.handle(PacketReceived(packet), now)
+
+
+def timer(s: Session, now: float) -> tuple:
+    """TimerFired, without the Schedule bookkeeping."""
+    return tuple(a for a in s.handle(TimerFired(), now)
+                 if type(a) is not Schedule)
+
+
+def send(s: Session, packet: Packet, now: float = 100.0) -> tuple:
+    return s.handle(Send(packet), now)
+
+
+def kinds(actions: tuple) -> list[type]:
+    return [type(a) for a in actions if type(a) is not Schedule]
+
+
+# -- the vocabulary -------------------------------------------------------------
+
+def test_events_and_actions_compare_by_type_and_fields():
+    assert WakePoll() == WakePoll()
+    assert WakePoll() != Forget()             # both are empty tuples
+    assert Deliver('a') == Deliver('a') != Deliver('b')
+    assert len({WakePoll(), Forget(), WakePoll()}) == 2
+    with pytest.raises(AttributeError):
+        Deliver('a').data = 'b'               # frozen
 
 
 # -- life cycle ---------------------------------------------------------------
@@ -42,23 +114,51 @@ def test_new_session_is_opening_until_open():
     s = make(opened=False)
     assert s.ready_state is ReadyState.OPENING
     assert not s.is_open and not s.closed
-    s.open()
+    actions = s.handle(Open(), 100.0)
+    assert actions == (Schedule(100.3),)
     assert s.ready_state is ReadyState.OPEN
     assert s.is_open and not s.closed
-    assert s.buffer == []
+    assert s.handle(Open(), 100.0) == ()      # only once
+
+
+def test_open_packet_is_the_handshake():
+    s = make(opened=False, interval=25, timeout=20, max_payload=1234,
+             ping_interval_ms=25000, ping_timeout_ms=20000)
+    s.handle(Open(), 0.0)
+    [packet] = s.buffer
+    assert packet.type is PacketType.OPEN
+    assert json.loads(packet.data) == {
+        'sid': 'sid123', 'upgrades': ['websocket'], 'pingInterval': 25000,
+        'pingTimeout': 20000, 'maxPayload': 1234}
+    assert ',' in packet.data and ', ' not in packet.data   # compact JSON
+
+
+def test_open_packet_of_websocket_session_offers_no_upgrade():
+    s = make(opened=False, transport='websocket')
+    s.handle(Open(), 0.0)
+    assert json.loads(s.buffer[0].data)['upgrades'] == []
+
+
+def test_initial_packet_follows_the_open_packet():
+    s = make(opened=False, initial_packet='welcome')
+    s.handle(Open(), 0.0)
+    assert [p.type for p in s.buffer] == [PacketType.OPEN,
+                                          PacketType.MESSAGE]
+    assert s.buffer[1].data == 'welcome'
 
 
 def test_message_is_delivered_only_when_open():
     s = make()
-    assert s.receive(msg('hi'), 100.1) is Received.DELIVER
-    s.close(CloseReason.SERVER_DISCONNECT)
-    assert s.receive(msg('late'), 100.2) is Received.NOTHING
+    assert receive(s, msg('hi'), 100.1) == (Deliver('hi'),)
+    s.handle(Close(CloseReason.SERVER_DISCONNECT), 100.1)
+    assert receive(s, msg('late'), 100.2) == ()
 
 
 def test_close_twice_keeps_first_reason():
     s = make()
-    assert s.close(CloseReason.PING_TIMEOUT) is True
-    assert s.close(CloseReason.CLIENT_DISCONNECT) is False
+    actions = s.handle(Close(CloseReason.PING_TIMEOUT), 100.0)
+    assert actions == (Closed('ping timeout'), Forget())
+    assert s.handle(Close(CloseReason.CLIENT_DISCONNECT), 100.0) == ()
     assert s.close_reason == 'ping timeout'
     assert s.ready_state is ReadyState.CLOSED
     assert s.deadline is None
@@ -66,19 +166,30 @@ def test_close_twice_keeps_first_reason():
 
 def test_send_after_close_is_refused():
     s = make()
-    assert s.send(msg('a')) is True
-    s.close(CloseReason.SERVER_DISCONNECT)
-    assert s.send(msg('b')) is False
+    assert send(s, msg('a')) == ()           # queued, nobody to carry it
+    s.handle(Close(CloseReason.SERVER_DISCONNECT), 100.0)
+    assert send(s, msg('b')) == (Dropped(),)
     assert s.buffer == []
 
 
 def test_queued_and_sent_counts():
+    s = make()                               # the open packet: 1 and 1
+    send(s, msg('a'))
+    send(s, msg('b'))
+    assert (s.queued_count, s.sent_count) == (3, 1)
+    assert poll(s) == [msg('a'), msg('b')]
+    assert (s.queued_count, s.sent_count) == (3, 3)
+
+
+def test_text_with_record_separator_cannot_go_over_v4_polling():
     s = make()
-    s.send(msg('a'))
-    s.send(msg('b'))
-    assert (s.queued_count, s.sent_count) == (2, 0)
-    assert s.poll() == [msg('a'), msg('b')]
-    assert (s.queued_count, s.sent_count) == (2, 2)
+    with pytest.raises(LocalProtocolError):
+        send(s, msg('a\x1eb'))
+    assert s.buffer == []
+    assert send(s, Packet(PacketType.MESSAGE, b'a\x1eb')) == ()
+    assert send(make(protocol=3), msg('a\x1eb')) == ()
+    assert send(make(transport='websocket'), msg('a\x1eb')) == \
+        (WriteWebSocket(),)
 
 
 # -- v4 heartbeat -------------------------------------------------------------
@@ -86,25 +197,34 @@ def test_queued_and_sent_counts():
 def test_v4_first_ping_is_due_at_ping_interval():
     s = make(now=100.0, interval=0.3, timeout=0.2)
     assert s.deadline == pytest.approx(100.3)
-    assert s.on_timer(100.29) is None
+    assert timer(s, 100.29) == ()
     assert s.buffer == []
-    assert s.on_timer(100.3) == 'ping'
+    assert timer(s, 100.3) == (PingQueued(),)
     assert s.buffer == [PING]
     # Now waiting for the pong.
     assert s.deadline == pytest.approx(100.5)
     assert s.is_open
 
 
+def test_v4_ping_goes_to_the_carrier():
+    s = make(now=0.0, interval=0.3, timeout=0.2)
+    assert poll(s, 0.1) is None
+    assert timer(s, 0.3) == (PingQueued(), WakePoll())
+    ws = make(now=0.0, interval=0.3, timeout=0.2, transport='websocket')
+    assert timer(ws, 0.3) == (PingQueued(), WriteWebSocket())
+    assert ws.handle(Flush(), 0.3) == (Write([PING]),)
+
+
 def test_v4_no_pong_within_ping_timeout_closes_with_ping_timeout():
     s = make(now=100.0, interval=0.3, timeout=0.2)
-    assert s.on_timer(100.3) == 'ping'
-    assert s.on_timer(100.49) is None
+    assert timer(s, 100.3) == (PingQueued(),)
+    assert timer(s, 100.49) == ()
     assert s.is_open
-    assert s.on_timer(100.5) == 'timeout'
+    assert timer(s, 100.5) == (Closed('ping timeout'), Forget())
     assert s.ready_state is ReadyState.CLOSED
     assert s.close_reason == CloseReason.PING_TIMEOUT == 'ping timeout'
     assert s.deadline is None
-    assert s.on_timer(200.0) is None
+    assert timer(s, 200.0) == ()
 
 
 def test_v4_pong_resets_the_heartbeat_across_many_intervals():
@@ -112,12 +232,12 @@ def test_v4_pong_resets_the_heartbeat_across_many_intervals():
     now = 0.0
     for _ in range(20):
         now = s.deadline
-        assert s.on_timer(now) == 'ping'
-        assert s.take_buffer() == [PING]
+        assert timer(s, now) == (PingQueued(),)
+        assert poll(s, now) == [PING]
         now += 0.15                      # pong arrives inside ping_timeout
-        assert s.receive(PONG, now) is Received.NOTHING
+        assert kinds(receive(s, PONG, now)) == []
         # The old pong deadline passes harmlessly.
-        assert s.on_timer(now + 0.1) is None
+        assert timer(s, now + 0.1) == ()
         assert s.deadline == pytest.approx(now + 0.3)
         assert s.is_open
     assert s.ready_state is ReadyState.OPEN
@@ -125,47 +245,70 @@ def test_v4_pong_resets_the_heartbeat_across_many_intervals():
 
 def test_v4_timer_does_nothing_after_close():
     s = make(now=0.0)
-    s.close(CloseReason.SERVER_DISCONNECT)
-    assert s.on_timer(10.0) is None
+    s.handle(Close(CloseReason.SERVER_DISCONNECT), 0.0)
+    assert s.handle(TimerFired(), 10.0) == ()
     assert s.buffer == []
 
 
 def test_v4_ping_timeout_answers_parked_poll_with_close():
     s = make(now=0.0, interval=0.3, timeout=0.2)
-    assert s.poll() is None
-    assert s.on_timer(0.3) == 'ping'
-    assert s.poll_ready
-    assert s.end_poll() == [PING]
-    assert s.poll() is None              # parks again, no pong is coming
-    assert not s.poll_ready
-    assert s.on_timer(0.5) == 'timeout'
-    assert s.poll_ready
-    assert s.end_poll() == [CLOSE]
+    assert poll(s, 0.0) is None
+    assert timer(s, 0.3) == (PingQueued(), WakePoll())
+    assert resume(s, 0.3) == [PING]
+    assert poll(s, 0.3) is None          # parks again, no pong is coming
+    assert timer(s, 0.5) == (WakePoll(), Closed('ping timeout'), Forget())
+    assert resume(s, 0.5) == [CLOSE]
     assert not s.poll_waiting
 
 
 def test_v4_client_ping_is_invalid():
     s = make()
-    assert s.receive(PING, 100.1) is Received.INVALID
+    actions = receive(s, PING, 100.1)
+    assert actions == (Closed('transport error', 'unexpected packet type 2'),
+                       Forget())
     assert s.ready_state is ReadyState.CLOSED
     assert s.close_reason == CloseReason.TRANSPORT_ERROR
+
+
+# -- timers -----------------------------------------------------------------------
+
+def test_schedule_asks_only_for_earlier_deadlines():
+    s = make(now=0.0, interval=0.3, timeout=0.2, opened=False)
+    assert s.handle(Open(), 0.0) == (Schedule(0.3),)
+    assert s.timer_at == 0.3
+    # The ping is due; the pong deadline needs a new timer.
+    assert s.handle(TimerFired(), 0.3) == (PingQueued(), Schedule(0.5))
+    # A pong moves the deadline later: the pending 0.5 timer will do.
+    assert receive(s, PONG, 0.4) == ()
+    assert s.handle(TimerFired(), 0.5) == (Schedule(0.7),)
+    # An upgrade brings the deadline forward: a new, earlier timer.
+    s2 = make(now=0.0, interval=25, timeout=20, upgrade_timeout=10)
+    assert s2.handle(WebSocketAttached(), 0.0) == (Schedule(10.0),)
+
+
+def test_a_stale_timer_is_harmless():
+    s = make(now=0.0, interval=0.3, timeout=0.2)
+    assert s.handle(TimerFired(), 0.1) == ()      # nothing due yet
+    assert s.is_open and s.buffer == []
 
 
 # -- v3 heartbeat -------------------------------------------------------------
 
 def test_v3_server_never_pings():
     s = make(now=0.0, protocol=3, interval=0.3, timeout=0.2)
-    assert s.on_timer(0.3) is None
+    assert timer(s, 0.3) == ()
     assert s.buffer == []
     assert s.is_open
 
 
 def test_v3_client_ping_queues_pong():
     s = make(now=0.0, protocol=3, interval=0.3, timeout=0.2)
-    assert s.receive(PING, 0.1) is Received.FLUSH
+    assert receive(s, PING, 0.1) == ()           # no transport to carry it
     assert s.buffer == [PONG]
-    assert s.receive(Packet(PacketType.PING, 'probe'), 0.2) is Received.FLUSH
-    assert s.buffer == [PONG, Packet(PacketType.PONG, 'probe')]
+    assert poll(s, 0.1) == [PONG]
+    assert poll(s, 0.1) is None
+    assert receive(s, PROBE, 0.2) == (WakePoll(),)
+    assert resume(s, 0.2) == [PROBE_REPLY]
 
 
 def test_v3_silence_times_out_and_client_pings_keep_it_alive():
@@ -174,17 +317,24 @@ def test_v3_silence_times_out_and_client_pings_keep_it_alive():
     now = 0.0
     for _ in range(10):
         now += 0.4                       # inside interval + timeout
-        assert s.on_timer(now) is None
-        assert s.receive(PING, now) is Received.FLUSH
+        assert timer(s, now) == ()
+        receive(s, PING, now)
+        assert s.buffer[-1] == PONG
     assert s.is_open
-    assert s.on_timer(now + 0.49) is None
-    assert s.on_timer(now + 0.5) == 'timeout'
+    assert timer(s, now + 0.49) == ()
+    assert kinds(timer(s, now + 0.5)) == [Closed, Forget]
     assert s.close_reason == 'ping timeout'
+
+
+def test_v3_messages_keep_it_alive_too():
+    s = make(now=0.0, protocol=3, interval=0.3, timeout=0.2)
+    assert receive(s, msg('x'), 0.4) == (Deliver('x'),)
+    assert s.deadline == pytest.approx(0.9)
 
 
 def test_v3_client_pong_is_invalid():
     s = make(protocol=3)
-    assert s.receive(PONG, 100.1) is Received.INVALID
+    assert kinds(receive(s, PONG, 100.1)) == [Closed, Forget]
     assert s.ready_state is ReadyState.CLOSED
 
 
@@ -197,37 +347,43 @@ def test_v3_client_pong_is_invalid():
 ])
 def test_invalid_packet_types_close_the_session(packet):
     s = make()
-    assert s.poll() is None
-    assert s.receive(packet, 100.1) is Received.INVALID
+    assert poll(s) is None
+    assert kinds(receive(s, packet, 100.1)) == [WakePoll, Closed, Forget]
     assert s.ready_state is ReadyState.CLOSED
     assert s.close_reason == CloseReason.TRANSPORT_ERROR
-    assert s.end_poll() == [CLOSE]
+    assert resume(s) == [CLOSE]
+
+
+def test_invalid_input_closes_with_its_description():
+    s = make()
+    assert s.handle(InvalidInput('parse error: x'), 100.1) == (
+        Closed('transport error', 'parse error: x'), Forget())
 
 
 def test_noop_from_client_is_ignored():
     s = make()
-    assert s.receive(NOOP, 100.1) is Received.NOTHING
+    assert receive(s, NOOP, 100.1) == ()
     assert s.is_open
 
 
 def test_client_close_releases_parked_poll_with_noop():
     s = make()
-    s.send(msg('dropped'))
-    assert s.take_buffer() == [msg('dropped')]
-    assert s.poll() is None
-    assert s.receive(CLOSE, 100.1) is Received.CLOSED
+    send(s, msg('dropped'))
+    assert poll(s) == [msg('dropped')]
+    assert poll(s) is None
+    assert kinds(receive(s, CLOSE, 100.1)) == [WakePoll, Closed, Forget]
     assert s.ready_state is ReadyState.CLOSED
     assert s.close_reason == CloseReason.CLIENT_DISCONNECT == \
         'client disconnect'
-    assert s.poll_ready
-    assert s.end_poll() == [NOOP]
+    assert resume(s) == [NOOP]
 
 
 def test_client_close_without_parked_poll():
     s = make()
-    assert s.receive(CLOSE, 100.1) is Received.CLOSED
+    assert receive(s, CLOSE, 100.1) == (Closed('client disconnect'),
+                                        Forget())
     assert s.close_reason == 'client disconnect'
-    assert s.poll() == [CLOSE]
+    assert poll(s) == [CLOSE]
 
 
 # -- long-polling -------------------------------------------------------------
@@ -235,110 +391,134 @@ def test_client_close_without_parked_poll():
 def test_poll_answers_at_once_with_queued_packets_in_order():
     s = make()
     for i in range(5):
-        assert s.send(msg(f'm{i}'))
-    assert s.poll() == [msg(f'm{i}') for i in range(5)]
+        assert send(s, msg(f'm{i}')) == ()
+    assert poll(s) == [msg(f'm{i}') for i in range(5)]
     assert not s.poll_waiting
     assert s.buffer == []
 
 
 def test_poll_parks_until_a_packet_is_queued():
-    s = make()
-    assert s.poll() is None
+    s = make(interval=25, timeout=20)
+    assert s.handle(PollStarted(), 100.0) == (ParkPoll(50.0),)
     assert s.poll_waiting
-    assert not s.poll_ready
-    s.send(msg('hello'))
-    assert s.poll_ready
-    assert s.end_poll() == [msg('hello')]
+    assert send(s, msg('hello')) == (WakePoll(),)
+    assert resume(s) == [msg('hello')]
     assert not s.poll_waiting
-    assert not s.poll_ready
 
 
 def test_parked_poll_woken_without_packets_gets_noop():
     s = make()
-    assert s.poll() is None
-    assert s.end_poll() == [NOOP]
+    assert poll(s) is None
+    assert resume(s) == [NOOP]
     assert s.is_open
 
 
 def test_second_poll_conflicts_and_parked_poll_gets_close():
     s = make()
-    assert s.poll() is None
-    with pytest.raises(PollConflict):
-        s.poll()
+    assert poll(s) is None
+    actions = s.handle(PollStarted(), 100.0)
+    assert actions == (WakePoll(),
+                       Closed('transport error', 'overlapping GET requests'),
+                       Forget(), RefuseRequest(BAD_REQUEST))
     assert s.ready_state is ReadyState.CLOSED
     assert s.close_reason == CloseReason.TRANSPORT_ERROR == 'transport error'
-    assert s.poll_ready
-    assert s.end_poll() == [CLOSE]
+    assert resume(s) == [CLOSE]
 
 
 def test_poll_on_closed_session_gets_close():
     s = make()
-    s.close(CloseReason.PING_TIMEOUT)
-    assert s.poll() == [CLOSE]
+    s.handle(Close(CloseReason.PING_TIMEOUT), 100.0)
+    assert poll(s) == [CLOSE]
+
+
+def test_polling_requests_on_a_websocket_session_are_refused():
+    s = make(transport='websocket')
+    assert s.handle(PollStarted(), 100.0) == (RefuseRequest(BAD_REQUEST),)
+    assert s.handle(PostStarted(), 100.0) == (RefuseRequest(BAD_REQUEST),)
+    assert s.is_open
 
 
 def test_overlapping_posts_conflict():
     s = make()
-    s.begin_post()
-    s.end_post()
-    s.begin_post()
-    with pytest.raises(PollConflict):
-        s.begin_post()
+    assert s.handle(PostStarted(), 100.0) == ()
+    assert s.handle(PostEnded(), 100.0) == ()
+    assert s.handle(PostStarted(), 100.0) == ()
+    actions = s.handle(PostStarted(), 100.0)
+    assert actions[-1] == RefuseRequest(BAD_REQUEST)
     assert s.ready_state is ReadyState.CLOSED
     assert s.close_reason == 'transport error'
+    assert s.close_description == 'overlapping POST requests'
 
 
 def test_overlapping_post_releases_parked_poll_with_close():
     s = make()
-    assert s.poll() is None
-    s.begin_post()
-    with pytest.raises(PollConflict):
-        s.begin_post()
-    assert s.end_poll() == [CLOSE]
+    assert poll(s) is None
+    s.handle(PostStarted(), 100.0)
+    assert kinds(s.handle(PostStarted(), 100.0)) == [
+        WakePoll, Closed, Forget, RefuseRequest]
+    assert resume(s) == [CLOSE]
 
 
 # -- graceful server close ----------------------------------------------------
 
 def test_graceful_close_sends_buffer_then_close_then_is_closed():
     s = make(now=0.0)
-    s.send(msg('a'))
-    s.send(msg('b'))
-    assert s.close(CloseReason.SERVER_DISCONNECT, now=1.0, graceful=True)
+    send(s, msg('a'))
+    send(s, msg('b'))
+    actions = s.handle(Close(CloseReason.SERVER_DISCONNECT, graceful=True),
+                       1.0)
+    # The pending ping timer (0.3) comes first and will ask again.
+    assert actions == (Closed('server disconnect'),)
+    assert s.deadline == 31.0
     assert s.ready_state is ReadyState.CLOSING
     assert s.closed and not s.is_open
     assert s.close_reason == 'server disconnect'
-    assert s.send(msg('c')) is False
-    assert s.poll() == [msg('a'), msg('b'), CLOSE]
+    assert send(s, msg('c')) == (Dropped(),)
+    assert s.handle(PollStarted(), 1.0) == (
+        Forget(), AnswerPoll([msg('a'), msg('b'), CLOSE]))
     assert s.ready_state is ReadyState.CLOSED
-    assert s.poll() == [CLOSE]
+    assert poll(s) == [CLOSE]
 
 
 def test_graceful_close_answers_parked_poll():
     s = make(now=0.0)
-    assert s.poll() is None
-    s.close(CloseReason.SERVER_DISCONNECT, now=1.0, graceful=True)
+    assert poll(s, 0.0) is None
+    assert kinds(s.handle(Close(CloseReason.SERVER_DISCONNECT,
+                                graceful=True), 1.0)) == [WakePoll, Closed]
     assert s.ready_state is ReadyState.CLOSING
-    assert s.poll_ready
-    assert s.end_poll() == [CLOSE]
+    assert s.handle(PollResumed(), 1.0) == (Forget(), AnswerPoll([CLOSE]))
     assert s.ready_state is ReadyState.CLOSED
 
 
 def test_graceful_close_stops_heartbeat_and_times_out():
     s = make(now=0.0, interval=0.3, timeout=0.2, close_timeout=5.0)
-    s.close(CloseReason.SERVER_DISCONNECT, now=1.0, graceful=True)
+    s.handle(Close(CloseReason.SERVER_DISCONNECT, graceful=True), 1.0)
     assert s.deadline == pytest.approx(6.0)
-    assert s.on_timer(5.9) is None
+    assert timer(s, 5.9) == ()
     assert s.buffer == [CLOSE]           # no ping was added
-    assert s.on_timer(6.0) == 'close_timeout'
+    assert timer(s, 6.0) == (Forget(),)
     assert s.ready_state is ReadyState.CLOSED
     assert s.deadline is None
 
 
+def test_graceful_close_on_websocket_flushes_then_closes_it():
+    s = make(now=0.0, transport='websocket')
+    send(s, msg('a'))
+    assert kinds(s.handle(Close(CloseReason.SERVER_DISCONNECT,
+                                graceful=True), 1.0)) == [
+        CloseWebSocket, Closed]
+    assert s.handle(Flush(), 1.0) == (Write([msg('a'), CLOSE]),
+                                      CloseWebSocket())
+    assert s.ready_state is ReadyState.CLOSING
+    assert s.handle(TransportClosed(), 1.5) == (Forget(),)
+    assert s.ready_state is ReadyState.CLOSED
+
+
 def test_non_graceful_close_drops_buffer():
     s = make()
-    s.send(msg('a'))
-    s.close(CloseReason.SERVER_SHUTDOWN)
-    assert s.poll() == [CLOSE]
+    send(s, msg('a'))
+    s.handle(Close(CloseReason.SERVER_SHUTDOWN), 100.0)
+    assert poll(s) == [CLOSE]
 
 
 def test_client_close_during_graceful_close_ends_the_session():
@@ -346,134 +526,176 @@ def test_client_close_during_graceful_close_ends_the_session():
     # still waiting for a poll: the client is gone, so the session is over
     # now (not CLOSING until close_timeout).
     s = make(now=0.0, close_timeout=30.0)
-    assert s.poll() is None
-    s.close(CloseReason.SERVER_DISCONNECT, now=1.0, graceful=True)
-    assert s.receive(CLOSE, 1.1) is Received.CLOSED
+    assert poll(s, 0.0) is None
+    s.handle(Close(CloseReason.SERVER_DISCONNECT, graceful=True), 1.0)
+    assert kinds(receive(s, CLOSE, 1.1)) == [WakePoll, Forget]
     assert s.ready_state is ReadyState.CLOSED
     assert s.deadline is None
     assert s.close_reason == 'server disconnect'
-    assert s.end_poll() in ([CLOSE], [NOOP])
+    assert resume(s) in ([CLOSE], [NOOP])
+
+
+# -- WebSocket sessions -----------------------------------------------------------
+
+def test_websocket_session_writes_on_its_websocket():
+    s = make(opened=False, transport='websocket')
+    s.handle(Open(), 0.0)
+    assert s.handle(WebSocketAttached(), 0.0) == (WriteWebSocket(),)
+    [write] = s.handle(Flush(), 0.0)
+    assert write.packets[0].type is PacketType.OPEN
+    assert s.handle(Flush(), 0.0) == ()
+    assert send(s, msg('x')) == (WriteWebSocket(),)
+    assert s.handle(Flush(), 0.0) == (Write([msg('x')]),)
+
+
+def test_websocket_ending_closes_the_session():
+    s = make(transport='websocket')
+    actions = s.handle(TransportEnded('transport close'), 100.0)
+    assert actions == (CloseWebSocket(), Closed('transport close'), Forget())
+    assert s.handle(TransportEnded('transport close'), 100.0) == ()
 
 
 # -- upgrade ------------------------------------------------------------------
 
 def test_upgrade_happy_path_with_parked_poll():
     s = make(now=0.0, interval=25, timeout=20, upgrade_timeout=10)
-    assert s.poll() is None
-    s.begin_upgrade(0.0)
+    assert poll(s, 0.0) is None
+    assert s.handle(UpgradeRequested(), 0.0) == ()
+    assert s.handle(WebSocketAttached(), 0.0) == (Schedule(10.0),)
     assert s.upgrading and not s.upgraded
-    assert not s.can_write_websocket
     assert s.deadline == pytest.approx(10.0)
-    reply = s.on_probe()
-    assert reply == Packet(PacketType.PONG, 'probe')
-    # The parked GET is released with exactly one noop.
-    assert s.poll_ready
-    assert s.end_poll() == [NOOP]
+    # The probe is answered and the parked GET is released with one noop.
+    assert s.handle(ProbeReceived(PROBE), 0.1) == (
+        WriteProbe(PROBE_REPLY), WakePoll(), Upgrading())
+    assert resume(s) == [NOOP]
     assert s.upgrading
     # A GET arriving during the upgrade is answered with a noop, not parked.
-    assert s.poll() == [NOOP]
+    assert poll(s) == [NOOP]
     assert not s.poll_waiting
-    s.complete_upgrade()
+    assert kinds(s.handle(ProbeReceived(UPGRADE), 0.2)) == [Upgraded]
     assert s.upgraded and not s.upgrading
     assert s.transport == 'websocket'
-    assert s.can_write_websocket
     assert s.upgrade_deadline is None
     assert s.deadline == pytest.approx(25.0)
+    # From now on polling requests are refused.
+    assert s.handle(PollStarted(), 0.3) == (RefuseRequest(BAD_REQUEST),)
 
 
 def test_poll_parks_normally_while_probing():
     # Until the client's 2probe arrives it keeps polling as usual.
     s = make(now=0.0)
-    s.begin_upgrade(0.0)
-    assert s.poll() is None
-    s.send(msg('still polling'))
-    assert s.end_poll() == [msg('still polling')]
+    s.handle(WebSocketAttached(), 0.0)
+    assert poll(s, 0.0) is None
+    assert send(s, msg('still polling')) == (WakePoll(),)
+    assert resume(s) == [msg('still polling')]
 
 
-def test_complete_upgrade_releases_a_parked_poll():
+def test_upgrade_releases_a_poll_parked_after_the_probe():
     s = make(now=0.0)
-    s.begin_upgrade(0.0)
-    assert s.on_probe() == Packet(PacketType.PONG, 'probe')
-    # A poll parked after the probe (e.g. racing) is released by the 5.
-    s.poll_waiting = True
-    s.poll_reply = None
-    s.complete_upgrade()
-    assert s.end_poll() == [NOOP]
+    s.handle(WebSocketAttached(), 0.0)
+    s.handle(ProbeReceived(PROBE), 0.0)
+    # A GET that raced the probe's noop is answered with a noop at once.
+    assert poll(s, 0.0) == [NOOP]
 
 
-def test_buffered_packets_wait_during_upgrade():
+def test_buffered_packets_go_over_the_websocket_after_the_upgrade():
     s = make(now=0.0)
-    s.begin_upgrade(0.0)
-    s.send(msg('during'))
-    s.on_probe()
-    assert s.poll() == [NOOP]
-    s.complete_upgrade()
-    assert s.take_buffer() == [msg('during')]
+    s.handle(WebSocketAttached(), 0.0)
+    send(s, msg('during'))
+    s.handle(ProbeReceived(PROBE), 0.0)
+    assert poll(s, 0.0) == [NOOP]
+    assert kinds(s.handle(ProbeReceived(UPGRADE), 0.0)) == [
+        Upgraded, WriteWebSocket]
+    assert s.handle(Flush(), 0.0) == (Write([msg('during')]),)
 
 
 def test_upgrade_timeout_cancels_and_keeps_polling():
     s = make(now=0.0, interval=25, timeout=20, upgrade_timeout=10)
-    s.begin_upgrade(0.0)
-    assert s.on_timer(9.99) is None
-    assert s.on_timer(10.0) == 'upgrade_timeout'
+    s.handle(WebSocketAttached(), 0.0)
+    assert timer(s, 9.99) == ()
+    assert timer(s, 10.0) == (DropProbe(),
+                              UpgradeCancelled('upgrade timed out'))
     assert not s.upgrading and not s.upgraded
     assert s.transport == 'polling'
     assert s.is_open
     assert s.deadline == pytest.approx(25.0)
-    assert s.poll() is None              # parks normally again
-    s.end_poll()
-    s.begin_upgrade(11.0)                # may try again
+    assert poll(s, 10.0) is None         # parks normally again
+    resume(s)
+    # The old WebSocket's packets are no longer for the upgrade.
+    assert s.handle(ProbeReceived(PROBE), 10.5) == (DropProbe(),)
+    s.handle(WebSocketAttached(), 11.0)  # may try again
     assert s.upgrading
 
 
-def test_cancel_upgrade():
+def test_probe_ending_cancels_the_upgrade():
     s = make(now=0.0)
-    s.begin_upgrade(0.0)
-    s.on_probe()
-    s.cancel_upgrade()
+    s.handle(WebSocketAttached(), 0.0)
+    s.handle(ProbeReceived(PROBE), 0.0)
+    assert kinds(s.handle(ProbeEnded(), 0.1)) == [UpgradeCancelled]
     assert not s.upgrading
     assert s.transport == 'polling'
     assert s.upgrade_deadline is None
-    s.begin_upgrade(1.0)
+    s.handle(WebSocketAttached(), 1.0)
+    assert s.upgrading
+    assert s.deadline == pytest.approx(0.3)      # the ping, then 11.0
+
+
+def test_unexpected_packet_on_the_probe_cancels_the_upgrade():
+    s = make(now=0.0)
+    s.handle(WebSocketAttached(), 0.0)
+    assert kinds(s.handle(ProbeReceived(msg('x')), 0.1)) == [
+        DropProbe, UpgradeCancelled]
+    assert s.upgrade is Upgrade.NONE
+    # A noop on the probe is fine.
+    s.handle(WebSocketAttached(), 0.2)
+    assert s.handle(ProbeReceived(NOOP), 0.3) == ()
     assert s.upgrading
 
 
-def test_upgrade_refused_when_not_possible():
+def test_second_websocket_is_rejected():
+    # The one place that decides what happens to a second WebSocket.
     s = make()
-    s.begin_upgrade(100.0)
-    with pytest.raises(UpgradeRefused):
-        s.begin_upgrade(100.0)           # already upgrading
+    s.handle(WebSocketAttached(), 100.0)
+    assert s.handle(WebSocketAttached(), 100.0) == (RejectWebSocket(),)
     ws = make(transport='websocket')
-    with pytest.raises(UpgradeRefused):
-        ws.begin_upgrade(100.0)
+    assert ws.handle(WebSocketAttached(), 100.0) == (RejectWebSocket(),)
     opening = make(opened=False)
-    with pytest.raises(UpgradeRefused):
-        opening.begin_upgrade(100.0)
+    assert opening.handle(WebSocketAttached(), 100.0) == (RejectWebSocket(),)
     closed = make()
-    closed.close(CloseReason.SERVER_DISCONNECT)
-    with pytest.raises(UpgradeRefused):
-        closed.begin_upgrade(100.0)
+    closed.handle(Close(CloseReason.SERVER_DISCONNECT), 100.0)
+    assert closed.handle(WebSocketAttached(), 100.0) == (RejectWebSocket(),)
     upgraded = make()
-    upgraded.begin_upgrade(100.0)
-    upgraded.on_probe()
-    upgraded.complete_upgrade()
-    with pytest.raises(UpgradeRefused):
-        upgraded.begin_upgrade(100.0)
+    upgraded.handle(WebSocketAttached(), 100.0)
+    upgraded.handle(ProbeReceived(PROBE), 100.0)
+    upgraded.handle(ProbeReceived(UPGRADE), 100.0)
+    assert upgraded.upgraded
+    assert upgraded.handle(WebSocketAttached(), 100.0) == (RejectWebSocket(),)
+    assert upgraded.is_open
 
 
-def test_close_during_upgrade_clears_upgrade_deadline():
+def test_upgrades_can_be_refused_before_the_101():
+    s = make(allow_upgrades=False)
+    assert s.handle(UpgradeRequested(), 100.0) == (
+        RefuseRequest(BAD_REQUEST, 'Upgrades are not allowed'),)
+    assert make(transport='websocket', allow_upgrades=False).handle(
+        UpgradeRequested(), 100.0) == ()
+
+
+def test_close_during_upgrade_drops_the_probe():
     s = make(now=0.0, interval=25, timeout=20, upgrade_timeout=10)
-    s.begin_upgrade(0.0)
-    s.close(CloseReason.TRANSPORT_CLOSE)
+    s.handle(WebSocketAttached(), 0.0)
+    assert kinds(s.handle(Close(CloseReason.TRANSPORT_CLOSE), 1.0)) == [
+        DropProbe, Closed, Forget]
     assert s.upgrade_deadline is None
-    assert s.on_timer(10.0) is None
+    assert s.handle(TimerFired(), 10.0) == ()
 
 
 # -- property: random operation sequences -------------------------------------
 
 OPS = st.lists(st.sampled_from(
     ['advance_small', 'advance_big', 'timer', 'pong', 'poll', 'end_poll',
-     'send', 'client_close', 'server_close']), max_size=40)
+     'send', 'client_close', 'server_close', 'post', 'end_post']),
+    max_size=40)
 
 
 @settings(max_examples=200, deadline=None)
@@ -490,43 +712,52 @@ def test_random_sequences_keep_invariants(ops):
         elif op == 'timer':
             was_open = s.is_open
             before = list(s.buffer)
-            action = s.on_timer(now)
-            assert action in (None, 'ping', 'timeout', 'close_timeout')
-            if action == 'ping':
+            actions = s.handle(TimerFired(), now)
+            if PingQueued() in actions:
                 assert was_open
                 assert s.buffer == before + [PING]
                 pings += 1
-            if action == 'timeout':
+            if any(type(a) is Closed for a in actions):
                 assert s.ready_state is ReadyState.CLOSED
                 assert s.close_reason == 'ping timeout'
         elif op == 'pong':
-            s.receive(PONG, now)
+            s.handle(PacketReceived(PONG), now)
         elif op == 'poll':
-            try:
-                result = s.poll()
-            except PollConflict:
+            actions = s.handle(PollStarted(), now)
+            if actions[-1] == RefuseRequest(BAD_REQUEST):
                 assert s.closed
                 # The parked poll is answered: its close packet, or the
                 # noop it already had from a client close.
-                reply = s.end_poll()
+                reply = resume(s, now)
                 assert reply in ([CLOSE], [NOOP]) or reply[-1] == CLOSE
             else:
-                assert result is None or len(result) >= 1
+                assert type(actions[-1]) in (AnswerPoll, ParkPoll)
+                if type(actions[-1]) is AnswerPoll:
+                    assert len(actions[-1].packets) >= 1
         elif op == 'end_poll':
             if s.poll_waiting:
-                assert len(s.end_poll()) >= 1
+                assert len(resume(s, now)) >= 1
         elif op == 'send':
-            assert s.send(msg('x')) is (s.ready_state is ReadyState.OPEN)
+            queued = send(s, msg('x'), now) != (Dropped(),)
+            assert queued is (s.ready_state is ReadyState.OPEN)
         elif op == 'client_close':
-            s.receive(CLOSE, now)
+            s.handle(PacketReceived(CLOSE), now)
             assert s.closed
         elif op == 'server_close':
-            s.close(CloseReason.SERVER_DISCONNECT, now=now, graceful=True)
+            s.handle(Close(CloseReason.SERVER_DISCONNECT, graceful=True), now)
             assert s.closed
+        elif op == 'post':
+            s.handle(PostStarted(), now)
+        elif op == 'end_post':
+            s.handle(PostEnded(), now)
         # Invariants after every step.
         if s.ready_state is ReadyState.CLOSED:
             assert s.deadline is None
-            assert s.on_timer(now + 1000) is None
+            assert s.handle(TimerFired(), now + 1000) == ()
         elif s.ready_state is ReadyState.OPEN:
             assert s.deadline is not None
+        # A timer no later than the deadline is always pending, so no
+        # deadline can be missed.
+        if s.deadline is not None:
+            assert s.timer_at is not None and s.timer_at <= s.deadline
     assert s.buffer.count(PING) <= pings

@@ -1,0 +1,570 @@
+"""The session engine: the one component that runs a session.
+
+There is one :class:`SessionEngine` per session. It owns the session's
+state machine (:class:`~engineio_sync.core.session.Session`), its locks,
+the wake-up event of a parked long-poll and the WebSockets attached to
+it. It turns what transports and the application report into events,
+feeds them to the state machine, and carries out the actions that come
+back, in order; it calls the application's handlers in that order too.
+It decides nothing about the protocol itself.
+
+The port
+--------
+Transports talk to the engine through these calls only, with plain values
+(packets, strings, numbers) in and out, so that a transport in another
+process could one day stand where a local one stands:
+
+================================  ==============================================
+``poll()``                        a GET: the packets to answer with (waits while
+                                  parked), or a :class:`RemoteProtocolError`
+``sent(packets)``                 those packets reached the client
+``begin_post()``                  a POST arrived: None, or the error to answer
+``receive(packets)``              the packets of a POST, in order
+``invalid_input(description)``    the client sent something unreadable
+``end_post()``                    the POST was handled
+``request_upgrade()``             a WebSocket request, before the 101: None, or
+                                  the error to answer
+``attach_websocket(sink)``        after the 101: ``'active'``, ``'probe'`` or
+                                  ``'rejected'``
+``websocket_packet(sink, p)``     a packet on that WebSocket; False: stop reading
+``websocket_ended(sink, r, d)``   that WebSocket ended, with a close reason
+================================  ==============================================
+
+A WebSocket *sink* is what a transport hands over for the engine to
+write on (see :class:`WebSocketSink`). The application's side is
+:meth:`SessionEngine.send` and :meth:`SessionEngine.close`; the server's
+timer task calls :meth:`SessionEngine.on_timer`.
+
+Locks: ``lock`` guards the state machine and is never held across I/O
+(green drivers make it a no-op). ``write_lock`` orders everything written
+on the session's WebSocket; when both are taken, ``write_lock`` comes first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import Any, Callable, Protocol
+
+from .core.packets import Packet, PacketType
+from .core.session import CloseReason, ReadyState, Session, SessionSettings
+from .core.session_events import (
+    Close, Closed, CloseWebSocket, Deliver, DropProbe, Dropped,
+    Flush,
+    Forget, InvalidInput, Open, PacketReceived, ParkPoll, PingQueued,
+    PollResumed, PollStarted, PostEnded, PostStarted, ProbeEnded,
+    ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send,
+    TimerFired, TransportClosed, TransportEnded, Upgraded, UpgradeCancelled,
+    UpgradeRequested, Upgrading, WakePoll, WebSocketAttached, Write,
+    WriteProbe, WriteWebSocket)
+from .exceptions import RemoteProtocolError
+
+__all__ = ['SessionEngine', 'EngineContext', 'WebSocketSink', 'CLOSE_GRACE',
+           'describe_packets']
+
+#: Seconds a closing WebSocket may take to write its last packets, and
+#: then to receive the peer's close frame, before its TCP connection is cut.
+CLOSE_GRACE = 3.0
+
+# How long a rejected extra WebSocket is kept before its connection is cut.
+REJECT_LINGER = 0.5
+
+_FLUSH = Flush()
+_POLL_STARTED = PollStarted()
+_POLL_RESUMED = PollResumed()
+_POST_STARTED = PostStarted()
+_POST_ENDED = PostEnded()
+_TIMER = TimerFired()
+_ATTACHED = WebSocketAttached()
+_UPGRADE_REQUESTED = UpgradeRequested()
+_PROBE_ENDED = ProbeEnded()
+_TRANSPORT_CLOSED = TransportClosed()
+_OPEN = Open()
+_PING = Packet(PacketType.PING)
+_HEARTBEAT_TYPES = (PacketType.PING, PacketType.PONG)
+
+
+class WebSocketSink(Protocol):
+    """What a WebSocket transport provides for the engine to write on."""
+
+    def write_packets(self, packets: list[Packet]) -> bool:
+        """Write packets in order (the engine holds its write lock);
+        False if the connection failed."""
+
+    def send_close(self) -> None:
+        """Send the close frame (the engine holds its write lock)."""
+
+    def wait_ended(self, timeout: float) -> bool:
+        """Wait until the reader saw the connection end."""
+
+    def shutdown(self) -> None:
+        """Cut the connection, waking a reader or writer blocked on it."""
+
+    def mark_closing(self) -> bool:
+        """Note that the engine is closing it; False if it already was."""
+
+    def mark_closed(self) -> None:
+        """The engine's closing is over (the transport may now return)."""
+
+
+class EngineContext:
+    """What the engines of one server share: the driver, the clock, the
+    timer service, the logger, and the server's side of the handlers.
+
+    ``deliver(sid, data)`` runs the server's message handlers,
+    ``closed(engine, reason)`` tells the server a session closed,
+    ``forget(engine)`` drops a finished session from its table, and
+    ``events`` is the server's emitter (for ``flush`` and ``drain``).
+    """
+
+    __slots__ = ('driver', 'clock', 'logger', 'settings', 'schedule',
+                 'deliver', 'closed', 'forget', 'events')
+
+    def __init__(self, *, driver: Any, clock: Callable[[], float],
+                 logger: logging.Logger, settings: SessionSettings,
+                 schedule: Callable[[float, Any], None],
+                 deliver: Callable[[str, Any], None],
+                 closed: Callable[[SessionEngine, str], None],
+                 forget: Callable[[SessionEngine], None],
+                 events: Any) -> None:
+        self.driver = driver
+        self.clock = clock
+        self.logger = logger
+        self.settings = settings
+        self.schedule = schedule
+        self.deliver = deliver
+        self.closed = closed
+        self.forget = forget
+        self.events = events
+
+
+class SessionEngine:
+    """Runs one session: applies its state machine's actions in order."""
+
+    __slots__ = ('ctx', 'session', 'sid', 'socket', 'lock', 'write_lock',
+                 'poll_event', 'ws', 'probe', 'callbacks', 'announced',
+                 '__weakref__')
+
+    def __init__(self, ctx: EngineContext, sid: str, *, transport: str,
+                 protocol: int) -> None:
+        driver = ctx.driver
+        self.ctx = ctx
+        self.sid = sid
+        self.session = Session(sid, transport=transport, protocol=protocol,
+                               now=ctx.clock(), settings=ctx.settings)
+        #: the application's object; set by whoever creates the engine
+        self.socket: Any = None
+        self.lock = driver.state_lock()
+        self.write_lock = driver.lock()
+        # Created by the first parked GET (WebSocket sessions never need it).
+        self.poll_event: Any = None
+        #: the WebSocket carrying the session, and one being probed
+        self.ws: WebSocketSink | None = None
+        self.probe: WebSocketSink | None = None
+        self.callbacks: deque | None = None
+        #: False for a session its connect handlers refused: the
+        #: application never saw it, so it hears nothing of its close
+        self.announced = True
+
+    def __repr__(self) -> str:
+        session = self.session
+        return (f'<SessionEngine {self.sid} {session.transport} '
+                f'{session.ready_state.value}>')
+
+    # -- running the state machine -------------------------------------------------
+
+    def _run(self, event: Any) -> tuple:
+        with self.lock:
+            return self.session.handle(event, self.ctx.clock())
+
+    def _apply(self, actions: tuple) -> Any:
+        """Carry out actions in order; return the one meant for the
+        request that asked (an answer, a refusal), if any."""
+        reply = None
+        for action in actions:
+            kind = type(action)
+            if kind is Deliver:
+                self._deliver(action.data)
+            elif kind is WakePoll:
+                self.poll_event.set()
+            elif kind is WriteWebSocket:
+                self.flush()
+            elif kind is Schedule:
+                self.ctx.schedule(action.at, self)
+            elif kind is Closed:
+                self._on_closed(action.reason, action.description)
+            elif kind is Forget:
+                self.ctx.forget(self)
+            elif kind is CloseWebSocket:
+                if self.ws is not None:
+                    self._close_websocket(self.ws)
+            elif kind is DropProbe:
+                probe, self.probe = self.probe, None
+                if probe is not None:
+                    self._close_websocket(probe)
+            elif kind is WriteProbe:
+                self._write_probe(action.packet)
+            elif kind is Upgrading:
+                self._emit('upgrading', 'websocket')
+            elif kind is Upgraded:
+                self.ctx.logger.info('%s: upgraded to websocket', self.sid)
+                self._emit('upgrade', 'websocket')
+            elif kind is UpgradeCancelled:
+                self.ctx.logger.info('%s: %s; staying on polling', self.sid,
+                                     action.description)
+            elif kind is PingQueued:
+                if self.socket.handlers:
+                    self.socket.emit('heartbeat')
+                    self.socket.emit('packet_create', _PING)
+            else:
+                # AnswerPoll, ParkPoll, RefuseRequest, RejectWebSocket,
+                # Dropped: for the caller.
+                reply = action
+        return reply
+
+    def _emit(self, event: str, *args: Any) -> None:
+        socket = self.socket
+        if socket.handlers:
+            socket.emit(event, *args)
+
+    def _deliver(self, data: str | bytes) -> None:
+        socket = self.socket
+        if socket.handlers:
+            socket.emit('message', data)
+        self.ctx.deliver(self.sid, data)
+
+    # -- the application's side ----------------------------------------------------
+
+    def open(self) -> None:
+        """Queue the open packet: the handshake is being answered."""
+        self._apply(self._run(_OPEN))
+
+    def refuse(self) -> None:
+        """The connect handlers refused the session: end it unannounced."""
+        self.announced = False
+        self._apply(self._run(Close(CloseReason.SERVER_DISCONNECT, 'refused')))
+
+    def send(self, packet: Packet, callback: Callable[[], Any] | None = None
+             ) -> bool:
+        """Queue a packet; False if the session is not open.
+
+        ``callback()`` runs once a transport has written the packet.
+        """
+        ws = self.ws
+        if ws is not None and callback is None and \
+                not self.socket.handlers and not self._flush_listeners():
+            return self._send_direct(ws, packet)
+        session = self.session
+        with self.lock:
+            actions = session.handle(Send(packet), self.ctx.clock())
+            if actions and type(actions[0]) is Dropped:
+                self.ctx.logger.debug('%s: send on a closed session '
+                                      'dropped', self.sid)
+                return False
+            if callback is not None:
+                if self.callbacks is None:
+                    self.callbacks = deque()
+                self.callbacks.append((session.queued_count, callback))
+        self._emit('packet_create', packet)
+        self._apply(actions)
+        return True
+
+    def _send_direct(self, ws: WebSocketSink, packet: Packet) -> bool:
+        """Send on the WebSocket at once, holding the write lock from the
+        moment the packet is queued until it is written, so that writes
+        keep the order of sends."""
+        session = self.session
+        with self.write_lock:
+            with self.lock:
+                now = self.ctx.clock()
+                actions = session.handle(Send(packet), now)
+                if actions and type(actions[0]) is WriteWebSocket:
+                    actions = session.handle(_FLUSH, now)
+            if not actions:
+                return True
+            action = actions[0]
+            if type(action) is not Write:
+                return self._after_send(actions)
+            ok = self.ws is ws and ws.write_packets(action.packets)
+        if not ok:
+            self._write_failed()
+        if len(actions) > 1:
+            self._apply(actions[1:])
+        return True
+
+    def _after_send(self, actions: tuple) -> bool:
+        if type(actions[0]) is not Dropped:
+            self._apply(actions)
+            return True
+        self.ctx.logger.debug('%s: send on a closed session dropped',
+                              self.sid)
+        return False
+
+    def _flush_listeners(self) -> bool:
+        handlers = self.ctx.events.handlers
+        return 'flush' in handlers or 'drain' in handlers
+
+    def close(self, reason: str, description: str | None = None, *,
+              graceful: bool = False) -> None:
+        """End the session; never blocks. ``graceful``: queued packets and
+        the close packet go out first."""
+        self._apply(self._run(Close(reason, description, graceful)))
+
+    def on_timer(self, now: float) -> None:
+        """A deadline this engine asked for (with Schedule) is due."""
+        with self.lock:
+            actions = self.session.handle(_TIMER, now)
+        if actions:
+            self._apply(actions)
+
+    # -- writing ----------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write what the session has queued on its WebSocket, in order."""
+        ws = self.ws
+        if ws is None:
+            return
+        with self.write_lock:
+            actions = self._run(_FLUSH)
+            if not actions:
+                return
+            packets = actions[0].packets
+            self._flushing(packets)
+            ok = self.ws is ws and ws.write_packets(packets)
+        if not ok:
+            self._write_failed()
+            return
+        self.sent(packets)
+        if len(actions) > 1:
+            self._apply(actions[1:])
+
+    def _write_probe(self, packet: Packet) -> None:
+        probe = self.probe
+        if probe is None:
+            return
+        with self.write_lock:
+            ok = probe.write_packets([packet])
+        if not ok:
+            self.websocket_ended(probe, CloseReason.TRANSPORT_ERROR, 'write failed')
+
+    def _write_failed(self) -> None:
+        self.ctx.logger.info('%s: WebSocket write failed', self.sid)
+        self._apply(self._run(TransportEnded(CloseReason.TRANSPORT_ERROR,
+                                             'write failed')))
+
+    def _flushing(self, packets: list[Packet]) -> None:
+        logger = self.ctx.logger
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug('%s: sending %s over %s', self.sid,
+                         describe_packets(packets), self.session.transport)
+        self._emit('flush', packets)
+        events = self.ctx.events
+        if events.handlers:
+            events.emit('flush', self.socket, packets)
+
+    def sent(self, packets: list[Packet]) -> None:
+        """Packets reached the client: run send callbacks, emit drain."""
+        callbacks = self.callbacks
+        if callbacks:
+            count = self.session.sent_count
+            while callbacks and callbacks[0][0] <= count:
+                _, callback = callbacks.popleft()
+                try:
+                    callback()
+                except Exception:
+                    self.ctx.logger.exception('%s: send callback raised',
+                                              self.sid)
+        self._emit('drain')
+        events = self.ctx.events
+        if events.handlers:
+            events.emit('drain', self.socket)
+
+    # -- closing ------------------------------------------------------------------------
+
+    def _on_closed(self, reason: str, description: str | None) -> None:
+        if not self.announced:
+            return
+        self.ctx.closed(self, reason)
+        self._emit('close', reason, description)
+        self.callbacks = None
+
+    def _close_websocket(self, sink: WebSocketSink) -> None:
+        if sink.mark_closing():
+            self.ctx.driver.spawn(self._closer, sink)
+
+    def _closer(self, sink: WebSocketSink) -> None:
+        """Send what is left and a close frame, wait for the peer's close,
+        cut the connection; a dead peer cannot hold this longer than two
+        grace periods."""
+        written: list[Packet] = []
+
+        def send_rest_and_close() -> None:
+            try:
+                with self.write_lock:
+                    if sink is self.ws:
+                        actions = self._run(_FLUSH)
+                        if actions:
+                            packets = actions[0].packets
+                            self._flushing(packets)
+                            if sink.write_packets(packets):
+                                written.extend(packets)
+                    sink.send_close()
+            except Exception:  # never let a closing socket raise
+                self.ctx.logger.debug('closing WebSocket failed',
+                                      exc_info=True)
+
+        try:
+            writer = self.ctx.driver.spawn(send_rest_and_close)
+            writer.join(CLOSE_GRACE)
+            if written:
+                self.sent(written)
+            sink.wait_ended(CLOSE_GRACE)
+            sink.shutdown()
+            if sink is self.ws:
+                self._apply(self._run(_TRANSPORT_CLOSED))
+        finally:
+            sink.mark_closed()
+
+    # -- the port: long-polling ---------------------------------------------------------
+
+    def poll(self) -> list[Packet] | RemoteProtocolError:
+        """A GET arrived: what to answer with, waiting while it is parked.
+
+        Call :meth:`sent` once the answer has been written.
+        """
+        with self.lock:
+            # The event exists before poll_waiting can be seen as True.
+            if self.poll_event is None:
+                self.poll_event = self.ctx.driver.event()
+            actions = self.session.handle(_POLL_STARTED, self.ctx.clock())
+            if type(actions[-1]) is ParkPoll:
+                self.poll_event.clear()
+        reply = self._apply(actions)
+        if type(reply) is ParkPoll:
+            self.poll_event.wait(reply.timeout)
+            reply = self._apply(self._run(_POLL_RESUMED))
+        if type(reply) is RefuseRequest:
+            return RemoteProtocolError(reply.code, reply.message)
+        self._flushing(reply.packets)
+        return reply.packets
+
+    def begin_post(self) -> RemoteProtocolError | None:
+        """A POST arrived (its body not read yet): None to go on, or the
+        error to answer with."""
+        reply = self._apply(self._run(_POST_STARTED))
+        if type(reply) is RefuseRequest:
+            return RemoteProtocolError(reply.code, reply.message)
+        return None
+
+    def end_post(self) -> None:
+        """The POST is over."""
+        self._run(_POST_ENDED)
+
+    def receive(self, packets: list[Packet]) -> None:
+        """Packets from the client, in order (a POST's payload)."""
+        for packet in packets:
+            if not self.receive_packet(packet):
+                break
+
+    def receive_packet(self, packet: Packet) -> bool:
+        """One packet from the client on the session's transport; False
+        once the session is over."""
+        session = self.session
+        with self.lock:
+            actions = session.handle(PacketReceived(packet),
+                                     self.ctx.clock())
+        socket = self.socket
+        if socket.handlers or self.ctx.logger.isEnabledFor(logging.DEBUG):
+            self._received(packet)
+        if actions:
+            if len(actions) == 1 and type(actions[0]) is Deliver:
+                self._deliver(actions[0].data)
+            else:
+                self._apply(actions)
+        return session.ready_state is not ReadyState.CLOSED
+
+    def _received(self, packet: Packet) -> None:
+        self.ctx.logger.debug('%s: received %s', self.sid,
+                              describe_packets([packet]))
+        socket = self.socket
+        if socket.handlers:
+            socket.emit('packet', packet)
+            if packet.type in _HEARTBEAT_TYPES:
+                socket.emit('heartbeat')
+
+    def invalid_input(self, description: str) -> None:
+        """The client sent something unreadable: the session ends."""
+        self.ctx.logger.info('%s: %s; closing', self.sid, description)
+        self._apply(self._run(InvalidInput(description)))
+
+    # -- the port: WebSocket ----------------------------------------------------------
+
+    def request_upgrade(self) -> RemoteProtocolError | None:
+        """A WebSocket request for this session, before the 101."""
+        reply = self._apply(self._run(_UPGRADE_REQUESTED))
+        if type(reply) is RefuseRequest:
+            return RemoteProtocolError(reply.code, reply.message)
+        return None
+
+    def attach_websocket(self, sink: WebSocketSink) -> str:
+        """A WebSocket was accepted for this session.
+
+        Returns ``'active'`` (it carries the session), ``'probe'`` (it is
+        on probation for an upgrade) or ``'rejected'`` (it has no place
+        here; the transport closes it).
+        """
+        with self.lock:
+            actions = self.session.handle(_ATTACHED, self.ctx.clock())
+            if actions and type(actions[0]) is RejectWebSocket:
+                verdict = 'rejected'
+            elif self.session.websocket_attached:
+                self.ws = sink
+                verdict = 'active'
+            else:
+                self.probe = sink
+                verdict = 'probe'
+        if verdict == 'rejected':
+            self.ctx.logger.debug('%s: extra WebSocket closed', self.sid)
+            return verdict
+        self._apply(actions)
+        return verdict
+
+    def websocket_packet(self, sink: WebSocketSink, packet: Packet) -> bool:
+        """A packet arrived on ``sink``; False: stop reading from it."""
+        if sink is self.ws:
+            return self.receive_packet(packet)
+        if sink is not self.probe:
+            return False
+        with self.lock:
+            actions = self.session.handle(ProbeReceived(packet),
+                                          self.ctx.clock())
+            if self.session.websocket_attached and self.probe is sink:
+                # The upgrade completed: the probe carries the session.
+                self.ws, self.probe = sink, None
+        self._apply(actions)
+        return sink is self.ws or sink is self.probe
+
+    def websocket_invalid(self, sink: WebSocketSink, description: str) -> None:
+        """``sink`` carried something unreadable."""
+        if sink is self.ws:
+            self.invalid_input(description)
+        else:
+            self.websocket_ended(sink, CloseReason.TRANSPORT_ERROR, description)
+
+    def websocket_ended(self, sink: WebSocketSink, reason: str,
+                        description: str | None = None) -> None:
+        """``sink``'s connection is over (the peer closed it, or it broke)."""
+        if sink is self.ws:
+            self._apply(self._run(TransportEnded(reason, description)))
+        elif sink is self.probe:
+            self.probe = None
+            self._apply(self._run(_PROBE_ENDED))
+
+
+def describe_packets(packets: list[Packet]) -> str:
+    """A short, log-safe summary of packets (types and sizes, not data)."""
+    return ', '.join(
+        f'{p.type.name.lower()}'
+        + ('' if p.data is None else f'({len(p.data)}'
+           f'{" bytes" if isinstance(p.data, bytes) else " chars"})')
+        for p in packets)
