@@ -8,7 +8,8 @@ import logging
 import time
 from typing import Any, Callable, Iterable, Iterator
 
-from .core.config import ServerConfig, header_pairs
+from .core.config import (ServerConfig, header_pairs, options_doc,
+                          server_signature)
 from .core.cors import same_origin
 from .core.handshake import (RequestInfo, classify_request, generate_sid,
                              parse_query)
@@ -42,97 +43,31 @@ class Server(EventEmitter):
     for the full reference), register handlers with :meth:`on`, and serve
     it with :class:`~engineio_sync.WSGIApp` or :meth:`handle_request`.
 
-    :param async_mode: ``'eventlet'``, ``'gevent'``, ``'threading'`` or None
-        to detect from the process (monkey-patching or an imported eventlet).
-    :param ping_interval: seconds between server pings (or an
-        ``(interval, grace)`` pair; the grace extends the pong deadline).
-    :param ping_timeout: seconds to wait for a pong before closing.
-    :param max_http_buffer_size: largest message or POST body, in bytes.
-    :param transports: allowed transports, ``['polling', 'websocket']``.
-    :param allow_upgrades: allow polling sessions to move to WebSocket.
-    :param upgrade_timeout: seconds an upgrade may take before it is cancelled.
-    :param allow_request: ``f(environ)`` called for handshakes and upgrades;
-        return True to accept, or False / ``(False, message)`` to refuse
-        with 403.
-    :param generate_id: ``f(environ) -> str`` (or ``f()``) making session ids.
-    :param cors: None (no CORS headers), ``'*'``, an origin, a list, a
-        callable, or a dict with ``origin``, ``credentials``, ``methods``,
-        ``allowed_headers``, ``exposed_headers``, ``max_age``.
-    :param cors_allowed_origins: python-engineio spelling of ``cors``.
-    :param cookie: False, True (``io``), a name, or a dict of cookie options.
-    :param http_compression: gzip/deflate polling responses over
-        ``compression_threshold`` bytes when the client accepts it.
-    :param logger: False (leave the ``engineio_sync`` logger alone), True
-        (log INFO to stderr) or a :class:`logging.Logger`.
-    :param json: a module with ``dumps``/``loads`` for the handshake.
-    :param async_handlers: run each ``message`` handler in its own task.
-    :param initial_packet: a message sent right after the open packet.
-    :param monitor_clients: accepted for python-engineio compatibility and
-        ignored: heartbeats always run, from one timer task per server.
-    :param path: where :class:`~engineio_sync.WSGIApp` serves the server
-        when it is not given ``engineio_path`` (default ``'/engine.io'``).
-    :param add_trailing_slash: True: the endpoint is ``/engine.io/`` (and
-        ``/engine.io`` is accepted too); False: exactly ``/engine.io``.
-    :param headers: extra headers for every HTTP response of the endpoint:
-        a dict, a list of pairs, or ``f(environ)`` returning one.
-    :param initial_headers: the same, for the handshake response only.
+    Every option is listed below (and in README.rst's table); both come
+    from one registry, :data:`engineio_sync.core.config.OPTIONS`.
     """
 
-    def __init__(self, *, async_mode: str | None = None,
-                 ping_interval: float | tuple = 25, ping_timeout: float = 20,
-                 max_http_buffer_size: int = 1_000_000,
-                 transports: Iterable[str] | None = None,
-                 allow_upgrades: bool = True, upgrade_timeout: float = 10,
-                 allow_request: AllowRequest | None = None,
-                 generate_id: Callable[..., str] | None = None,
-                 cors: Any = None, cors_allowed_origins: Any = None,
-                 cors_credentials: bool = False, cookie: Any = None,
-                 http_compression: bool = True,
-                 compression_threshold: int = 1024,
-                 per_message_deflate: bool = False,
-                 logger: bool | logging.Logger = False,
-                 engineio_logger: bool | logging.Logger | None = None,
-                 json: Any = None, async_handlers: bool = False,
-                 initial_packet: str | bytes | None = None,
-                 allow_eio3: bool = False, close_timeout: float = 30,
-                 monitor_clients: bool | None = None,
-                 path: str = '/engine.io', add_trailing_slash: bool = True,
-                 headers: Any = None, initial_headers: Any = None) -> None:
+    def __init__(self, **options: Any) -> None:
         super().__init__()
-        self.config = ServerConfig.from_options(
-            ping_interval=ping_interval, ping_timeout=ping_timeout,
-            upgrade_timeout=upgrade_timeout,
-            max_http_buffer_size=max_http_buffer_size,
-            transports=transports, allow_upgrades=allow_upgrades,
-            allow_eio3=allow_eio3, http_compression=http_compression,
-            compression_threshold=compression_threshold,
-            per_message_deflate=per_message_deflate, cookie=cookie,
-            cors=cors, cors_allowed_origins=cors_allowed_origins,
-            cors_credentials=cors_credentials, json=json,
-            initial_packet=initial_packet, close_timeout=close_timeout,
-            path=path, add_trailing_slash=add_trailing_slash,
-            headers=headers, initial_headers=initial_headers)
-        if allow_request is not None and not callable(allow_request):
-            raise ConfigError('allow_request must be callable')
-        if generate_id is not None and not callable(generate_id):
-            raise ConfigError('generate_id must be callable')
+        #: The validated options (:class:`~engineio_sync.core.config.ServerConfig`).
+        self.config = config = ServerConfig.from_options(**options)
         try:
-            self.driver = get_driver(async_mode)
+            self.driver = get_driver(config.async_mode)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         except ImportError as exc:
-            raise ConfigError(f'async_mode {async_mode!r} needs a package '
-                              f'that is not installed: {exc}') from None
+            raise ConfigError(f'async_mode {config.async_mode!r} needs a '
+                              f'package that is not installed: {exc}'
+                              ) from None
         #: The name of the concurrency driver in use.
         self.async_mode: str = self.driver.name
-        if engineio_logger is not None:
-            logger = engineio_logger
-        self.logger = self._make_logger(logger)
-        self.allow_request = allow_request
-        self._generate_id = generate_id
+        self.logger = self._make_logger(config.logger)
+        self.allow_request = config.allow_request
+        self._generate_id = config.generate_id
         self._generate_id_takes_environ = (
-            generate_id is not None and _accepts_args(generate_id, 1))
-        self.async_handlers = bool(async_handlers)
+            config.generate_id is not None
+            and _accepts_args(config.generate_id, 1))
+        self.async_handlers = config.async_handlers
         self._clock: Callable[[], float] = time.monotonic
         #: Every open session, sid -> :class:`Socket`.
         self.clients: dict[str, Socket] = {}
@@ -568,6 +503,14 @@ class Server(EventEmitter):
 
 def _fire_timer(engine: SessionEngine, now: float) -> None:
     engine.on_timer(now)
+
+
+# The signature and the option docs come from the registry, written once.
+Server.__init__.__signature__ = server_signature(  # type: ignore[attr-defined]
+    with_self=True)
+if Server.__doc__:  # None under python -OO
+    Server.__doc__ = Server.__doc__.rstrip() + '\n\n' + options_doc(
+        indent='    ') + '\n    '
 
 
 class _ConnectionError:
