@@ -53,7 +53,7 @@ from .core.session_events import (
     Flush,
     Forget, InvalidInput, Open, PacketReceived, ParkPoll, PingQueued,
     PollResumed, PollStarted, PostEnded, PostStarted, ProbeEnded,
-    ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send,
+    ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send, SendNow,
     TimerFired, TransportClosed, TransportEnded, Upgraded, UpgradeCancelled,
     UpgradeRequested, Upgrading, WakePoll, WebSocketAttached, Write,
     WriteProbe, WriteWebSocket)
@@ -69,6 +69,9 @@ CLOSE_GRACE = 3.0
 # How long a rejected extra WebSocket is kept before its connection is cut.
 REJECT_LINGER = 0.5
 
+# Hot paths build events with tuple.__new__: the same frozen values,
+# without the Python-level __new__ of a NamedTuple.
+_new = tuple.__new__
 _FLUSH = Flush()
 _POLL_STARTED = PollStarted()
 _POLL_RESUMED = PollResumed()
@@ -82,6 +85,7 @@ _TRANSPORT_CLOSED = TransportClosed()
 _OPEN = Open()
 _PING = Packet(PacketType.PING)
 _HEARTBEAT_TYPES = (PacketType.PING, PacketType.PONG)
+_CLOSED = ReadyState.CLOSED
 
 
 class WebSocketSink(Protocol):
@@ -251,9 +255,10 @@ class SessionEngine:
         ``callback()`` runs once a transport has written the packet.
         """
         ws = self.ws
-        if ws is not None and callback is None and \
-                not self.socket.handlers and not self._flush_listeners():
-            return self._send_direct(ws, packet)
+        if ws is not None and callback is None and not self.socket.handlers:
+            handlers = self.ctx.events.handlers
+            if 'flush' not in handlers and 'drain' not in handlers:
+                return self._send_now(ws, packet)
         session = self.session
         with self.lock:
             actions = session.handle(Send(packet), self.ctx.clock())
@@ -269,40 +274,33 @@ class SessionEngine:
         self._apply(actions)
         return True
 
-    def _send_direct(self, ws: WebSocketSink, packet: Packet) -> bool:
-        """Send on the WebSocket at once, holding the write lock from the
+    def _send_now(self, ws: WebSocketSink, packet: Packet) -> bool:
+        """Send on the WebSocket at once. The write lock is held from the
         moment the packet is queued until it is written, so that writes
         keep the order of sends."""
-        session = self.session
         with self.write_lock:
             with self.lock:
-                now = self.ctx.clock()
-                actions = session.handle(Send(packet), now)
-                if actions and type(actions[0]) is WriteWebSocket:
-                    actions = session.handle(_FLUSH, now)
+                actions = self.session.handle(_new(SendNow, (packet,)),
+                                              self.ctx.clock())
             if not actions:
                 return True
             action = actions[0]
-            if type(action) is not Write:
-                return self._after_send(actions)
-            ok = self.ws is ws and ws.write_packets(action.packets)
-        if not ok:
+            kind = type(action)
+            if kind is Write:
+                if self.ws is ws and ws.write_packets(action.packets):
+                    return True
+                failed = True
+            else:
+                failed = False
+        if failed:
             self._write_failed()
-        if len(actions) > 1:
-            self._apply(actions[1:])
-        return True
-
-    def _after_send(self, actions: tuple) -> bool:
-        if type(actions[0]) is not Dropped:
-            self._apply(actions)
             return True
-        self.ctx.logger.debug('%s: send on a closed session dropped',
-                              self.sid)
-        return False
-
-    def _flush_listeners(self) -> bool:
-        handlers = self.ctx.events.handlers
-        return 'flush' in handlers or 'drain' in handlers
+        if kind is Dropped:
+            self.ctx.logger.debug('%s: send on a closed session dropped',
+                                  self.sid)
+            return False
+        self._apply(actions)
+        return True
 
     def close(self, reason: str, description: str | None = None, *,
               graceful: bool = False) -> None:
@@ -471,17 +469,19 @@ class SessionEngine:
         once the session is over."""
         session = self.session
         with self.lock:
-            actions = session.handle(PacketReceived(packet),
+            actions = session.handle(_new(PacketReceived, (packet,)),
                                      self.ctx.clock())
         socket = self.socket
         if socket.handlers or self.ctx.logger.isEnabledFor(logging.DEBUG):
             self._received(packet)
         if actions:
-            if len(actions) == 1 and type(actions[0]) is Deliver:
-                self._deliver(actions[0].data)
+            if not socket.handlers and len(actions) == 1 and \
+                    type(actions[0]) is Deliver:
+                # The common case: a message, nobody listening per socket.
+                self.ctx.deliver(self.sid, actions[0].data)
             else:
                 self._apply(actions)
-        return session.ready_state is not ReadyState.CLOSED
+        return session.ready_state is not _CLOSED
 
     def _received(self, packet: Packet) -> None:
         self.ctx.logger.debug('%s: received %s', self.sid,

@@ -15,6 +15,10 @@ __all__ = ['Socket']
 
 SendCallback = Callable[[], Any]
 
+# Packet(MESSAGE, data) without the Python-level __new__ of a NamedTuple.
+_new = tuple.__new__
+_MESSAGE = PacketType.MESSAGE
+
 
 class Socket(EventEmitter):
     """One connected Engine.IO client: the application's view of a session.
@@ -83,12 +87,14 @@ class Socket(EventEmitter):
         travel over v4 long-polling: that raises
         :class:`~engineio_sync.exceptions.LocalProtocolError`.
         """
-        if isinstance(data, (bytearray, memoryview)):
-            data = bytes(data)
-        elif not isinstance(data, (str, bytes)):
-            raise TypeError('data must be str, bytes, bytearray or '
-                            f'memoryview, not {type(data).__name__}')
-        return self.engine.send(Packet(PacketType.MESSAGE, data), callback)
+        kind = type(data)
+        if kind is not str and kind is not bytes:
+            if isinstance(data, (bytearray, memoryview)):
+                data = bytes(data)
+            elif not isinstance(data, (str, bytes)):
+                raise TypeError('data must be str, bytes, bytearray or '
+                                f'memoryview, not {type(data).__name__}')
+        return self.engine.send(_new(Packet, (_MESSAGE, data)), callback)
 
     write = send
 

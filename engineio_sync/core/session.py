@@ -34,7 +34,7 @@ from .session_events import (
     AnswerPoll, Close, Closed, CloseWebSocket, Deliver, DropProbe, Dropped,
     Flush, Forget, InvalidInput, Open, PacketReceived, ParkPoll, PingQueued,
     PollResumed, PollStarted, PostEnded, PostStarted, ProbeEnded,
-    ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send,
+    ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send, SendNow,
     TimerFired, TransportClosed, TransportEnded, Upgraded, UpgradeCancelled,
     UpgradeRequested, Upgrading, WakePoll, WebSocketAttached, Write,
     WriteProbe, WriteWebSocket)
@@ -125,6 +125,10 @@ class SessionSettings:
         """
         return self.ping_interval + self.ping_timeout + 5
 
+
+# Hot paths build actions with tuple.__new__: the same frozen values,
+# without the Python-level __new__ of a NamedTuple.
+_new = tuple.__new__
 
 _NOOP = Packet(PacketType.NOOP)
 _CLOSE = Packet(PacketType.CLOSE)
@@ -368,6 +372,12 @@ class Session:
             return _WAKE
         return _NOTHING
 
+    def _on_send_now(self, event: SendNow, now: float) -> tuple:
+        actions = self._on_send(event, now)
+        if actions is _WRITE_WS:
+            return (_new(Write, (self._take_buffer(),)),)
+        return actions
+
     # -- long-polling ---------------------------------------------------------------
 
     def _on_poll_started(self, event: PollStarted, now: float) -> tuple:
@@ -426,7 +436,7 @@ class Session:
             if self.protocol == 3:
                 self.pong_deadline = now + self.settings.ping_interval + \
                     self.settings.ping_timeout
-            return (Deliver(packet.data),)
+            return (_new(Deliver, (packet.data,)),)
         if ptype is PacketType.PONG and self.protocol == 4:
             self.pong_deadline = None
             self.next_ping = now + self.settings.ping_interval
@@ -583,6 +593,7 @@ class Session:
     _HANDLERS: dict[type, Callable[..., tuple]] = {
         Open: _on_open,
         Send: _on_send,
+        SendNow: _on_send_now,
         Close: _on_close,
         PollStarted: _on_poll_started,
         PollResumed: _on_poll_resumed,

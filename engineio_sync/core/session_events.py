@@ -20,7 +20,7 @@ from .packets import Packet
 
 __all__ = [
     # events
-    'Open', 'Send', 'Close', 'PollStarted', 'PollResumed', 'PostStarted',
+    'Open', 'Send', 'SendNow', 'Close', 'PollStarted', 'PollResumed', 'PostStarted',
     'PostEnded', 'PacketReceived', 'InvalidInput', 'UpgradeRequested',
     'WebSocketAttached', 'ProbeReceived', 'ProbeEnded', 'TransportEnded',
     'TransportClosed', 'Flush', 'TimerFired', 'Event',
@@ -63,6 +63,16 @@ class Open(NamedTuple):
 @_typed
 class Send(NamedTuple):
     """The application queues ``packet`` for the client."""
+
+    packet: Packet
+
+
+@_typed
+class SendNow(NamedTuple):
+    """Like :class:`Send`, from a caller that holds the WebSocket's write
+    lock: if the WebSocket carries the session, the queued packets come
+    back at once in a :class:`Write` (the hot path of an open WebSocket).
+    """
 
     packet: Packet
 
@@ -158,7 +168,7 @@ class TimerFired(NamedTuple):
     """A deadline requested with :class:`Schedule` is due."""
 
 
-Event = Union[Open, Send, Close, PollStarted, PollResumed, PostStarted,
+Event = Union[Open, Send, SendNow, Close, PollStarted, PollResumed, PostStarted,
               PostEnded, PacketReceived, InvalidInput, UpgradeRequested,
               WebSocketAttached, ProbeReceived, ProbeEnded, TransportEnded,
               TransportClosed, Flush, TimerFired]
