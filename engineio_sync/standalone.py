@@ -17,6 +17,8 @@ import signal
 import threading
 from typing import Any, Callable
 
+from .wsgi_servers import native, runner, wsgi_server_for
+
 __all__ = ['listen', 'graceful_shutdown']
 
 logger = logging.getLogger('engineio_sync')
@@ -38,20 +40,16 @@ def graceful_shutdown(server: Any, timeout: float = 5.0,
     server.shutdown()
     deadline = time.monotonic() + max(0.0, timeout)
     while True:
-        if not _pending_sessions(server):
+        # Closing sessions count: their close packet is still to be
+        # collected or their close frame answered.
+        if not server.pending_sessions():
             return True
         if time.monotonic() >= deadline or (abort is not None and abort()):
             logger.info('shutdown: %d session(s) still closing after '
                         '%.1fs; stopping anyway',
-                        _pending_sessions(server), timeout)
+                        server.pending_sessions(), timeout)
             return False
         server.sleep(0.05)
-
-
-def _pending_sessions(server: Any) -> int:
-    # Sessions that still need a transport: closing ones are waiting for
-    # their close packet to be collected or their close frame answered.
-    return server.pending_sessions()
 
 
 class _StopRequest:
@@ -86,89 +84,6 @@ class _StopRequest:
             except (ValueError, TypeError):  # pragma: no cover
                 pass
         self._previous.clear()
-
-
-class _Runner:
-    """An HTTP server running in the background."""
-
-    def __init__(self, start: Callable[[], None], stop: Callable[[], None],
-                 alive: Callable[[], bool]) -> None:
-        self.stop = stop
-        self.alive = alive
-        start()
-
-
-def _eventlet_runner(host: str, port: int, app: Callable,
-                     bound: list, driver: Any) -> _Runner:
-    import eventlet
-    import eventlet.wsgi
-    sock = eventlet.listen((host, port), backlog=1024)
-    bound.append(sock.getsockname()[1])
-    box: dict = {}
-
-    def start() -> None:
-        box['gt'] = eventlet.spawn(eventlet.wsgi.server, sock, app,
-                                   log_output=False, max_size=20000)
-
-    def stop() -> None:
-        # Killing the accept loop leaves live connections alone; the
-        # process is about to end anyway.
-        box['gt'].kill()
-        try:
-            sock.close()
-        except OSError:  # pragma: no cover
-            pass
-
-    return _Runner(start, stop, lambda: not box['gt'].dead)
-
-
-def _gevent_runner(host: str, port: int, app: Callable,
-                   bound: list, driver: Any) -> _Runner:
-    from gevent.pywsgi import WSGIServer
-    http = WSGIServer((host, port), app, log=None)
-
-    def start() -> None:
-        http.start()
-        bound.append(http.server_port)
-
-    return _Runner(start, lambda: http.stop(timeout=1),
-                   lambda: http.started)
-
-
-def _threading_runner(host: str, port: int, app: Callable,
-                      bound: list, driver: Any) -> _Runner:
-    from .threaded_server import make_threaded_server
-    httpd = make_threaded_server(host, port, app)
-    bound.append(httpd.server_port)
-    thread = threading.Thread(target=httpd.serve_forever,
-                              name='engineio_sync-http', daemon=True)
-
-    def stop() -> None:
-        httpd.shutdown()
-        httpd.server_close()
-
-    return _Runner(thread.start, stop, thread.is_alive)
-
-
-def _native_runner(host: str, port: int, app: Callable, bound: list,
-                   driver: Any) -> _Runner:
-    from .http_server import HTTPServer
-    http = HTTPServer(app, host, port, driver=driver)
-    bound.append(http.port)
-    state = {'done': False}
-
-    def run() -> None:
-        try:
-            http.serve_forever()
-        finally:
-            state['done'] = True
-
-    return _Runner(lambda: driver.spawn(run), http.stop,
-                   lambda: not state['done'])
-
-
-_RUNNERS = {'eventlet': _eventlet_runner, 'gevent': _gevent_runner,
-            'threading': _threading_runner}
 
 
 def listen(port: int, host: str = '127.0.0.1', *,
@@ -211,16 +126,15 @@ def listen(port: int, host: str = '127.0.0.1', *,
         raise TypeError('pass either server= or server options, not both')
     app = WSGIApp(server, wsgi_app, engineio_path=engineio_path,
                   static_files=static_files)
-    bound: list = []
     if http_server == 'native':
-        make_runner = _native_runner
+        name = native.NAME
     elif http_server == 'wsgi':
-        make_runner = _RUNNERS.get(server.async_mode, _threading_runner)
+        name = wsgi_server_for(server.async_mode)
     else:
         raise ValueError("http_server must be 'native' or 'wsgi'")
-    runner = make_runner(host, port, app, bound, server.driver)
+    http = runner(name)(host, port, app, server.driver)
     try:
-        server.listening_port = bound[0] if bound else port
+        server.listening_port = http.port
     except AttributeError:  # pragma: no cover - a Server with __slots__
         pass
     stop = _StopRequest()
@@ -232,19 +146,19 @@ def listen(port: int, host: str = '127.0.0.1', *,
             # Signal handlers only set a flag; this loop notices it. The
             # sleep goes through the driver, so the event loop keeps
             # serving meanwhile.
-            while stop.requested is None and runner.alive():
+            while stop.requested is None and http.alive():
                 server.sleep(0.25)
         except KeyboardInterrupt:
             stop.requested = 'KeyboardInterrupt'
         logger.info('stopping (%s): closing %d session(s)',
                     stop.requested or 'server ended',
-                    _pending_sessions(server))
+                    server.pending_sessions())
         try:
             graceful_shutdown(server, shutdown_timeout,
                               abort=lambda: stop.forced)
         except KeyboardInterrupt:  # pragma: no cover - handlers not ours
             pass
-        runner.stop()
+        http.stop()
     finally:
         if installed:
             stop.restore()

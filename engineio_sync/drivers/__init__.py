@@ -9,13 +9,25 @@ threads. Having a package installed is never enough.
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 from .base import Driver
 
-__all__ = ['Driver', 'get_driver', 'detect_async_mode', 'ASYNC_MODES']
+__all__ = ['Driver', 'get_driver', 'detect_async_mode', 'ASYNC_MODES',
+           'DRIVERS']
 
-ASYNC_MODES = ('eventlet', 'gevent', 'threading')
+#: async_mode -> ``'module:Class'`` of its driver. A module is imported
+#: only when its driver is asked for, so eventlet and gevent are never
+#: imported by a process that does not use them. Relative module names
+#: are relative to this package.
+DRIVERS: dict[str, str] = {
+    'eventlet': '.eventlet:EventletDriver',
+    'gevent': '.gevent:GeventDriver',
+    'threading': '.threading:ThreadingDriver',
+}
+
+ASYNC_MODES = tuple(DRIVERS)
 
 
 def _eventlet_patched() -> bool:
@@ -52,17 +64,18 @@ def detect_async_mode() -> str:
 
 
 def get_driver(async_mode: str | None = None) -> Driver:
-    """Return a driver instance for ``async_mode`` (None: detect)."""
+    """Return a driver instance for ``async_mode`` (None: detect).
+
+    ValueError for an unknown name; ImportError when the driver's package
+    (eventlet, gevent) is not installed.
+    """
     if async_mode is None:
         async_mode = detect_async_mode()
-    if async_mode == 'eventlet':
-        from .eventlet import EventletDriver
-        return EventletDriver()
-    if async_mode == 'threading':
-        from .threading import ThreadingDriver
-        return ThreadingDriver()
-    if async_mode == 'gevent':
-        from .gevent import GeventDriver
-        return GeventDriver()
-    raise ValueError(f'async_mode must be one of {ASYNC_MODES} or None, '
-                     f'not {async_mode!r}')
+    # Not a plain DRIVERS.get(): an unhashable name must be a ValueError.
+    spec = DRIVERS.get(async_mode) if isinstance(async_mode, str) else None
+    if spec is None:
+        raise ValueError(f'async_mode must be one of {ASYNC_MODES} or None, '
+                         f'not {async_mode!r}')
+    module_name, _, class_name = spec.partition(':')
+    module = importlib.import_module(module_name, __name__)
+    return getattr(module, class_name)()

@@ -11,7 +11,7 @@ every packet read goes to the engine, and the engine writes through the
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ..core.packets import (DecodeError, Packet, decode_packet,
                             decode_packet_v3, encode_packet, encode_packet_v3)
@@ -19,47 +19,13 @@ from ..core.session import CloseReason
 from ..core.wsframes import accept_token, negotiate_deflate
 from ..engine import CLOSE_GRACE, REJECT_LINGER
 from ..exceptions import BAD_REQUEST, RemoteProtocolError
-from .wsconnection import WebSocketConnection, handshake_error, raw_socket
+from ..wsgi_servers import Hijack, find
+from .wsconnection import WebSocketConnection, handshake_error
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..engine import SessionEngine
 
-__all__ = ['WebSocketTransport', 'WebSocketBinding', 'Hijack']
-
-
-class _Finished:
-    """The WSGI return value once a WebSocket is over.
-
-    The socket is already shut down, so nothing the WSGI server writes
-    afterwards can reach the client; eventlet is told not to try at all.
-    """
-
-    __slots__ = ('mode',)
-
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
-
-    def __call__(self, start_response: Callable) -> list[bytes]:
-        if self.mode in ('engineio_sync', 'gevent'):
-            # Without start_response these servers write nothing at all.
-            return []
-        if self.mode == 'eventlet':
-            import eventlet.wsgi
-            eventlet.wsgi.WSGI_LOCAL.already_handled = True
-            return []
-        if self.mode == 'gunicorn-async':
-            # gunicorn's gevent/eventlet workers write nothing (and log no
-            # bogus 200) for this sentinel, and close the connection.
-            try:
-                from gunicorn.workers.base_async import ALREADY_HANDLED
-            except ImportError:  # pragma: no cover - moved in a new gunicorn
-                pass
-            else:
-                return ALREADY_HANDLED
-        # Other servers (gunicorn gthread/sync, werkzeug, gevent pywsgi):
-        # the socket is shut down, so this response cannot reach the client.
-        start_response('200 OK', [('Content-Length', '0')])
-        return []
+__all__ = ['WebSocketTransport', 'WebSocketBinding']
 
 
 class _Flag:
@@ -142,17 +108,6 @@ class WebSocketBinding:
         self.finished.set()
 
 
-class Hijack:
-    """A request's raw socket, and what to return to the WSGI server
-    once the WebSocket on it is over."""
-
-    __slots__ = ('sock', 'finish')
-
-    def __init__(self, sock: Any, finish: Callable) -> None:
-        self.sock = sock
-        self.finish = finish
-
-
 class WebSocketTransport:
     """Accepts WebSocket requests and runs their read loops."""
 
@@ -171,12 +126,12 @@ class WebSocketTransport:
         problem = handshake_error(environ)
         if problem is not None:
             return RemoteProtocolError(BAD_REQUEST, problem)
-        sock, mode = raw_socket(environ)
-        if sock is None:
+        hijack = find(environ)
+        if hijack is None:
             return RemoteProtocolError(
                 BAD_REQUEST, 'this WSGI server does not expose its socket '
                 'for WebSocket')
-        return Hijack(sock, _Finished(mode))
+        return hijack
 
     def serve(self, engine: SessionEngine, hijack: Hijack, environ: dict,
               headers: list[tuple[str, str]], *, new_session: bool) -> Any:

@@ -15,7 +15,7 @@ from ..core.wsframes import (BINARY, CLOSE, PING, TEXT, Deflate, FrameError,
                              FrameReader, encode_binary, encode_close,
                              encode_pong, encode_text)
 
-__all__ = ['WebSocketConnection', 'handshake_error', 'raw_socket']
+__all__ = ['WebSocketConnection', 'handshake_error']
 
 
 def handshake_error(environ: dict) -> str | None:
@@ -35,31 +35,6 @@ def handshake_error(environ: dict) -> str | None:
     except (ValueError, TypeError):
         return 'invalid Sec-WebSocket-Key'
     return None
-
-
-def raw_socket(environ: dict) -> tuple[Any, str] | tuple[None, None]:
-    """The client's socket as the WSGI server exposes it, and its name."""
-    if 'engineio_sync.socket' in environ:
-        return environ['engineio_sync.socket'], 'engineio_sync'
-    if 'eventlet.input' in environ:
-        return environ['eventlet.input'].get_socket(), 'eventlet'
-    if 'gunicorn.socket' in environ:
-        sock = environ['gunicorn.socket']
-        # gevent and eventlet workers (green sockets) can be told that the
-        # request is already handled; gthread and sync workers cannot.
-        green = type(sock).__module__.split('.', 1)[0] in ('gevent',
-                                                           'eventlet')
-        return sock, 'gunicorn-async' if green else 'gunicorn'
-    if 'werkzeug.socket' in environ:
-        return environ['werkzeug.socket'], 'werkzeug'
-    if environ.get('SERVER_SOFTWARE', '').startswith('gevent'):
-        stream = environ.get('wsgi.input')
-        rfile = getattr(stream, 'rfile', stream)
-        raw = getattr(rfile, 'raw', None)
-        sock = getattr(raw, '_sock', None)
-        if sock is not None:
-            return sock, 'gevent'
-    return None, None
 
 
 class WebSocketConnection:
