@@ -6,7 +6,8 @@ import logging
 
 from .core.packets import Packet, PacketType
 from .core.session import CloseReason
-from .exceptions import ConfigError, EngineIOError, ProtocolError
+from .exceptions import (ConfigError, EngineIOError, LocalProtocolError,
+                         ProtocolError, RemoteProtocolError)
 from .server import Server
 from .socket import Socket
 from .standalone import listen
@@ -15,7 +16,8 @@ from .wsgi import WSGIApp
 __version__ = '0.1.0'
 
 __all__ = ['Server', 'Socket', 'WSGIApp', 'listen', 'Packet', 'PacketType',
-           'CloseReason', 'EngineIOError', 'ConfigError', 'ProtocolError',
+           'CloseReason', 'EngineIOError', 'LocalProtocolError',
+           'RemoteProtocolError', 'ConfigError', 'ProtocolError',
            '__version__']
 
 logging.getLogger('engineio_sync').addHandler(logging.NullHandler())
