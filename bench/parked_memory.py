@@ -2,7 +2,8 @@
 
 Usage: python3 bench/parked_memory.py [N] [KIND ...]
 KIND is one of bench/run.sh's server kinds (default: pyeio-eventlet
-engineio-sync engineio-sync-wsgi). Each server is started fresh, pinned to
+engineio-sync engineio-sync-wsgi); an engineio-sync kind ending in
+``@before`` runs from the checkout in $ENGINEIO_SYNC_BEFORE. Each server is started fresh, pinned to
 core 0; node parks N polling sessions (one GET waiting in each) from core 1
 and the server's RSS is read before and after. Ping interval 25 s keeps
 every GET parked for the whole measurement.
@@ -30,11 +31,16 @@ def rss_kib(pid: int) -> int:
 
 
 def measure(kind: str, n: int) -> dict:
-    cmd, port = KINDS[kind]
-    args = cmd + [str(port)] + (['wsgi'] if kind.endswith('-wsgi') else [])
+    base_kind = kind.removesuffix('@before')
+    env = dict(os.environ)
+    if base_kind != kind:
+        env['ENGINEIO_SYNC_PATH'] = os.environ['ENGINEIO_SYNC_BEFORE']
+    cmd, port = KINDS[base_kind]
+    args = cmd + [str(port)] + (['wsgi'] if base_kind.endswith('-wsgi')
+                                else [])
     server = subprocess.Popen(['taskset', '-c', '0'] + args, cwd=HERE,
                               stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                              stderr=subprocess.DEVNULL, env=env)
     try:
         for _ in range(150):  # up to 15 s to come up
             probe = subprocess.run(

@@ -5,6 +5,9 @@
 #
 # SERVER:   pyeio-eventlet | pyeio-threading | node-engineio | engineio-sync |
 #           engineio-sync-wsgi | engineio-sync-threading | ceiling
+#           An engineio-sync kind may end in @before: the same server run from
+#           the checkout in $ENGINEIO_SYNC_BEFORE (e.g. a git worktree of the
+#           commit before a change), so before and after share one run.
 # SCENARIO: ws_echo_throughput | polling_echo | connect_rate | idle_memory   (default: all four)
 #
 # Every load-generator run gets a fresh server process pinned to core
@@ -50,7 +53,13 @@ if [[ "${BENCH_ASYNC_HANDLERS:-1}" == 0 && ( "$SERVER" == pyeio-* ) ]]; then
   LABEL="$SERVER/async_handlers=0"
 fi
 
-case "$SERVER" in
+KIND="${SERVER%@before}"
+if [[ "$KIND" != "$SERVER" ]]; then
+  [[ "$KIND" == engineio-sync* ]] || { echo "@before is for engineio-sync kinds" >&2; exit 2; }
+  export ENGINEIO_SYNC_PATH="${ENGINEIO_SYNC_BEFORE:?set ENGINEIO_SYNC_BEFORE to the checkout to compare with}"
+fi
+
+case "$KIND" in
   pyeio-eventlet)  PORT=8401 ;;
   pyeio-threading) PORT=8402 ;;
   node-engineio)   PORT=8403 ;;
@@ -70,7 +79,7 @@ if [[ "$SERVER" == pyeio-* || "$SERVER" == engineio-sync* ]] && [[ ! -x "$PY" ]]
 fi
 
 server_cmd() { # sets the array CMD
-  case "$SERVER" in
+  case "$KIND" in
     pyeio-eventlet)  CMD=("$PY" "$HERE/servers/pyeio_eventlet.py" "$PORT") ;;
     # gunicorn threaded worker, see servers/pyeio_threading.py for the why
     pyeio-threading) CMD=("$PY" -m gunicorn -w 1 --threads 6000 --worker-connections 7000
