@@ -86,6 +86,7 @@ _OPEN = Open()
 _PING = Packet(PacketType.PING)
 _HEARTBEAT_TYPES = (PacketType.PING, PacketType.PONG)
 _CLOSED = ReadyState.CLOSED
+_MESSAGE = PacketType.MESSAGE
 
 
 class WebSocketSink(Protocol):
@@ -278,28 +279,41 @@ class SessionEngine:
         """Send on the WebSocket at once. The write lock is held from the
         moment the packet is queued until it is written, so that writes
         keep the order of sends."""
+        session = self.session
+        actions: tuple = ()
         with self.write_lock:
             with self.lock:
-                actions = self.session.handle(_new(SendNow, (packet,)),
-                                              self.ctx.clock())
-            if not actions:
-                return True
-            action = actions[0]
-            kind = type(action)
-            if kind is Write:
-                if self.ws is ws and ws.write_packets(action.packets):
+                direct = session.writes_directly
+                if not direct:
+                    actions = session.handle(_new(SendNow, (packet,)),
+                                             self.ctx.clock())
+            if direct:
+                # The core's fast lane: straight onto the WebSocket.
+                packets: list[Packet] | None = [packet]
+            elif actions and type(actions[0]) is Write:
+                packets = actions[0].packets
+            else:
+                packets = None
+            if packets is not None:
+                failed = not (self.ws is ws and ws.write_packets(packets))
+                if direct and not failed:
                     return True
-                failed = True
             else:
                 failed = False
+        # Outside the write lock: closing runs handlers that may send.
+        if packets is not None and not failed:
+            # Queued packets went out too: their callbacks are due.
+            self.sent(packets)
+            return True
         if failed:
             self._write_failed()
             return True
-        if kind is Dropped:
+        if actions and type(actions[0]) is Dropped:
             self.ctx.logger.debug('%s: send on a closed session dropped',
                                   self.sid)
             return False
-        self._apply(actions)
+        if actions:
+            self._apply(actions)
         return True
 
     def close(self, reason: str, description: str | None = None, *,
@@ -468,11 +482,18 @@ class SessionEngine:
         """One packet from the client on the session's transport; False
         once the session is over."""
         session = self.session
+        socket = self.socket
+        ctx = self.ctx
+        if packet.type is _MESSAGE and session.delivers_directly and \
+                not socket.handlers and \
+                not ctx.logger.isEnabledFor(logging.DEBUG):
+            # The core's fast lane: a message that only needs delivering.
+            ctx.deliver(self.sid, packet.data)
+            return True
         with self.lock:
             actions = session.handle(_new(PacketReceived, (packet,)),
-                                     self.ctx.clock())
-        socket = self.socket
-        if socket.handlers or self.ctx.logger.isEnabledFor(logging.DEBUG):
+                                     ctx.clock())
+        if socket.handlers or ctx.logger.isEnabledFor(logging.DEBUG):
             self._received(packet)
         if actions:
             if not socket.handlers and len(actions) == 1 and \

@@ -228,6 +228,25 @@ class Session:
         """True once the session moved from polling to WebSocket."""
         return self.upgrade is Upgrade.UPGRADED
 
+    # The two verdicts below let the engine skip :meth:`handle` on the
+    # hottest paths; they are decided here, from the same state handle()
+    # reads, so the fast lane and the full path cannot disagree.
+
+    @property
+    def delivers_directly(self) -> bool:
+        """True when a MESSAGE packet from the client needs nothing but
+        delivery to the application (PacketReceived would answer only
+        Deliver and change no state)."""
+        return self.ready_state is ReadyState.OPEN and self.protocol == 4
+
+    @property
+    def writes_directly(self) -> bool:
+        """True when a packet the application sends may go straight onto
+        the WebSocket, bypassing the queue (and so both counters): the
+        session is open, a WebSocket carries it and nothing is queued."""
+        return self.websocket_attached and not self.buffer and \
+            self.ready_state is ReadyState.OPEN
+
     @property
     def deadline(self) -> float | None:
         """The earliest time a TimerFired has something to do."""

@@ -21,7 +21,7 @@ from engineio_sync.core.session_events import (
     AnswerPoll, Close, Closed, CloseWebSocket, Deliver, DropProbe, Dropped,
     Flush, Forget, InvalidInput, Open, PacketReceived, ParkPoll, PingQueued,
     PollResumed, PollStarted, PostEnded, PostStarted, ProbeEnded,
-    ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send,
+    ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send, SendNow,
     TimerFired, TransportClosed, TransportEnded, Upgraded, UpgradeCancelled,
     UpgradeRequested, Upgrading, WakePoll, WebSocketAttached, Write,
     WriteProbe, WriteWebSocket)
@@ -751,6 +751,8 @@ def test_random_sequences_keep_invariants(ops):
         elif op == 'end_post':
             s.handle(PostEnded(), now)
         # Invariants after every step.
+        if s.delivers_directly:
+            assert s.handle(PacketReceived(msg('p')), now) == (Deliver('p'),)
         if s.ready_state is ReadyState.CLOSED:
             assert s.deadline is None
             assert s.handle(TimerFired(), now + 1000) == ()
@@ -761,3 +763,41 @@ def test_random_sequences_keep_invariants(ops):
         if s.deadline is not None:
             assert s.timer_at is not None and s.timer_at <= s.deadline
     assert s.buffer.count(PING) <= pings
+
+
+# -- the fast-lane verdicts agree with handle() -----------------------------------
+
+def test_delivers_directly_only_where_handle_would_only_deliver():
+    s = make(opened=False)
+    assert not s.delivers_directly                # opening
+    s.handle(Open(), 100.0)
+    assert s.delivers_directly
+    assert receive(s, msg('x'), 100.1) == (Deliver('x'),)
+    v3 = make(protocol=3)
+    assert not v3.delivers_directly               # messages move a deadline
+    s.handle(Close(CloseReason.SERVER_DISCONNECT, graceful=True), 100.2)
+    assert not s.delivers_directly
+    assert receive(s, msg('late'), 100.3) == ()
+
+
+def test_writes_directly_only_where_send_now_would_write_just_that():
+    s = make(transport='websocket')
+    assert s.writes_directly
+    assert s.handle(SendNow(msg('a')), 100.0) == (Write([msg('a')]),)
+    # Something queued first: the fast lane must not overtake it.
+    timer(s, 100.3)
+    assert s.buffer == [PING]
+    assert not s.writes_directly
+    assert s.handle(SendNow(msg('b')), 100.3) == (Write([PING, msg('b')]),)
+    assert s.writes_directly
+    polling = make()
+    assert not polling.writes_directly
+    upgrading = make()
+    upgrading.handle(WebSocketAttached(), 100.0)
+    upgrading.handle(ProbeReceived(PROBE), 100.0)
+    assert not upgrading.writes_directly
+    upgrading.handle(ProbeReceived(UPGRADE), 100.0)
+    assert upgrading.writes_directly
+    s.handle(Close(CloseReason.SERVER_DISCONNECT, graceful=True), 101.0)
+    assert not s.writes_directly
+    assert s.handle(SendNow(msg('c')), 101.0) == (Dropped(),)
