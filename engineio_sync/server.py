@@ -8,9 +8,8 @@ import logging
 import time
 from typing import Any, Callable, Iterable, Iterator
 
-from .core.config import (ServerConfig, header_pairs, options_doc,
-                          server_signature)
-from .core.cors import same_origin
+from .admission import Admission
+from .core.config import ServerConfig, options_doc, server_signature
 from .core.handshake import (RequestInfo, classify_request, generate_sid,
                              parse_query)
 from .core.packets import Packet
@@ -74,7 +73,7 @@ class Server(EventEmitter):
         # Sessions that still need a transport (open or closing).
         self._sessions: dict[str, SessionEngine] = {}
         self._disconnect_takes_reason: dict[Callable, bool] = {}
-        self._middlewares: list[Callable] = []
+        self._admission = Admission(config, self.logger)
         self._shutting_down = False
         self._timers = TimerService(self.driver, self._clock, _fire_timer)
         self._engines = EngineContext(
@@ -129,7 +128,7 @@ class Server(EventEmitter):
         ``(False, message)`` pair."""
         if not callable(middleware):
             raise TypeError('middleware must be callable')
-        self._middlewares.append(middleware)
+        self._admission.middlewares.append(middleware)
 
     @property
     def path(self) -> str:
@@ -146,18 +145,6 @@ class Server(EventEmitter):
             return True
         return self.config.add_trailing_slash and \
             path_info.startswith(base + '/')
-
-    def _extra_headers(self, spec: Any, environ: dict
-                       ) -> list[tuple[str, str]]:
-        """The ``headers`` / ``initial_headers`` option for a request."""
-        if not callable(spec):
-            return list(spec)
-        try:
-            value = spec(environ)
-            return header_pairs('headers hook', value) if value else []
-        except Exception:
-            self.logger.exception('headers / initial_headers hook failed')
-            return []
 
     def _log_handler_error(self, event: str) -> None:
         self.logger.exception('%s handler raised', event)
@@ -263,16 +250,6 @@ class Server(EventEmitter):
         """Serve one Engine.IO HTTP request (WSGI)."""
         return self._handle(environ)(start_response)
 
-    def _cors_headers(self, environ: dict, preflight: bool = False
-                      ) -> list[tuple[str, str]]:
-        cors = self.config.cors
-        if cors is None:
-            return []
-        return cors.headers(
-            environ.get('HTTP_ORIGIN'), preflight=preflight,
-            request_headers=environ.get(
-                'HTTP_ACCESS_CONTROL_REQUEST_HEADERS'))
-
     def _refuse(self, error: RemoteProtocolError, environ: dict,
                 headers: list[tuple[str, str]]) -> Response:
         if self.handlers.get('connection_error'):
@@ -288,19 +265,14 @@ class Server(EventEmitter):
 
     def _handle(self, environ: dict) -> Any:
         method = environ.get('REQUEST_METHOD', 'GET')
-        extra = self.config.headers
+        admission = self._admission
         if method == 'OPTIONS':
-            headers = self._cors_headers(environ, True)
-            if extra is not None:
-                headers += self._extra_headers(extra, environ)
-            return Response(204, b'', headers)
-        headers = self._cors_headers(environ)
-        if extra is not None:
-            headers += self._extra_headers(extra, environ)
-        origin = environ.get('HTTP_ORIGIN')
-        if origin is not None and not self._origin_allowed(origin, environ):
-            return self._refuse(RemoteProtocolError(FORBIDDEN, 'Origin not allowed'),
-                                environ, headers)
+            return Response(204, b'', admission.response_headers(
+                environ, preflight=True))
+        headers = admission.response_headers(environ)
+        if not admission.origin_allowed(environ):
+            return self._refuse(RemoteProtocolError(
+                FORBIDDEN, 'Origin not allowed'), environ, headers)
         query = parse_query(environ.get('QUERY_STRING', ''))
         upgrade = 'websocket' in environ.get('HTTP_UPGRADE', '').lower()
         try:
@@ -335,42 +307,11 @@ class Server(EventEmitter):
         hijack = self._websocket.accept(environ)
         if isinstance(hijack, RemoteProtocolError):
             return self._refuse(hijack, environ, headers)
-        refusal = self._check_allowed(environ)
+        refusal = self._admission.check(environ, self.allow_request)
         if refusal is not None:
             return self._refuse(refusal, environ, headers)
         return self._websocket.serve(engine, hijack, environ, headers,
                                      new_session=False)
-
-    def _origin_allowed(self, origin: str, environ: dict) -> bool:
-        # Without a CORS policy only same-origin pages may connect: this
-        # also stops cross-site WebSocket hijacking.
-        cors = self.config.cors
-        if cors is not None:
-            return cors.allows(origin)
-        return same_origin(origin, environ.get('HTTP_HOST'),
-                           environ.get('HTTP_X_FORWARDED_HOST'))
-
-    def _check_allowed(self, environ: dict) -> RemoteProtocolError | None:
-        checks = list(self._middlewares)
-        if self.allow_request is not None:
-            checks.append(self.allow_request)
-        for check in checks:
-            try:
-                verdict = check(environ)
-            except Exception:
-                self.logger.exception('allow_request / middleware raised')
-                return RemoteProtocolError(FORBIDDEN)
-            message = None
-            if isinstance(verdict, tuple):
-                verdict, message = (verdict + (None,))[:2]
-            elif isinstance(verdict, str):
-                verdict, message = False, verdict
-            if verdict is None or verdict is True:
-                continue
-            if not verdict:
-                return RemoteProtocolError(FORBIDDEN, message if isinstance(
-                    message, str) and message else None)
-        return None
 
     def _new_sid(self, environ: dict) -> str:
         if self._generate_id is None:
@@ -388,7 +329,7 @@ class Server(EventEmitter):
             return self._refuse(RemoteProtocolError(
                 BAD_REQUEST, 'Server shutting down', http_status=503),
                 environ, headers)
-        refusal = self._check_allowed(environ)
+        refusal = self._admission.check(environ, self.allow_request)
         if refusal is not None:
             return self._refuse(refusal, environ, headers)
         try:
@@ -410,18 +351,15 @@ class Server(EventEmitter):
             return self._refuse(RemoteProtocolError(FORBIDDEN), environ,
                                 headers)
         cookie = self.config.cookie
-        initial = self.config.initial_headers
         if hijack is not None:
-            if initial is not None:
-                headers += self._extra_headers(initial, environ)
+            headers += self._admission.initial_headers(environ)
             if cookie is not None:
                 headers.append(cookie.header(sid))
             return self._websocket.serve(engine, hijack, environ, headers,
                                          new_session=True)
         if cookie is not None:
             headers.append(cookie.header(sid))
-        if initial is not None:
-            headers += self._extra_headers(initial, environ)
+        headers += self._admission.initial_headers(environ)
         packets = engine.poll()
         if isinstance(packets, RemoteProtocolError):  # pragma: no cover
             return self._refuse(packets, environ, headers)
