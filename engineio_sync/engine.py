@@ -150,13 +150,11 @@ class SessionEngine:
                  'poll_event', 'ws', 'probe', 'callbacks', 'announced',
                  '__weakref__')
 
-    def __init__(self, ctx: EngineContext, sid: str, *, transport: str,
-                 protocol: int) -> None:
+    def __init__(self, ctx: EngineContext, session: Session) -> None:
         driver = ctx.driver
         self.ctx = ctx
-        self.sid = sid
-        self.session = Session(sid, transport=transport, protocol=protocol,
-                               now=ctx.clock(), settings=ctx.settings)
+        self.sid = session.sid
+        self.session = session
         #: the application's object; set by whoever creates the engine
         self.socket: Any = None
         self.lock = driver.state_lock()
@@ -170,6 +168,18 @@ class SessionEngine:
         #: False for a session its connect handlers refused: the
         #: application never saw it, so it hears nothing of its close
         self.announced = True
+
+    @classmethod
+    def create(cls, ctx: EngineContext, sid: str, *, transport: str,
+               protocol: int) -> SessionEngine:
+        """A new session and its engine."""
+        # Built one after the other rather than one inside the other's
+        # __init__: with the threading driver each connection's thread
+        # keeps every stack page it ever touched, and the nested
+        # constructors cost one more page per connection.
+        session = Session(sid, transport=transport, protocol=protocol,
+                          now=ctx.clock(), settings=ctx.settings)
+        return cls(ctx, session)
 
     def __repr__(self) -> str:
         session = self.session

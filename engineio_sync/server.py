@@ -373,8 +373,9 @@ class Server(EventEmitter):
 
         Returns None (and forgets the session) if a handler refused it.
         """
-        engine = SessionEngine(self._engines, sid, transport=info.transport,
-                               protocol=info.protocol)
+        engine = SessionEngine.create(self._engines, sid,
+                                      transport=info.transport,
+                                      protocol=info.protocol)
         socket = Socket(engine, environ)
         engine.socket = socket
         self._sessions[sid] = engine
