@@ -79,7 +79,10 @@ class WebSocketBinding:
         connection failed."""
         encode = self._encode
         try:
-            self.conn.send_many([encode(p) for p in packets])
+            if len(packets) == 1:
+                self.conn.send_one(encode(packets[0]))
+            else:
+                self.conn.send_many([encode(p) for p in packets])
         except (OSError, ConnectionError):
             return False
         return True

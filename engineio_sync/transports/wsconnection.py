@@ -85,13 +85,13 @@ class WebSocketConnection:
                 else encode_binary(m, deflate) for m in messages)
         self.sendall(frame)
 
-    def send_text(self, text: str) -> None:
-        """Write one text message (caller holds the write lock)."""
-        self.sendall(encode_text(text, self.deflate))
-
-    def send_binary(self, data: bytes) -> None:
-        """Write one binary message (caller holds the write lock)."""
-        self.sendall(encode_binary(data, self.deflate))
+    def send_one(self, message: str | bytes) -> None:
+        """Frame and write one message (caller holds the write lock)."""
+        if self.close_sent:
+            raise ConnectionError('WebSocket is closing')
+        self.sendall(encode_text(message, self.deflate)
+                     if type(message) is str
+                     else encode_binary(message, self.deflate))
 
     def close(self, code: int = 1000, reason: str = '') -> None:
         """Send a close frame (once); errors on a dead socket are ignored."""
