@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
 __all__ = ['EventEmitter']
 
 Handler = Callable[..., Any]
+
+_NO_HANDLERS: Mapping[str, list] = MappingProxyType({})
 
 
 class EventEmitter:
@@ -21,7 +24,10 @@ class EventEmitter:
     def __init__(self) -> None:
         #: event name -> its handlers, in registration order. Read it to
         #: check for listeners cheaply; change it with on() and off().
-        self.handlers: dict[str, list[Handler]] = {}
+        #: Until the first on() it is a shared, read-only empty mapping:
+        #: most of the thousands of sockets a server holds never get a
+        #: handler, and an empty dict each would cost 64 bytes.
+        self.handlers: Mapping[str, list[Handler]] = _NO_HANDLERS
 
     def on(self, event: str, handler: Handler | None = None) -> Any:
         """Register ``handler`` for ``event``; usable as a decorator."""
@@ -32,16 +38,20 @@ class EventEmitter:
             return decorator
         if not callable(handler):
             raise TypeError('handler must be callable')
-        self.handlers.setdefault(event, []).append(handler)
+        handlers = self.handlers
+        if handlers is _NO_HANDLERS:
+            handlers = self.handlers = {}
+        handlers.setdefault(event, []).append(handler)
         return handler
 
     def off(self, event: str, handler: Handler | None = None) -> None:
         """Remove one handler, or every handler of ``event``."""
-        if handler is None:
-            self.handlers.pop(event, None)
+        if event not in self.handlers:
             return
-        handlers = self.handlers.get(event)
-        if handlers and handler in handlers:
+        handlers = self.handlers[event]
+        if handler is None:
+            del self.handlers[event]
+        elif handler in handlers:
             handlers.remove(handler)
             if not handlers:
                 del self.handlers[event]

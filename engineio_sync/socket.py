@@ -31,7 +31,7 @@ class Socket(EventEmitter):
     ``upgrading(transport)`` and ``upgrade(transport)``.
     """
 
-    __slots__ = ('engine', 'id', 'request', 'data', '__weakref__')
+    __slots__ = ('engine', 'id', 'request', '_data', '__weakref__')
 
     def __init__(self, engine: SessionEngine, environ: dict) -> None:
         super().__init__()
@@ -41,10 +41,23 @@ class Socket(EventEmitter):
         self.id: str = engine.sid
         #: The WSGI environ of the handshake request.
         self.request: dict = environ
-        #: A dict the application may use freely (``get_session`` uses it).
-        self.data: dict = {}
+        # Made on first use: most sessions never need one.
+        self._data: dict | None = None
 
     # -- public state --------------------------------------------------------
+
+    @property
+    def data(self) -> dict:
+        """A dict the application may use freely (``get_session`` uses
+        it)."""
+        data = self._data
+        if data is None:
+            data = self._data = {}
+        return data
+
+    @data.setter
+    def data(self, value: dict) -> None:
+        self._data = value
 
     @property
     def transport(self) -> str:
