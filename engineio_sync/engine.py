@@ -269,6 +269,20 @@ class SessionEngine:
         if ws is not None and callback is None and not self.socket.handlers:
             handlers = self.ctx.events.handlers
             if 'flush' not in handlers and 'drain' not in handlers:
+                session = self.session
+                with self.write_lock:
+                    with self.lock:
+                        direct = session.writes_directly
+                    # The core's fast lane: straight onto the WebSocket,
+                    # under the write lock so that writes keep the order
+                    # of sends.
+                    if direct and ws.write_packets([packet]):
+                        return True
+                if direct:
+                    # Outside the write lock: closing runs handlers that
+                    # may send.
+                    self._write_failed()
+                    return True
                 return self._send_now(ws, packet)
         session = self.session
         with self.lock:
@@ -286,37 +300,24 @@ class SessionEngine:
         return True
 
     def _send_now(self, ws: WebSocketSink, packet: Packet) -> bool:
-        """Send on the WebSocket at once. The write lock is held from the
-        moment the packet is queued until it is written, so that writes
-        keep the order of sends."""
-        session = self.session
-        actions: tuple = ()
+        """Queue a packet and write what the WebSocket can carry at once,
+        holding the write lock throughout, so that writes keep the order
+        of sends."""
         with self.write_lock:
             with self.lock:
-                direct = session.writes_directly
-                if not direct:
-                    actions = session.handle(_new(SendNow, (packet,)),
-                                             self.ctx.clock())
-            if direct:
-                # The core's fast lane: straight onto the WebSocket.
-                packets: list[Packet] | None = [packet]
-            elif actions and type(actions[0]) is Write:
-                packets = actions[0].packets
-            else:
-                packets = None
-            if packets is not None:
-                failed = not (self.ws is ws and ws.write_packets(packets))
-                if direct and not failed:
-                    return True
-            else:
-                failed = False
+                actions = self.session.handle(_new(SendNow, (packet,)),
+                                              self.ctx.clock())
+            packets = (actions[0].packets
+                       if actions and type(actions[0]) is Write else None)
+            failed = packets is not None and not (
+                self.ws is ws and ws.write_packets(packets))
         # Outside the write lock: closing runs handlers that may send.
-        if packets is not None and not failed:
-            # Queued packets went out too: their callbacks are due.
-            self.sent(packets)
-            return True
         if failed:
             self._write_failed()
+            return True
+        if packets is not None:
+            # Queued packets went out too: their callbacks are due.
+            self.sent(packets)
             return True
         if actions and type(actions[0]) is Dropped:
             self.ctx.logger.debug('%s: send on a closed session dropped',

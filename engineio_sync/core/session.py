@@ -159,7 +159,8 @@ class Session:
     """
 
     __slots__ = (
-        'sid', 'protocol', 'transport', 'settings', 'ready_state', 'buffer',
+        'sid', 'protocol', 'transport', 'settings', 'ready_state',
+        'delivers_directly', 'buffer',
         'queued_count', 'sent_count', 'poll_waiting', 'post_active',
         'poll_reply', 'upgrade', 'websocket_attached', 'close_reason',
         'close_description', 'next_ping', 'pong_deadline',
@@ -176,6 +177,11 @@ class Session:
         self.transport = transport
         self.settings = settings
         self.ready_state = ReadyState.OPENING
+        #: True when a MESSAGE packet from the client needs nothing but
+        #: delivery to the application (PacketReceived would answer only
+        #: Deliver and change no state): open, and v4 (in v3 a message
+        #: also moves the silence deadline).
+        self.delivers_directly = False
         self.buffer: list[Packet] = []
         #: packets ever queued / ever handed to a transport (for callbacks)
         self.queued_count = 0
@@ -228,16 +234,10 @@ class Session:
         """True once the session moved from polling to WebSocket."""
         return self.upgrade is Upgrade.UPGRADED
 
-    # The two verdicts below let the engine skip :meth:`handle` on the
-    # hottest paths; they are decided here, from the same state handle()
-    # reads, so the fast lane and the full path cannot disagree.
-
-    @property
-    def delivers_directly(self) -> bool:
-        """True when a MESSAGE packet from the client needs nothing but
-        delivery to the application (PacketReceived would answer only
-        Deliver and change no state)."""
-        return self.ready_state is ReadyState.OPEN and self.protocol == 4
+    # delivers_directly (an attribute, kept by _enter) and writes_directly
+    # let the engine skip handle() on the hottest paths; they are decided
+    # here, from the same state handle() reads, so the fast lane and the
+    # full path cannot disagree.
 
     @property
     def writes_directly(self) -> bool:
@@ -275,6 +275,11 @@ class Session:
         self.timer_at = deadline
         return (Schedule(deadline),)
 
+    def _enter(self, state: ReadyState) -> None:
+        self.ready_state = state
+        self.delivers_directly = (state is ReadyState.OPEN
+                                  and self.protocol == 4)
+
     def _carrier(self) -> tuple:
         """The action that gets queued packets moving, if any can.
 
@@ -308,7 +313,7 @@ class Session:
 
     def _finish(self) -> tuple:
         """The session needs no transport any more."""
-        self.ready_state = ReadyState.CLOSED
+        self._enter(ReadyState.CLOSED)
         self.close_deadline = None
         return (_FORGET,)
 
@@ -323,13 +328,13 @@ class Session:
         self.upgrade_deadline = None
         actions: list = []
         if graceful:
-            self.ready_state = ReadyState.CLOSING
+            self._enter(ReadyState.CLOSING)
             self._enqueue(_CLOSE)
             self.close_deadline = now + self.settings.close_timeout
             if self.poll_waiting:
                 actions.append(WakePoll())
         else:
-            self.ready_state = ReadyState.CLOSED
+            self._enter(ReadyState.CLOSED)
             self.buffer = []
             if self.poll_waiting:
                 if self.poll_reply is None:
@@ -363,7 +368,7 @@ class Session:
         }
         self._enqueue(Packet(PacketType.OPEN,
                              settings.json_dumps(handshake)))
-        self.ready_state = ReadyState.OPEN
+        self._enter(ReadyState.OPEN)
         if settings.initial_packet is not None:
             self._enqueue(Packet(PacketType.MESSAGE, settings.initial_packet))
         return self._schedule()

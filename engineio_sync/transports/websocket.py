@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ..core.packets import (DecodeError, Packet, decode_packet,
+from ..core.packets import (DecodeError, Packet, PacketType, decode_packet,
                             decode_packet_v3, encode_packet, encode_packet_v3)
 from ..core.session import CloseReason
 from ..core.wsframes import accept_token, negotiate_deflate
@@ -26,6 +26,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..engine import SessionEngine
 
 __all__ = ['WebSocketTransport', 'WebSocketBinding']
+
+_new = tuple.__new__
+_MESSAGE = PacketType.MESSAGE
 
 
 class _Flag:
@@ -192,13 +195,20 @@ class WebSocketTransport:
     def _read_loop(self, engine: SessionEngine,
                    binding: WebSocketBinding) -> None:
         conn = binding.conn
-        decode = (decode_packet if engine.session.protocol == 4
-                  else decode_packet_v3)
+        fast = engine.session.protocol == 4
+        decode = decode_packet if fast else decode_packet_v3
         websocket_packet = engine.websocket_packet
         while True:
             message = conn.receive()
             if message is None:
                 break
+            if fast and type(message) is str and message[:1] == '4':
+                # decode_packet() inlined for the commonest v4 frame, a
+                # text message: this loop runs once per message.
+                packet = _new(Packet, (_MESSAGE, message[1:]))
+                if websocket_packet(binding, packet):
+                    continue
+                return
             try:
                 packet = decode(message)
             except DecodeError as exc:
