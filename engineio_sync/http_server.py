@@ -1,4 +1,4 @@
-"""A small HTTP/1.1 WSGI server for the standalone entry point.
+"""A small, strict HTTP/1.1 WSGI server for the standalone entry point.
 
 General WSGI servers keep per-connection read and write buffers (eventlet's
 are 24 KiB) and parse headers with the ``email`` package; both dominate an
@@ -7,38 +7,166 @@ server does only what Engine.IO and an ordinary WSGI app need: keep-alive,
 ``Content-Length`` and chunked request bodies, ``Expect: 100-continue``,
 chunked responses, and handing the raw socket to a WebSocket handler
 (``environ['engineio_sync.socket']``). It runs on any driver.
+
+It is often the first thing the internet meets, so it parses as RFC 9112
+asks a server to and refuses whatever a front proxy could read differently
+(request smuggling) or that could inject a header: every malformed request
+gets a 4xx (or 501/505) with ``Connection: close``, and the connection is
+closed after it. What is refused, and with which status:
+
+- request line: not ``token SP target SP HTTP/d.d`` -> 400; longer than
+  ``max_request_line`` -> 414; a version other than 1.0 and 1.1 -> 505;
+  ``CONNECT`` -> 501. Targets are origin-form, absolute-form (``http://host
+  /path``: the Host is taken from the target, RFC 9112 §3.2.2) or ``*``
+  for ``OPTIONS``.
+- head: a bare LF or CR, a field name that is not a token, whitespace
+  before the colon, obsolete line folding, a control character in a value
+  -> 400; more than ``max_header_fields`` fields or a head larger than
+  ``max_head_size`` -> 431; a head not complete within ``head_timeout``
+  -> 408.
+- ``Host``: missing in HTTP/1.1, repeated, or not a host[:port] -> 400.
+- framing: ``Content-Length`` with ``Transfer-Encoding``, a length that is
+  not 1 to 18 ASCII digits, a repeated ``Content-Length``, a
+  ``Transfer-Encoding`` whose last coding is not ``chunked`` or that names
+  ``chunked`` twice, or any ``Transfer-Encoding`` in HTTP/1.0 -> 400;
+  another coding before ``chunked`` (``gzip, chunked``) -> 501.
+- field names with an underscore are dropped: CGI turns ``-`` into ``_``,
+  so ``Content_Length`` would otherwise arrive as ``CONTENT_LENGTH``.
+- body: a chunk-size line that is not hex digits and optional extensions, a
+  chunk not followed by CRLF, bad trailers, or a body that ends early make
+  ``wsgi.input`` raise :class:`BadRequestBody` (a ValueError); the request
+  is answered 400 (unless the app answered) and the connection is closed.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import re
 import socket as _socket
 import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 from urllib.parse import unquote
 
-__all__ = ['HTTPServer']
+__all__ = ['HTTPServer', 'BadRequestBody', 'AcceptBackoff', 'ACCEPT_TRANSIENT']
 
 logger = logging.getLogger('engineio_sync.http')
 
-_MAX_HEAD = 65536
 _REASONS = {400: 'Bad Request', 408: 'Request Timeout',
-            413: 'Payload Too Large', 431: 'Request Header Fields Too Large',
-            500: 'Internal Server Error', 505: 'HTTP Version Not Supported'}
+            413: 'Payload Too Large', 414: 'URI Too Long',
+            431: 'Request Header Fields Too Large',
+            500: 'Internal Server Error', 501: 'Not Implemented',
+            505: 'HTTP Version Not Supported'}
+
+# RFC 9110 §5.6.2 token characters.
+_TCHAR = "-!#$%&'*+.^_`|~0-9A-Za-z"
+_TOKEN = re.compile('[' + _TCHAR + ']+')
+# A field value (RFC 9110 §5.5) may hold HTAB and obs-text besides what
+# str.isprintable() allows; this is the slow path for those.
+_VALUE = re.compile('[^\\x00-\\x08\\x0a-\\x1f\\x7f]*')
+_TARGET = re.compile('[^\\x00-\\x20\\x7f]+')
+_VERSION = re.compile('HTTP/[0-9]\\.[0-9]')
+_METHODS = frozenset(('GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS',
+                      'PATCH', 'CONNECT', 'TRACE'))
+_TRAILER_LINE = re.compile(
+    ('[' + _TCHAR + ']+:[^\\x00-\\x08\\x0a-\\x1f\\x7f]*').encode())
+_ABSOLUTE_FORM = re.compile('(?i)https?://([^/?#]*)(.*)')
+# uri-host [":" port] (RFC 3986 §3.2.2): an IP literal or a reg-name.
+_HOST = re.compile("(?:\\[[0-9A-Za-z:.]+\\]|[-A-Za-z0-9._~!$&'()*+,;=%]*)"
+                   '(?::[0-9]*)?')
+# chunk-size [chunk-ext] (RFC 9112 §7.1): hex digits only (no sign, no 0x,
+# no spaces), at most 16 after leading zeros (a size must fit 64 bits),
+# then ``;name[=token|"quoted"]`` extensions, which are checked and
+# ignored.
+_QUOTED = '"(?:[\\t !#-\\[\\]-~\\x80-\\xff]|\\\\[\\t -~\\x80-\\xff])*"'
+_CHUNK_SIZE = re.compile(
+    ('0*([0-9A-Fa-f]{1,16})(?:[ \\t]*;[ \\t]*[' + _TCHAR + ']+'
+     '(?:[ \\t]*=[ \\t]*(?:[' + _TCHAR + ']+|' + _QUOTED + '))?)*'
+     ).encode('latin-1'))
+_EMPTY_LINES = re.compile(b'(?:\r\n)+')
+_MAX_CHUNK_LINE = 4096
+
+#: accept() errors that concern one connection only: try the next at once.
+ACCEPT_TRANSIENT = frozenset(
+    getattr(errno, name) for name in
+    ('ECONNABORTED', 'ECONNRESET', 'EPROTO', 'EINTR', 'EAGAIN',
+     'EWOULDBLOCK', 'EPERM', 'ENETDOWN', 'ENOPROTOOPT', 'EHOSTDOWN',
+     'ENONET', 'EHOSTUNREACH', 'EOPNOTSUPP', 'ENETUNREACH')
+    if hasattr(errno, name))
 
 
-# Header name -> environ key, filled as names are seen (bounded).
+class AcceptBackoff:
+    """How long to pause after a failed ``accept()``, and its log lines.
+
+    At the descriptor limit (EMFILE) the pending connection stays in the
+    backlog and the listener stays readable, so trying again at once would
+    spin and flood the log. The pause doubles from 10 ms up to
+    ``max_backoff`` while the failures last and resets on the next success;
+    one warning is logged per ``log_interval`` and one when accepting works
+    again. Open connections go on being served meanwhile.
+    """
+
+    max_backoff = 0.5
+    log_interval = 10.0
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.unlogged = 0
+        self.logged_at: float | None = None
+
+    def failed(self, exc: BaseException) -> float:
+        """Count a failure; the seconds to pause before the next try."""
+        self.failures += 1
+        self.unlogged += 1
+        now = time.monotonic()
+        if self.logged_at is None or \
+                now - self.logged_at >= self.log_interval:
+            logger.warning(
+                'accept() failed %d time(s) (%s); pausing up to %.1f s '
+                'between tries while it lasts, open connections are still '
+                'served', self.unlogged, exc, self.max_backoff)
+            self.logged_at = now
+            self.unlogged = 0
+        return min(self.max_backoff, 0.005 * 2 ** min(self.failures, 10))
+
+    def succeeded(self) -> None:
+        """An accept() worked: log the recovery (if any), reset."""
+        if self.failures:
+            logger.warning('accept() works again (after %d failures)',
+                           self.failures)
+            self.failures = 0
+            self.unlogged = 0
+            self.logged_at = None
+
+
+# Header name -> environ key ('' for a dropped name), filled as valid names
+# are seen (bounded).
 _KEYS: dict[str, str] = {}
+# Host header values known to be valid (bounded).
+_HOSTS: set[str] = set()
 
 
 def _environ_key(name: str) -> str:
-    key = name.upper().replace('-', '_')
-    if key != 'CONTENT_LENGTH' and key != 'CONTENT_TYPE':
-        key = 'HTTP_' + key
+    if '_' in name:
+        # gunicorn's choice too: a name with '_' could collide with the
+        # '-' spelling of another once both are CGI keys.
+        key = ''
+    else:
+        key = name.upper().replace('-', '_')
+        if key != 'CONTENT_LENGTH' and key != 'CONTENT_TYPE':
+            key = 'HTTP_' + key
     if len(_KEYS) < 1024:
         _KEYS[name] = key
     return key
+
+
+class BadRequestBody(ValueError):
+    """``wsgi.input`` met a malformed request body, or one that ended early.
+
+    The server answers the request with 400 (unless the application
+    answered it) and closes the connection, whose framing is lost.
+    """
 
 
 class _BadRequest(Exception):
@@ -47,30 +175,35 @@ class _BadRequest(Exception):
         self.status = status
 
 
+# What _serve_request tells _serve_connection to do next.
+_KEEP, _CLOSE, _LINGER, _TAKEN = range(4)
+
+
 class _Input:
     """``wsgi.input``: the request body, read from the connection."""
 
     __slots__ = ('_conn', '_left', '_chunked', '_chunk_left', '_done',
-                 '_continue')
+                 '_continue', '_max_fields', 'failed')
 
     def __init__(self, conn: _Connection, length: int | None,
-                 chunked: bool, expect_continue: bool) -> None:
+                 chunked: bool, expect_continue: bool,
+                 max_fields: int) -> None:
         self._conn = conn
         self._left = length or 0
         self._chunked = chunked
         self._chunk_left = 0
         self._done = not chunked and not length
-        self._continue = expect_continue
+        self._continue = expect_continue and not self._done
+        self._max_fields = max_fields
+        #: True once the body turned out malformed or cut short
+        self.failed = False
 
-    def _send_continue(self) -> None:
-        if self._continue:
-            self._continue = False
-            self._conn.sendall(b'HTTP/1.1 100 Continue\r\n\r\n')
-
-    def read(self, size: int = -1) -> bytes:
-        if self._done:
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes of the body (all of it if negative)."""
+        if self.failed:
+            raise BadRequestBody('the request body is unreadable')
+        if self._done or size == 0:
             return b''
-        self._send_continue()
         if size is None or size < 0:
             parts = []
             while True:
@@ -78,36 +211,58 @@ class _Input:
                 if not part:
                     return b''.join(parts)
                 parts.append(part)
-        if not self._chunked:
+        try:
+            if self._continue:
+                self._continue = False
+                self._conn.sendall(b'HTTP/1.1 100 Continue\r\n\r\n')
+            if self._chunked:
+                return self._read_chunked(size)
             data = self._conn.read_some(min(size, self._left))
+            if not data:
+                raise BadRequestBody('request body cut short')
             self._left -= len(data)
-            if self._left <= 0 or not data:
+            if self._left == 0:
                 self._done = True
             return data
+        except (BadRequestBody, OSError):
+            self.failed = True
+            raise
+
+    def _read_chunked(self, size: int) -> bytes:
+        conn = self._conn
         if self._chunk_left == 0:
-            line = self._conn.read_line(1024)
-            try:
-                self._chunk_left = int(line.split(b';', 1)[0].strip(), 16)
-            except ValueError:
-                raise _BadRequest(400, 'bad chunk size') from None
-            if self._chunk_left < 0:
-                raise _BadRequest(400, 'bad chunk size')
+            line = conn.read_line(_MAX_CHUNK_LINE)
+            match = _CHUNK_SIZE.fullmatch(line)
+            if match is None:
+                raise BadRequestBody('bad chunk size line')
+            self._chunk_left = int(match.group(1), 16)
             if self._chunk_left == 0:
-                # Trailers, then the blank line that ends the body.
-                while self._conn.read_line(8192) not in (b'\r\n', b'\n',
-                                                         b''):
-                    pass
+                self._read_trailers()
                 self._done = True
                 return b''
-        data = self._conn.read_some(min(size, self._chunk_left))
-        self._chunk_left -= len(data)
+        data = conn.read_some(min(size, self._chunk_left))
         if not data:
-            self._done = True
-        elif self._chunk_left == 0:
-            self._conn.read_line(8)  # the CRLF after the chunk
+            raise BadRequestBody('request body cut short')
+        self._chunk_left -= len(data)
+        if self._chunk_left == 0 and conn.read_exact(2) != b'\r\n':
+            raise BadRequestBody('chunk data not followed by CRLF')
         return data
 
+    def _read_trailers(self) -> None:
+        # Checked like header fields, then dropped: nothing here uses them.
+        count = 0
+        while True:
+            line = self._conn.read_line(_MAX_CHUNK_LINE)
+            if not line:
+                return
+            count += 1
+            if count > self._max_fields:
+                raise BadRequestBody('too many trailer fields')
+            if _TRAILER_LINE.fullmatch(line) is None:
+                raise BadRequestBody('bad trailer field')
+
     def readline(self, size: int = -1) -> bytes:
+        """One line of the body (up to ``size`` bytes)."""
         out = bytearray()
         while size < 0 or len(out) < size:
             ch = self.read(1)
@@ -118,21 +273,42 @@ class _Input:
                 break
         return bytes(out)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         while True:
             line = self.readline()
             if not line:
                 return
             yield line
 
+    @property
+    def pending(self) -> bool:
+        """True while part of the body has not been read."""
+        return not self._done
+
+    def response_begins(self) -> bool:
+        """The final response is starting: no ``100 Continue`` may follow.
+
+        True if the client may still hold back a body it was never invited
+        to send, so the connection cannot be reused.
+        """
+        pending = self._continue
+        self._continue = False
+        return pending
+
     def drain(self, limit: int) -> bool:
-        """Discard what the app did not read; False if over ``limit``."""
+        """Discard what the app did not read; False if the connection
+        cannot be reused (more than ``limit`` bytes, or a bad body)."""
+        if self.failed:
+            return False
         total = 0
-        while not self._done:
-            data = self.read(65536)
-            total += len(data)
-            if total > limit:
-                return False
+        try:
+            while not self._done:
+                data = self.read(65536)
+                total += len(data)
+                if total > limit:
+                    return False
+        except (ValueError, OSError):
+            return False
         return True
 
 
@@ -158,22 +334,45 @@ class _Connection:
         self.buf = self.buf + data if self.buf else data
         return True
 
-    def read_head(self) -> bytes | None:
-        """The request line and headers, or None if the client left."""
+    def read_head(self, limit: int) -> bytes | None:
+        """The request line and field lines, each ending in CRLF (without
+        the empty line), or None if the client left before sending any."""
         start = 0
+        checked = 0
+        skipped = 0
         deadline = None
         while True:
-            end = self.buf.find(b'\r\n\r\n', start)
-            if end > _MAX_HEAD:
-                raise _BadRequest(431, 'request head too large')
+            buf = self.buf
+            if buf[:1] == b'\r':
+                # Empty lines before a request line are ignored (RFC 9112
+                # §2.2), within the head's budget.
+                match = _EMPTY_LINES.match(buf)
+                if match is not None:
+                    skipped += match.end()
+                    if skipped > limit:
+                        raise _BadRequest(400, 'too many empty lines')
+                    buf = self.buf = buf[match.end():]
+                    start = checked = 0
+            end = buf.find(b'\r\n\r\n', start)
             if end >= 0:
-                head = self.buf[:end]
-                self.buf = self.buf[end + 4:]
+                if end + 2 > limit:
+                    raise _BadRequest(431, 'request head too large')
+                # A bare LF or CR in it is found as the head is parsed.
+                head = buf[:end + 2]
+                self.buf = buf[end + 4:]
                 return head
-            if len(self.buf) > _MAX_HEAD:
+            if len(buf) > limit:
                 raise _BadRequest(431, 'request head too large')
-            start = max(0, len(self.buf) - 3)
-            if self.buf:
+            # A bare LF is refused now, not after the head timeout: a
+            # client that ends lines with LF alone never sends CRLFCRLF.
+            # Only the bytes not checked yet (and a CR just before them).
+            low = checked - 1 if checked and buf[checked - 1] == 13 \
+                else checked
+            if buf.count(b'\n', low) != buf.count(b'\r\n', low):
+                raise _BadRequest(400, 'bare LF in the request head')
+            checked = len(buf)
+            start = max(0, len(buf) - 3)
+            if buf:
                 # Once a head has begun it gets a total budget, not a
                 # fresh timeout per read, or a trickle holds us forever.
                 self.idle_since = None
@@ -188,8 +387,8 @@ class _Connection:
             except _socket.timeout:
                 raise _BadRequest(408, 'request head timed out') from None
             if not filled:
-                if self.buf.strip():
-                    raise _BadRequest(400, 'incomplete request')
+                if self.buf:
+                    raise _BadRequest(400, 'incomplete request head')
                 return None
 
     def read_some(self, size: int) -> bytes:
@@ -199,27 +398,46 @@ class _Connection:
         self.buf = self.buf[size:]
         return data
 
+    def read_exact(self, size: int) -> bytes:
+        while len(self.buf) < size:
+            if not self.fill():
+                raise BadRequestBody('request body cut short')
+        data = self.buf[:size]
+        self.buf = self.buf[size:]
+        return data
+
     def read_line(self, limit: int) -> bytes:
+        """One CRLF-terminated line of a chunked body, without the CRLF."""
+        start = 0
         while True:
-            end = self.buf.find(b'\n')
+            end = self.buf.find(b'\n', start)
             if end >= 0:
-                line = self.buf[:end + 1]
+                if end == 0 or self.buf[end - 1] != 13:
+                    raise BadRequestBody('bare LF in a chunked body')
+                if end > limit:
+                    raise BadRequestBody('chunked body line too long')
+                line = self.buf[:end - 1]
                 self.buf = self.buf[end + 1:]
                 return line
             if len(self.buf) > limit:
-                raise _BadRequest(400, 'line too long')
+                raise BadRequestBody('chunked body line too long')
+            start = len(self.buf)
             if not self.fill():
-                line, self.buf = self.buf, b''
-                return line
+                raise BadRequestBody('request body cut short')
 
 
 class HTTPServer:
     """Serve a WSGI app on ``host:port`` with tasks of ``driver``.
 
-    ``keepalive_timeout`` bounds how long an idle connection is kept;
-    ``head_timeout`` how long a request head may take once it has begun;
-    ``max_connections`` how many connections are served at once (more
-    wait in the listen backlog).
+    ``keepalive_timeout`` bounds how long an idle connection is kept (and
+    each read of a request body); ``head_timeout`` how long a request head
+    may take once it has begun; ``max_connections`` how many connections
+    are served at once (more wait in the listen backlog);
+    ``max_unread_body`` how much of a body the app left unread is read and
+    dropped to keep the connection (more: the connection is closed);
+    ``max_head_size``, ``max_header_fields`` and ``max_request_line`` bound
+    a request head (431, 431 and 414 beyond them). See the module's
+    docstring for what else is refused.
     """
 
     def __init__(self, app: Callable, host: str = '127.0.0.1',
@@ -227,17 +445,22 @@ class HTTPServer:
                  keepalive_timeout: float = 75.0,
                  head_timeout: float = 30.0,
                  max_connections: int = 20000,
-                 max_unread_body: int = 1 << 20) -> None:
+                 max_unread_body: int = 1 << 20,
+                 max_head_size: int = 65536,
+                 max_header_fields: int = 100,
+                 max_request_line: int = 8190) -> None:
         self.app = app
         self.driver = driver
         self.keepalive_timeout = keepalive_timeout
         self.head_timeout = head_timeout
-        #: when the connection began waiting for a request (None: busy)
-        self.idle_since: float | None = None
         self.max_unread_body = max_unread_body
+        self.max_head_size = max_head_size
+        self.max_header_fields = max_header_fields
+        self.max_request_line = max_request_line
         self.listener = driver.listen(host, port, backlog)
         self.host, self.port = self.listener.getsockname()[:2]
         self._running = False
+        self._serving = False
         self.max_connections = max_connections
         self._active = 0
         self._count_lock = driver.state_lock()
@@ -246,11 +469,24 @@ class HTTPServer:
         self._room.set()
         self._connections: set = set()
         self._multithread = driver.name == 'threading'
+        #: the pauses between failing accept() calls
+        self.accept_backoff = AcceptBackoff()
 
     def serve_forever(self) -> None:
         """Accept connections until :meth:`stop` is called."""
         self._running = True
-        self.driver.spawn(self._sweep_idle)
+        self._serving = True
+        try:
+            self.driver.spawn(self._sweep_idle)
+            self._accept_loop()
+        finally:
+            self._serving = False
+            try:
+                self.listener.close()
+            except OSError:  # pragma: no cover
+                pass
+
+    def _accept_loop(self) -> None:
         listener = self.listener
         spawn = self.driver.spawn
         while self._running:
@@ -260,17 +496,28 @@ class HTTPServer:
                 continue
             try:
                 sock, addr = listener.accept()
-            except OSError:
+            except OSError as exc:
                 if not self._running:
                     break
-                logger.exception('accept failed')
-                self.driver.sleep(0.01)
+                if exc.errno in ACCEPT_TRANSIENT:
+                    continue
+                self.driver.sleep(self.accept_backoff.failed(exc))
                 continue
+            if not self._running:
+                sock.close()
+                break
+            if self.accept_backoff.failures:
+                self.accept_backoff.succeeded()
             with self._count_lock:
                 self._active += 1
                 if self._active >= self.max_connections:
                     self._room.clear()
-            spawn(self._serve_connection, sock, addr)
+            try:
+                spawn(self._serve_connection, sock, addr)
+            except Exception as exc:  # e.g. no more threads
+                self._connection_ended()
+                sock.close()
+                self.driver.sleep(self.accept_backoff.failed(exc))
 
     def _sweep_idle(self) -> None:
         # Idle keep-alive connections wait without a socket timeout (a
@@ -292,14 +539,30 @@ class HTTPServer:
     def stop(self) -> None:
         """Stop accepting; open connections finish on their own."""
         self._running = False
+        self._room.set()
         try:
+            # Wakes a task blocked in accept(): a thread directly, a green
+            # thread through the hub, which sees the socket hang up.
             self.listener.shutdown(_socket.SHUT_RDWR)
         except OSError:
             pass
+        if self._serving:
+            # The accept loop closes the listener as it returns. Closing
+            # it here would take it out of the hub's poll set before the
+            # hub reports the shutdown, and a green accept() would then
+            # wait forever.
+            return
         try:
             self.listener.close()
         except OSError:
             pass
+
+    def _connection_ended(self) -> None:
+        with self._count_lock:
+            self._active -= 1
+            room = self._active < self.max_connections
+        if room:
+            self._room.set()
 
     def _serve_connection(self, sock: Any, addr: Any) -> None:
         try:
@@ -315,13 +578,18 @@ class HTTPServer:
                 sock.settimeout(None)
                 conn.idle_since = time.monotonic()
                 try:
-                    keep, taken = self._serve_request(conn, base)
+                    after = self._serve_request(conn, base)
                 except _BadRequest as exc:
+                    logger.debug('refused a request from %s: %d %s',
+                                 base['REMOTE_ADDR'], exc.status, exc)
                     self._error(conn, exc.status, str(exc))
+                    self._linger(conn)
                     break
                 except OSError:  # includes timeouts
                     break
-                if taken or not keep:
+                if after == _LINGER:
+                    self._linger(conn)
+                if after != _KEEP:
                     break
         finally:
             # A WebSocket handler returns only once its connection is over.
@@ -330,11 +598,35 @@ class HTTPServer:
             except OSError:
                 pass
             self._connections.discard(conn)
-            with self._count_lock:
-                self._active -= 1
-                room = self._active < self.max_connections
-            if room:
-                self._room.set()
+            self._connection_ended()
+
+    def _linger(self, conn: _Connection) -> None:
+        """Close gracefully after refusing a request.
+
+        Closing a socket with unread bytes makes the kernel reset the
+        connection, and a reset can destroy the response before the client
+        reads it; so stop sending and read the client's leftovers (within a
+        bound in time and bytes) until it closes too.
+        """
+        sock = conn.sock
+        try:
+            sock.shutdown(_socket.SHUT_WR)
+        except OSError:
+            return
+        deadline = time.monotonic() + 2.0
+        total = 0
+        try:
+            while total < (1 << 20):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                sock.settimeout(left)
+                data = conn.recv(65536)
+                if not data:
+                    return
+                total += len(data)
+        except OSError:
+            pass
 
     def _error(self, conn: _Connection, status: int, message: str) -> None:
         body = message.encode()
@@ -368,69 +660,150 @@ class HTTPServer:
 
     def _environ(self, head: bytes, conn: _Connection, base: dict
                  ) -> tuple[dict, bool]:
-        text = head.decode('latin-1')
-        lines = text.split('\r\n')
-        parts = lines[0].split(' ')
+        # Every line of the head ends in CRLF (the last one too), so after
+        # this split a CR or LF left in a line is a bare one, and
+        # str.isprintable() refuses it along with every other control
+        # character.
+        lines = head.decode('latin-1').split('\r\n')
+        line = lines[0]
+        if len(line) > self.max_request_line:
+            raise _BadRequest(414, 'request line too long')
+        parts = line.split(' ')
         if len(parts) != 3:
             raise _BadRequest(400, 'bad request line')
         method, target, version = parts
+        if method not in _METHODS and _TOKEN.fullmatch(method) is None:
+            raise _BadRequest(400, 'bad method')
+        if not target or not target.isprintable() and \
+                _TARGET.fullmatch(target) is None:
+            raise _BadRequest(400, 'bad request target')
         if version != 'HTTP/1.1' and version != 'HTTP/1.0':
-            raise _BadRequest(505, 'unsupported HTTP version')
-        path, _, query = target.partition('?')
+            if _VERSION.fullmatch(version) is not None:
+                raise _BadRequest(505, 'unsupported HTTP version')
+            raise _BadRequest(400, 'bad HTTP version')
+        if len(lines) - 2 > self.max_header_fields:
+            raise _BadRequest(431, 'too many header fields')
+        environ = base.copy()
+        for field in lines[1:-1]:
+            name, sep, value = field.partition(':')
+            key = _KEYS.get(name)
+            if key is None:
+                # Not seen before: a token (no whitespace before the
+                # colon, no obsolete line folding) or a 400.
+                if not sep or _TOKEN.fullmatch(name) is None:
+                    raise _BadRequest(400, 'bad header field')
+                key = _environ_key(name)
+            if not value.isprintable() and _VALUE.fullmatch(value) is None:
+                raise _BadRequest(400, 'bad header field value')
+            if not key:
+                continue
+            value = value.strip(' \t')
+            if key in environ:
+                if key == 'CONTENT_LENGTH' or key == 'HTTP_HOST':
+                    raise _BadRequest(400, f'repeated {name}')
+                if key == 'CONTENT_TYPE':
+                    if environ[key] != value:
+                        raise _BadRequest(400, f'conflicting {name}')
+                    continue
+                sep = '; ' if key == 'HTTP_COOKIE' else ','
+                environ[key] += sep + value
+            else:
+                environ[key] = value
+
+        host = environ.get('HTTP_HOST')
+        if host is None:
+            if version == 'HTTP/1.1':
+                raise _BadRequest(400, 'missing Host')
+        elif host not in _HOSTS:
+            if _HOST.fullmatch(host) is None:
+                raise _BadRequest(400, 'bad Host')
+            if len(_HOSTS) < 256:
+                _HOSTS.add(host)
+        if '#' in target:
+            target = target.partition('#')[0]
+        if method == 'CONNECT':
+            raise _BadRequest(501, 'CONNECT is not supported')
+        if target[:1] == '/':
+            path, _, query = target.partition('?')
+        elif target == '*' and method == 'OPTIONS':
+            path, query = '*', ''
+        else:
+            # Absolute form (RFC 9112 §3.2.2): the target's authority
+            # replaces the Host header.
+            absolute = _ABSOLUTE_FORM.fullmatch(target)
+            if absolute is None:
+                raise _BadRequest(400, 'bad request target')
+            authority, rest = absolute.groups()
+            if not authority or '@' in authority or \
+                    _HOST.fullmatch(authority) is None:
+                raise _BadRequest(400, 'bad request target')
+            environ['HTTP_HOST'] = authority
+            if rest[:1] != '/':
+                rest = '/' + rest
+            path, _, query = rest.partition('?')
         if '%' in path:
             path = unquote(path, encoding='latin-1')
-        environ = base.copy()
         environ['REQUEST_METHOD'] = method
         environ['PATH_INFO'] = path
         environ['QUERY_STRING'] = query
         environ['SERVER_PROTOCOL'] = version
-        for line in lines[1:]:
-            name, sep, value = line.partition(':')
-            if not sep or not name or name[-1] in ' \t' or name[0] in ' \t':
-                raise _BadRequest(400, 'bad header line')
-            key = _KEYS.get(name) or _environ_key(name)
-            value = value.strip()
-            if key in environ:
-                if key == 'CONTENT_LENGTH' or key == 'CONTENT_TYPE':
-                    if environ[key] != value:
-                        raise _BadRequest(400, f'conflicting {name}')
-                    continue
-                environ[key] += ',' + value
-            else:
-                environ[key] = value
+
         keep = version == 'HTTP/1.1'
-        connection = environ.get('HTTP_CONNECTION', '').lower()
-        if 'close' in connection:
-            keep = False
-        elif 'keep-alive' in connection:
-            keep = True
-        chunked = 'chunked' in environ.get('HTTP_TRANSFER_ENCODING',
-                                           '').lower()
+        connection = environ.get('HTTP_CONNECTION')
+        if connection:
+            connection = connection.lower()
+            if connection == 'keep-alive':
+                keep = True
+            elif connection == 'close':
+                keep = False
+            else:
+                tokens = {t.strip(' \t') for t in connection.split(',')}
+                if 'close' in tokens:
+                    keep = False
+                elif 'keep-alive' in tokens:
+                    keep = True
         length = None
-        if chunked:
-            environ.pop('CONTENT_LENGTH', None)
+        chunked = False
+        coding = environ.get('HTTP_TRANSFER_ENCODING')
+        if coding is not None:
+            # RFC 9112 §6.1 and §6.3: the framing a proxy in front may
+            # read differently from us is refused, not guessed at.
+            if version == 'HTTP/1.0':
+                raise _BadRequest(400, 'Transfer-Encoding in HTTP/1.0')
+            if 'CONTENT_LENGTH' in environ:
+                raise _BadRequest(
+                    400, 'both Content-Length and Transfer-Encoding')
+            codings = [c for c in (part.strip(' \t').lower()
+                                   for part in coding.split(',')) if c]
+            if not codings or codings[-1] != 'chunked' or \
+                    'chunked' in codings[:-1]:
+                raise _BadRequest(400, 'bad Transfer-Encoding')
+            if len(codings) > 1:
+                raise _BadRequest(501, 'unsupported transfer coding')
+            chunked = True
         elif 'CONTENT_LENGTH' in environ:
             value = environ['CONTENT_LENGTH']
-            if not value.isdigit():
+            if not value.isascii() or not value.isdigit() or \
+                    len(value) > 18:
                 raise _BadRequest(400, 'bad Content-Length')
             length = int(value)
-        expect = environ.get('HTTP_EXPECT', '').lower() == '100-continue'
-        environ['wsgi.input'] = _Input(conn, length, chunked, expect)
+        expect = version == 'HTTP/1.1' and \
+            environ.get('HTTP_EXPECT', '').lower() == '100-continue'
+        environ['wsgi.input'] = _Input(conn, length, chunked, expect,
+                                       self.max_header_fields)
         return environ, keep
 
-    def _serve_request(self, conn: _Connection, base: dict
-                       ) -> tuple[bool, bool]:
-        """Serve one request; (keep the connection, socket taken over)."""
-        head = conn.read_head()
+    def _serve_request(self, conn: _Connection, base: dict) -> int:
+        """Serve one request; what to do with the connection next."""
+        head = conn.read_head(self.max_head_size)
         conn.idle_since = None
         if head is None:
-            return False, False
+            return _CLOSE
         # Bodies and the app's own reads get a timeout (it only costs when
         # a read has to wait).
         conn.sock.settimeout(self.keepalive_timeout)
-        if head.startswith(b'\r\n'):
-            head = head.lstrip(b'\r\n')
         environ, keep = self._environ(head, conn, base)
+        body = environ['wsgi.input']
         head_only = environ['REQUEST_METHOD'] == 'HEAD'
         state: dict[str, Any] = {}
 
@@ -450,7 +823,12 @@ class HTTPServer:
         def send_head(final: bool, body_length: int | None = None) -> None:
             if state.get('sent'):
                 return
-            state['sent'] = True
+            if body.response_begins():
+                # The client may send the body it held back once its own
+                # wait is over: read it off before closing (see _linger).
+                state['close'] = state['linger'] = True
+            elif body.failed:
+                state['close'] = True
             status = state['status']
             out = [f'HTTP/1.1 {status}\r\n']
             has_length = False
@@ -479,29 +857,34 @@ class HTTPServer:
             if state.get('close') or not keep:
                 out.append('Connection: close\r\n')
             out.append('\r\n')
-            state['head'] = ''.join(out).encode('latin-1')
+            text = ''.join(out)
+            # Each piece holds exactly one CR and one LF, at its end, unless
+            # the app put a line break in a header: refuse to send that
+            # (response splitting).
+            if text.count('\n') != len(out) or text.count('\r') != len(out):
+                raise ValueError('CR or LF in a response header')
+            state['head'] = text.encode('latin-1')
+            state['sent'] = True
             state['bodyless'] = bodyless
 
         try:
             result = self.app(environ, start_response)
-        except Exception:
-            logger.exception('WSGI application raised')
-            self._error(conn, 500, 'Internal Server Error')
-            return False, False
+        except Exception as exc:
+            return self._app_failed(conn, body, state, exc, 'raised')
         try:
             if 'status' not in state:
                 # No response: a WebSocket handler took the connection over.
                 close = getattr(result, 'close', None)
                 if close is not None:
                     close()
-                return False, True
+                return _TAKEN
             if isinstance(result, (list, tuple)) and not state.get('sent'):
-                body = b''.join(result)
-                send_head(True, len(body))
-                data = state.pop('head')
-                if body and not state['bodyless']:
-                    data += body
-                conn.sendall(data)
+                data = b''.join(result)
+                send_head(True, len(data))
+                out = state.pop('head')
+                if data and not state['bodyless']:
+                    out += data
+                conn.sendall(out)
             else:
                 for chunk in result:
                     if chunk:
@@ -512,12 +895,12 @@ class HTTPServer:
                 if state.get('chunked'):
                     conn.sendall(b'0\r\n\r\n')
         except OSError:
-            return False, False
-        except Exception:
-            logger.exception('WSGI response failed')
-            if not state.get('sent'):
-                self._error(conn, 500, 'Internal Server Error')
-            return False, False
+            if body.failed:
+                return self._app_failed(conn, body, state, None, '')
+            return _CLOSE
+        except Exception as exc:
+            return self._app_failed(conn, body, state, exc,
+                                    'response failed')
         finally:
             close = getattr(result, 'close', None)
             if close is not None and 'status' in state:
@@ -525,13 +908,30 @@ class HTTPServer:
                     close()
                 except Exception:
                     logger.exception('closing the WSGI response failed')
+        if body.failed or state.get('linger'):
+            return _LINGER
         if state.get('close') or not keep:
-            return False, False
-        try:
-            drained = environ['wsgi.input'].drain(self.max_unread_body)
-        except _BadRequest:
-            return False, False
-        return drained, False
+            # Bytes the client sent beyond this request would make the
+            # close a reset, which can destroy the response in flight.
+            return _LINGER if conn.buf or body.pending else _CLOSE
+        if not body.drain(self.max_unread_body):
+            return _LINGER
+        return _KEEP
+
+    def _app_failed(self, conn: _Connection, body: _Input, state: dict,
+                    exc: BaseException | None, what: str) -> int:
+        """Answer a request whose app (or response) failed."""
+        if body.failed:
+            # The app stumbled on a bad body: the client's fault, a 400
+            # rather than a 500, and no traceback.
+            logger.debug('bad request body: %s', exc)
+            if not state.get('sent'):
+                self._error(conn, 400, 'bad request body')
+            return _LINGER
+        logger.error('WSGI application %s', what, exc_info=exc)
+        if not state.get('sent'):
+            self._error(conn, 500, 'Internal Server Error')
+        return _CLOSE
 
     def _send_body(self, conn: _Connection, state: dict,
                    data: bytes) -> None:
@@ -545,4 +945,3 @@ class HTTPServer:
         else:
             out += data
         conn.sendall(out)
-

@@ -309,13 +309,27 @@ class Deflate:
         return '; '.join(parts)
 
 
+def _window_bits(value: str | None, low: int) -> int | None:
+    """A ``*_max_window_bits`` value (RFC 7692 §7.1.2): 1-2 ASCII digits
+    in ``low``..15, else None. ``str.isdigit`` alone would let ``'²'``
+    through to ``int()``, which refuses it."""
+    if value is None or not 1 <= len(value) <= 2 or not value.isascii() \
+            or not value.isdigit():
+        return None
+    bits = int(value)
+    return bits if low <= bits <= 15 else None
+
+
 def negotiate_deflate(offers: str, threshold: int = 1024) -> Deflate | None:
     """Accept the first acceptable permessage-deflate offer, or None.
 
-    ``offers`` is the ``Sec-WebSocket-Extensions`` request header.
+    ``offers`` is the ``Sec-WebSocket-Extensions`` request header. A
+    malformed offer (a bad or repeated parameter, a value where none is
+    allowed, an unknown parameter) is declined, never an error: the
+    connection then goes on without compression.
     """
     for offer in offers.split(','):
-        params = [p.strip() for p in offer.split(';')]
+        params = [p.strip(' \t') for p in offer.split(';')]
         if params[0].lower() != 'permessage-deflate':
             continue
         options: dict[str, str | None] = {}
@@ -324,29 +338,38 @@ def negotiate_deflate(offers: str, threshold: int = 1024) -> Deflate | None:
             if not param:
                 continue
             name, eq, value = param.partition('=')
-            name = name.strip().lower()
-            value = value.strip().strip('"') if eq else None
+            name = name.strip(' \t').lower()
+            if eq:
+                value = value.strip(' \t')
+                if len(value) >= 2 and value[0] == value[-1] == '"':
+                    value = value[1:-1]
             if name in options:
                 valid = False
                 break
-            options[name] = value
+            options[name] = value if eq else None
         if not valid:
             continue
         server_bits = 15
         if 'server_max_window_bits' in options:
-            value = options.pop('server_max_window_bits')
             # zlib cannot make raw deflate streams with an 8-bit window.
-            if value is None or not value.isdigit() or \
-                    not 9 <= int(value) <= 15:
+            bits = _window_bits(options.pop('server_max_window_bits'), 9)
+            if bits is None:
                 continue
-            server_bits = int(value)
+            server_bits = bits
         client_bits = 15
         if 'client_max_window_bits' in options:
             value = options.pop('client_max_window_bits')
-            if value is not None:
-                if not value.isdigit() or not 8 <= int(value) <= 15:
-                    continue
-                # Inflating with a larger window than the client's is fine.
+            # Inflating with a larger window than the client's is fine, so
+            # the value is only checked.
+            if value is not None and _window_bits(value, 8) is None:
+                continue
+        flags_ok = True
+        for flag in ('server_no_context_takeover',
+                     'client_no_context_takeover'):
+            if flag in options and options[flag] is not None:
+                flags_ok = False  # these take no value
+        if not flags_ok:
+            continue
         server_nct = 'server_no_context_takeover' in options
         client_nct = 'client_no_context_takeover' in options
         options.pop('server_no_context_takeover', None)

@@ -91,18 +91,22 @@ def read_body(environ: dict, limit: int) -> bytes:
 
     A declared ``Content-Length`` above the limit is refused before any
     byte is read; a chunked (or undeclared) body is read in pieces and
-    refused as soon as it passes the limit.
+    refused as soon as it passes the limit. A ``Content-Length`` that is
+    not 1 to 18 ASCII digits, a body that ends early and a stream that
+    fails (the server's ``wsgi.input`` raising OSError or ValueError) are
+    :class:`BadBody`.
     """
     stream = environ.get('wsgi.input')
     declared = environ.get('CONTENT_LENGTH')
     length: int | None = None
     if declared:
-        try:
-            length = int(declared)
-        except ValueError:
-            raise BadBody('invalid Content-Length') from None
-        if length < 0:
+        # 1 to 18 ASCII digits: int() would also take signs, spaces,
+        # underscores and other scripts' digits, and spend time on (or
+        # refuse with a different error) thousands of digits.
+        if len(declared) > 18 or not declared.isascii() or \
+                not declared.isdigit():
             raise BadBody('invalid Content-Length')
+        length = int(declared)
         if length > limit:
             raise BodyTooLarge()
     if stream is None:
@@ -114,7 +118,7 @@ def read_body(environ: dict, limit: int) -> bytes:
             while total < length:
                 chunk = stream.read(min(length - total, 65536))
                 if not chunk:
-                    break
+                    raise BadBody('request body cut short')
                 chunks.append(chunk)
                 total += len(chunk)
         elif 'chunked' in environ.get('HTTP_TRANSFER_ENCODING', '').lower() \

@@ -43,9 +43,8 @@ def run(host: str, port: int, app: Callable, driver: Driver) -> Runner:
             done.append(True)
 
     def stop() -> None:
-        # Under eventlet, closing the listener does not wake the task
-        # blocked in accept(), so serve_forever() may never return;
-        # alive() must not depend on it once stop() was called.
+        # serve_forever() returns once its task next runs; alive() is
+        # False from now on already.
         done.append(True)
         http.stop()
 
