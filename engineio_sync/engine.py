@@ -60,7 +60,7 @@ from .core.session_events import (
 from .exceptions import RemoteProtocolError
 
 __all__ = ['SessionEngine', 'EngineContext', 'WebSocketSink', 'CLOSE_GRACE',
-           'describe_packets']
+           'RECEIVE_SLICE', 'describe_packets']
 
 #: Seconds a closing WebSocket may take to write its last packets, and
 #: then to receive the peer's close frame, before its TCP connection is cut.
@@ -68,6 +68,9 @@ CLOSE_GRACE = 3.0
 
 # How long a rejected extra WebSocket is kept before its connection is cut.
 REJECT_LINGER = 0.5
+
+#: Packets of one POST handled between two yields to other tasks.
+RECEIVE_SLICE = 256
 
 # Hot paths build events with tuple.__new__: the same frozen values,
 # without the Python-level __new__ of a NamedTuple.
@@ -484,10 +487,18 @@ class SessionEngine:
         self._run(_POST_ENDED)
 
     def receive(self, packets: list[Packet]) -> None:
-        """Packets from the client, in order (a POST's payload)."""
-        for packet in packets:
-            if not self.receive_packet(packet):
+        """Packets from the client, in order (a POST's payload).
+
+        A payload may hold hundreds of thousands of tiny packets; every
+        RECEIVE_SLICE of them the task yields, so that one such POST cannot
+        hold up every other client while its handlers run.
+        """
+        receive_packet = self.receive_packet
+        for count, packet in enumerate(packets, 1):
+            if not receive_packet(packet):
                 break
+            if count % RECEIVE_SLICE == 0:
+                self.ctx.driver.sleep(0)
 
     def receive_packet(self, packet: Packet) -> bool:
         """One packet from the client on the session's transport; False
