@@ -24,6 +24,17 @@ DRIVERS = os.environ.get('EIO_TEST_DRIVERS',
                          'eventlet threading gevent native').split()
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """Terminate a server process, killing it if it does not exit in 5 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 class ServerProcess:
     """A running ``tests/e2e/server_app.py`` and the events it printed."""
 
@@ -109,13 +120,7 @@ class ServerProcess:
         return [line for line in self.stderr_lines if 'Traceback' in line]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         for pump in getattr(self, '_pumps', ()):
             pump.join(2)
 

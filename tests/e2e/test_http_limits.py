@@ -20,6 +20,8 @@ import time
 
 import pytest
 
+from conftest import stop_process
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
@@ -67,13 +69,7 @@ class Proc:
             self.stderr.append(line)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.pump.join(2)
 
 

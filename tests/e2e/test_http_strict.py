@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from conftest import stop_process
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = sys.executable
 
@@ -276,13 +278,7 @@ class Served:
             self.stderr.append(line)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self._pump.join(2)
 
 
