@@ -518,12 +518,7 @@ class SessionEngine:
         if socket.handlers or ctx.logger.isEnabledFor(logging.DEBUG):
             self._received(packet)
         if actions:
-            if not socket.handlers and len(actions) == 1 and \
-                    type(actions[0]) is Deliver:
-                # The common case: a message, nobody listening per socket.
-                self.ctx.deliver(self.sid, actions[0].data)
-            else:
-                self._apply(actions)
+            self._apply(actions)
         return session.ready_state is not _CLOSED
 
     def _received(self, packet: Packet) -> None:
