@@ -49,7 +49,7 @@ from typing import Any, Callable, Protocol
 from .core.packets import Packet, PacketType
 from .core.session import CloseReason, ReadyState, Session, SessionSettings
 from .core.session_events import (
-    Close, Closed, CloseWebSocket, Deliver, DropProbe, Dropped,
+    AnswerPoll, Close, Closed, CloseWebSocket, Deliver, DropProbe, Dropped,
     Flush,
     Forget, InvalidInput, Open, PacketReceived, ParkPoll, PingQueued,
     PollResumed, PollStarted, PostEnded, PostStarted, ProbeEnded,
@@ -90,6 +90,10 @@ _PING = Packet(PacketType.PING)
 _HEARTBEAT_TYPES = (PacketType.PING, PacketType.PONG)
 _CLOSED = ReadyState.CLOSED
 _MESSAGE = PacketType.MESSAGE
+_DEBUG = logging.DEBUG
+# Actions that answer the request which caused them: _apply hands them back.
+_FOR_CALLER = frozenset((AnswerPoll, ParkPoll, RefuseRequest, RejectWebSocket,
+                         Write, Dropped))
 
 
 class WebSocketSink(Protocol):
@@ -201,7 +205,9 @@ class SessionEngine:
         reply = None
         for action in actions:
             kind = type(action)
-            if kind is Deliver:
+            if kind in _FOR_CALLER:
+                reply = action
+            elif kind is Deliver:
                 self._deliver(action.data)
             elif kind is WakePoll:
                 self.poll_event.set()
@@ -234,10 +240,6 @@ class SessionEngine:
                 if self.socket.handlers:
                     self.socket.emit('heartbeat')
                     self.socket.emit('packet_create', _PING)
-            else:
-                # AnswerPoll, ParkPoll, RefuseRequest, RejectWebSocket,
-                # Dropped: for the caller.
-                reply = action
         return reply
 
     def _emit(self, event: str, *args: Any) -> None:
@@ -289,7 +291,7 @@ class SessionEngine:
                 return self._send_now(ws, packet)
         session = self.session
         with self.lock:
-            actions = session.handle(Send(packet), self.ctx.clock())
+            actions = session.handle(_new(Send, (packet,)), self.ctx.clock())
             if actions and type(actions[0]) is Dropped:
                 self.ctx.logger.debug('%s: send on a closed session '
                                       'dropped', self.sid)
@@ -298,8 +300,11 @@ class SessionEngine:
                 if self.callbacks is None:
                     self.callbacks = deque()
                 self.callbacks.append((session.queued_count, callback))
-        self._emit('packet_create', packet)
-        self._apply(actions)
+        socket = self.socket
+        if socket.handlers:
+            socket.emit('packet_create', packet)
+        if actions:
+            self._apply(actions)
         return True
 
     def _send_now(self, ws: WebSocketSink, packet: Packet) -> bool:
@@ -379,14 +384,16 @@ class SessionEngine:
                                              'write failed')))
 
     def _flushing(self, packets: list[Packet]) -> None:
-        logger = self.ctx.logger
-        if logger.isEnabledFor(logging.DEBUG):
+        ctx = self.ctx
+        logger = ctx.logger
+        if logger.isEnabledFor(_DEBUG):
             logger.debug('%s: sending %s over %s', self.sid,
                          describe_packets(packets), self.session.transport)
-        self._emit('flush', packets)
-        events = self.ctx.events
-        if events.handlers:
-            events.emit('flush', self.socket, packets)
+        socket = self.socket
+        if socket.handlers:
+            socket.emit('flush', packets)
+        if 'flush' in ctx.events.handlers:
+            ctx.events.emit('flush', socket, packets)
 
     def sent(self, packets: list[Packet]) -> None:
         """Packets reached the client: run send callbacks, emit drain."""
@@ -400,10 +407,12 @@ class SessionEngine:
                 except Exception:
                     self.ctx.logger.exception('%s: send callback raised',
                                               self.sid)
-        self._emit('drain')
+        socket = self.socket
+        if socket.handlers:
+            socket.emit('drain')
         events = self.ctx.events
-        if events.handlers:
-            events.emit('drain', self.socket)
+        if 'drain' in events.handlers:
+            events.emit('drain', socket)
 
     # -- closing ------------------------------------------------------------------------
 
@@ -477,7 +486,10 @@ class SessionEngine:
     def begin_post(self) -> RemoteProtocolError | None:
         """A POST arrived (its body not read yet): None to go on, or the
         error to answer with."""
-        reply = self._apply(self._run(_POST_STARTED))
+        actions = self._run(_POST_STARTED)
+        if not actions:
+            return None
+        reply = self._apply(actions)
         if type(reply) is RefuseRequest:
             return RemoteProtocolError(reply.code, reply.message)
         return None

@@ -312,6 +312,38 @@ class _Input:
         return True
 
 
+class _EmptyInput:
+    """``wsgi.input`` of a request without a body (most requests): nothing
+    to read, nothing that can fail, so one instance serves them all."""
+
+    __slots__ = ()
+
+    failed = False
+    pending = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Always ``b''``."""
+        return b''
+
+    def readline(self, size: int = -1) -> bytes:
+        """Always ``b''``."""
+        return b''
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(())
+
+    def response_begins(self) -> bool:
+        """Never a held-back body."""
+        return False
+
+    def drain(self, limit: int) -> bool:
+        """Nothing to discard."""
+        return True
+
+
+_NO_BODY = _EmptyInput()
+
+
 class _Connection:
     """Buffered reads from one client socket."""
 
@@ -337,6 +369,17 @@ class _Connection:
     def read_head(self, limit: int) -> bytes | None:
         """The request line and field lines, each ending in CRLF (without
         the empty line), or None if the client left before sending any."""
+        if not self.buf and not self.fill():
+            return None
+        buf = self.buf
+        end = buf.find(b'\r\n\r\n')
+        # Most heads arrive whole in one read, with no empty lines first.
+        if 0 < end <= limit - 2 and buf[0] != 13:
+            self.buf = buf[end + 4:]
+            return buf[:end + 2]
+        return self._read_head_slowly(limit)
+
+    def _read_head_slowly(self, limit: int) -> bytes | None:
         start = 0
         checked = 0
         skipped = 0
@@ -424,6 +467,128 @@ class _Connection:
             start = len(self.buf)
             if not self.fill():
                 raise BadRequestBody('request body cut short')
+
+
+class _Reply:
+    """The response to one request, as the app starts and writes it."""
+
+    # Class-level defaults: most requests never change most of these.
+    started = False   # start_response was called
+    sent = False      # the head is built (``head`` holds it until written)
+    head = b''
+    close = False     # the connection ends after this response
+    linger = False    # ... and the client may still send a held-back body
+    chunked = False
+    bodyless = False
+    status = ''
+    headers: Any = ()
+
+    def __init__(self, conn: _Connection, body: Any, keep: bool,
+                 head_only: bool, http11: bool) -> None:
+        self.conn = conn
+        self.body = body
+        self.keep = keep
+        self.head_only = head_only
+        self.http11 = http11
+
+    def start_response(self, status: str, headers: list,
+                       exc_info: Any = None) -> Callable[[bytes], None]:
+        """WSGI's ``start_response``."""
+        if exc_info is not None and self.sent:
+            raise exc_info[1].with_traceback(exc_info[2])
+        self.status = status
+        self.headers = headers
+        self.started = True
+        return self.write
+
+    def write(self, data: bytes) -> None:
+        """WSGI's ``write``: the head if not sent yet, then ``data``."""
+        if not self.sent:
+            self._build_head(False)
+        if not data:
+            return
+        out = self.head
+        self.head = b''
+        if self.bodyless:
+            if out:
+                self.conn.sendall(out)
+            return
+        if self.chunked:
+            out += b'%x\r\n' % len(data) + data + b'\r\n'
+        else:
+            out += data
+        self.conn.sendall(out)
+
+    def send(self, result: Any) -> None:
+        """Send the app's response body (an iterable of bytes)."""
+        if type(result) is not list and not isinstance(
+                result, (list, tuple)) or self.sent:
+            for chunk in result:
+                if chunk:
+                    self.write(chunk)
+            if not self.sent:
+                self._build_head(True, 0)
+            if self.head:
+                self.conn.sendall(self.head)
+                self.head = b''
+            if self.chunked:
+                self.conn.sendall(b'0\r\n\r\n')
+            return
+        # A complete body: the head and the body in one write.
+        data = result[0] if len(result) == 1 else b''.join(result)
+        self._build_head(True, len(data))
+        out = self.head
+        self.head = b''
+        if data and not self.bodyless:
+            out += data
+        self.conn.sendall(out)
+
+    def _build_head(self, final: bool, body_length: int | None = None
+                    ) -> None:
+        body = self.body
+        if body.response_begins():
+            # The client may send the body it held back once its own
+            # wait is over: read it off before closing (see _linger).
+            self.close = self.linger = True
+        elif body.failed:
+            self.close = True
+        status = self.status
+        out = [f'HTTP/1.1 {status}\r\n']
+        has_length = False
+        for name, value in self.headers:
+            lname = name.lower()
+            if lname == 'content-length':
+                has_length = True
+            elif lname == 'connection':
+                if 'close' in value.lower():
+                    self.close = True
+                continue
+            out.append(f'{name}: {value}\r\n')
+        code = status[:3]
+        bodyless = self.head_only or code == '204' or code == '304' or \
+            code[:1] == '1'
+        if has_length:
+            pass
+        elif final and body_length is not None and not bodyless:
+            out.append('Content-Length: %d\r\n' % body_length)
+        elif not bodyless:
+            if self.http11:
+                self.chunked = True
+                out.append('Transfer-Encoding: chunked\r\n')
+            else:
+                self.close = True
+        if self.close or not self.keep:
+            out.append('Connection: close\r\n')
+        out.append('\r\n')
+        text = ''.join(out)
+        # Each piece holds exactly one CR and one LF, at its end, unless
+        # the app put a line break in a header: refuse to send that
+        # (response splitting).
+        if text.count('\n') != len(out) or text.count('\r') != len(out):
+            raise ValueError('CR or LF in a response header')
+        self.head = text.encode('latin-1')
+        self.sent = True
+        self.bodyless = bodyless
 
 
 class HTTPServer:
@@ -787,10 +952,13 @@ class HTTPServer:
                     len(value) > 18:
                 raise _BadRequest(400, 'bad Content-Length')
             length = int(value)
-        expect = version == 'HTTP/1.1' and \
-            environ.get('HTTP_EXPECT', '').lower() == '100-continue'
-        environ['wsgi.input'] = _Input(conn, length, chunked, expect,
-                                       self.max_header_fields)
+        if length or chunked:
+            expect = version == 'HTTP/1.1' and 'HTTP_EXPECT' in environ \
+                and environ['HTTP_EXPECT'].lower() == '100-continue'
+            environ['wsgi.input'] = _Input(conn, length, chunked, expect,
+                                           self.max_header_fields)
+        else:
+            environ['wsgi.input'] = _NO_BODY
         return environ, keep
 
     def _serve_request(self, conn: _Connection, base: dict) -> int:
@@ -804,113 +972,37 @@ class HTTPServer:
         conn.sock.settimeout(self.keepalive_timeout)
         environ, keep = self._environ(head, conn, base)
         body = environ['wsgi.input']
-        head_only = environ['REQUEST_METHOD'] == 'HEAD'
-        state: dict[str, Any] = {}
-
-        def start_response(status: str, headers: list, exc_info: Any = None
-                           ) -> Callable[[bytes], None]:
-            if exc_info is not None and state.get('sent'):
-                raise exc_info[1].with_traceback(exc_info[2])
-            state['status'] = status
-            state['headers'] = headers
-            return write
-
-        def write(data: bytes) -> None:
-            send_head(False)
-            if data:
-                self._send_body(conn, state, data)
-
-        def send_head(final: bool, body_length: int | None = None) -> None:
-            if state.get('sent'):
-                return
-            if body.response_begins():
-                # The client may send the body it held back once its own
-                # wait is over: read it off before closing (see _linger).
-                state['close'] = state['linger'] = True
-            elif body.failed:
-                state['close'] = True
-            status = state['status']
-            out = [f'HTTP/1.1 {status}\r\n']
-            has_length = False
-            for name, value in state['headers']:
-                lname = name.lower()
-                if lname == 'content-length':
-                    has_length = True
-                elif lname == 'connection':
-                    if 'close' in value.lower():
-                        state['close'] = True
-                    continue
-                out.append(f'{name}: {value}\r\n')
-            code = status[:3]
-            bodyless = head_only or code in ('204', '304') or \
-                code.startswith('1')
-            if has_length:
-                pass
-            elif final and body_length is not None and not bodyless:
-                out.append(f'Content-Length: {body_length}\r\n')
-            elif not bodyless:
-                if environ['SERVER_PROTOCOL'] == 'HTTP/1.1':
-                    state['chunked'] = True
-                    out.append('Transfer-Encoding: chunked\r\n')
-                else:
-                    state['close'] = True
-            if state.get('close') or not keep:
-                out.append('Connection: close\r\n')
-            out.append('\r\n')
-            text = ''.join(out)
-            # Each piece holds exactly one CR and one LF, at its end, unless
-            # the app put a line break in a header: refuse to send that
-            # (response splitting).
-            if text.count('\n') != len(out) or text.count('\r') != len(out):
-                raise ValueError('CR or LF in a response header')
-            state['head'] = text.encode('latin-1')
-            state['sent'] = True
-            state['bodyless'] = bodyless
-
+        reply = _Reply(conn, body, keep, environ['REQUEST_METHOD'] == 'HEAD',
+                       environ['SERVER_PROTOCOL'] == 'HTTP/1.1')
         try:
-            result = self.app(environ, start_response)
+            result = self.app(environ, reply.start_response)
         except Exception as exc:
-            return self._app_failed(conn, body, state, exc, 'raised')
+            return self._app_failed(conn, body, reply, exc, 'raised')
         try:
-            if 'status' not in state:
+            if not reply.started:
                 # No response: a WebSocket handler took the connection over.
                 close = getattr(result, 'close', None)
                 if close is not None:
                     close()
                 return _TAKEN
-            if isinstance(result, (list, tuple)) and not state.get('sent'):
-                data = b''.join(result)
-                send_head(True, len(data))
-                out = state.pop('head')
-                if data and not state['bodyless']:
-                    out += data
-                conn.sendall(out)
-            else:
-                for chunk in result:
-                    if chunk:
-                        write(chunk)
-                send_head(True, 0)
-                if 'head' in state:
-                    conn.sendall(state.pop('head'))
-                if state.get('chunked'):
-                    conn.sendall(b'0\r\n\r\n')
+            reply.send(result)
         except OSError:
             if body.failed:
-                return self._app_failed(conn, body, state, None, '')
+                return self._app_failed(conn, body, reply, None, '')
             return _CLOSE
         except Exception as exc:
-            return self._app_failed(conn, body, state, exc,
+            return self._app_failed(conn, body, reply, exc,
                                     'response failed')
         finally:
             close = getattr(result, 'close', None)
-            if close is not None and 'status' in state:
+            if close is not None and reply.started:
                 try:
                     close()
                 except Exception:
                     logger.exception('closing the WSGI response failed')
-        if body.failed or state.get('linger'):
+        if body.failed or reply.linger:
             return _LINGER
-        if state.get('close') or not keep:
+        if reply.close or not keep:
             # Bytes the client sent beyond this request would make the
             # close a reset, which can destroy the response in flight.
             return _LINGER if conn.buf or body.pending else _CLOSE
@@ -918,30 +1010,17 @@ class HTTPServer:
             return _LINGER
         return _KEEP
 
-    def _app_failed(self, conn: _Connection, body: _Input, state: dict,
+    def _app_failed(self, conn: _Connection, body: Any, reply: _Reply,
                     exc: BaseException | None, what: str) -> int:
         """Answer a request whose app (or response) failed."""
         if body.failed:
             # The app stumbled on a bad body: the client's fault, a 400
             # rather than a 500, and no traceback.
             logger.debug('bad request body: %s', exc)
-            if not state.get('sent'):
+            if not reply.sent:
                 self._error(conn, 400, 'bad request body')
             return _LINGER
         logger.error('WSGI application %s', what, exc_info=exc)
-        if not state.get('sent'):
+        if not reply.sent:
             self._error(conn, 500, 'Internal Server Error')
         return _CLOSE
-
-    def _send_body(self, conn: _Connection, state: dict,
-                   data: bytes) -> None:
-        out = state.pop('head', b'')
-        if state['bodyless']:
-            if out:
-                conn.sendall(out)
-            return
-        if state.get('chunked'):
-            out += f'{len(data):x}\r\n'.encode() + data + b'\r\n'
-        else:
-            out += data
-        conn.sendall(out)

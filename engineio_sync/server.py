@@ -274,7 +274,9 @@ class Server(EventEmitter):
             return self._refuse(RemoteProtocolError(
                 FORBIDDEN, 'Origin not allowed'), environ, headers)
         query = parse_query(environ.get('QUERY_STRING', ''))
-        upgrade = 'websocket' in environ.get('HTTP_UPGRADE', '').lower()
+        upgrade_header = environ.get('HTTP_UPGRADE')
+        upgrade = upgrade_header is not None and \
+            'websocket' in upgrade_header.lower()
         try:
             info = classify_request(
                 method, query, transports=self.config.transports,

@@ -53,6 +53,13 @@ def parse_query(query_string: str) -> dict[str, str]:
     out: dict[str, str] = {}
     if not query_string:
         return out
+    if '%' not in query_string and '+' not in query_string:
+        # Nothing to unquote (the usual Engine.IO query).
+        for part in query_string.split('&'):
+            key, _, value = part.partition('=')
+            if key not in out and part:
+                out[key] = value
+        return out
     for part in query_string.split('&'):
         if not part:
             continue

@@ -304,8 +304,11 @@ class Session:
         return packets
 
     def _take_for_poll(self) -> tuple[list[Packet], tuple]:
-        """The buffer for a GET; a graceful close ends once it goes out."""
-        packets = self._take_buffer()
+        """The (non-empty) buffer for a GET; a graceful close ends once it
+        goes out."""
+        packets = self.buffer
+        self.buffer = []
+        self.sent_count += len(packets)
         if self.ready_state is ReadyState.CLOSING and \
                 packets[-1].type is PacketType.CLOSE:
             return packets, self._finish()
@@ -420,7 +423,7 @@ class Session:
             return (AnswerPoll([_NOOP]),)
         if self.buffer:
             packets, finished = self._take_for_poll()
-            return finished + (AnswerPoll(packets),)
+            return finished + (_new(AnswerPoll, (packets,)),)
         self.poll_waiting = True
         self.poll_reply = None
         return (ParkPoll(self.settings.poll_timeout),)
@@ -432,7 +435,7 @@ class Session:
             return (AnswerPoll(reply),)
         if self.buffer:
             packets, finished = self._take_for_poll()
-            return finished + (AnswerPoll(packets),)
+            return finished + (_new(AnswerPoll, (packets,)),)
         return (AnswerPoll([_NOOP]),)
 
     def _on_post_started(self, event: PostStarted, now: float) -> tuple:

@@ -115,6 +115,15 @@ def read_body(environ: dict, limit: int) -> bytes:
     total = 0
     try:
         if length is not None:
+            if length:
+                # Usually the whole body is there in one read.
+                chunk = stream.read(length)
+                if len(chunk) == length and type(chunk) is bytes:
+                    return chunk
+                if not chunk:
+                    raise BadBody('request body cut short')
+                chunks.append(chunk)
+                total = len(chunk)
             while total < length:
                 chunk = stream.read(min(length - total, 65536))
                 if not chunk:
