@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 from .core.packets import Packet, PacketType
 from .core.session import CloseReason, ReadyState, Session, SessionSettings
@@ -98,6 +98,10 @@ _FOR_CALLER = frozenset((AnswerPoll, ParkPoll, RefuseRequest, RejectWebSocket,
 
 class WebSocketSink(Protocol):
     """What a WebSocket transport provides for the engine to write on."""
+
+    def write_packet(self, packet: Packet) -> bool:
+        """Write one packet (the engine holds its write lock); False if
+        the connection failed."""
 
     def write_packets(self, packets: list[Packet]) -> bool:
         """Write packets in order (the engine holds its write lock);
@@ -281,7 +285,7 @@ class SessionEngine:
                     # The core's fast lane: straight onto the WebSocket,
                     # under the write lock so that writes keep the order
                     # of sends.
-                    if direct and ws.write_packets([packet]):
+                    if direct and ws.write_packet(packet):
                         return True
                 if direct:
                     # Outside the write lock: closing runs handlers that
@@ -374,7 +378,7 @@ class SessionEngine:
         if probe is None:
             return
         with self.write_lock:
-            ok = probe.write_packets([packet])
+            ok = probe.write_packet(packet)
         if not ok:
             self.websocket_ended(probe, CloseReason.TRANSPORT_ERROR, 'write failed')
 
@@ -498,8 +502,9 @@ class SessionEngine:
         """The POST is over."""
         self._run(_POST_ENDED)
 
-    def receive(self, packets: list[Packet]) -> None:
-        """Packets from the client, in order (a POST's payload).
+    def receive(self, packets: Iterable[Packet]) -> None:
+        """Packets from the client, in order (a POST's payload; it may be
+        decoded lazily: a DecodeError it raises reaches the caller).
 
         A payload may hold hundreds of thousands of tiny packets; every
         RECEIVE_SLICE of them the task yields, so that one such POST cannot

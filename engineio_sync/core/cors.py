@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Union
 
 __all__ = ['CorsPolicy', 'same_origin']
+
+# A serialized origin (RFC 6454 §6.2): "null" or scheme "://" host[:port],
+# in visible ASCII. Only such a value may be echoed into a response header;
+# a WSGI server that lets a bare CR (or worse) through in a header value
+# would otherwise let the client inject response headers.
+_ORIGIN = re.compile("null|[A-Za-z][-+.A-Za-z0-9]*://[!-~]+")
+# Access-Control-Request-Headers: a list of field names (RFC 9110 tokens).
+_TOKEN = "[-!#$%&'*+.^_`|~0-9A-Za-z]+"
+_FIELD_NAMES = re.compile(f'{_TOKEN}(?:[ \t]*,[ \t]*{_TOKEN})*')
 
 OriginSpec = Union[str, Iterable[str], Callable[[str], bool], bool]
 
@@ -56,8 +66,13 @@ class CorsPolicy:
         self.max_age = max_age
 
     def allows(self, origin: str | None) -> bool:
-        """True when a request carrying this ``Origin`` header is allowed."""
-        if origin is None or self._any:
+        """True when a request carrying this ``Origin`` header is allowed
+        (a malformed ``Origin`` never is)."""
+        if origin is None:
+            return True
+        if _ORIGIN.fullmatch(origin) is None:
+            return False
+        if self._any:
             return True
         if self._check is not None:
             return bool(self._check(origin))
@@ -85,7 +100,10 @@ class CorsPolicy:
             out.append(('Access-Control-Expose-Headers', self.exposed_headers))
         if preflight:
             out.append(('Access-Control-Allow-Methods', self.methods))
-            allowed = self.allowed_headers or request_headers
+            allowed = self.allowed_headers
+            if not allowed and request_headers and \
+                    _FIELD_NAMES.fullmatch(request_headers) is not None:
+                allowed = request_headers
             if allowed:
                 out.append(('Access-Control-Allow-Headers', allowed))
             if self.max_age is not None:
@@ -99,7 +117,10 @@ def same_origin(origin: str, host: str | None,
 
     The scheme is ignored so that TLS-terminating proxies still match;
     ``X-Forwarded-Host`` is honoured for proxies that rewrite ``Host``.
+    A malformed ``origin`` matches nothing.
     """
+    if _ORIGIN.fullmatch(origin) is None:
+        return False
     _, sep, rest = origin.partition('://')
     if not sep:
         return False

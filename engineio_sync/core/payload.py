@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from urllib.parse import parse_qs
 
 from .packets import (
@@ -48,6 +48,7 @@ __all__ = [
     'RECORD_SEPARATOR',
     'encode_payload',
     'decode_payload',
+    'iter_payload',
     'encode_payload_v3',
     'decode_payload_v3',
     'utf16_length',
@@ -145,6 +146,21 @@ def decode_payload(body: str | bytes, *,
         if len(parts) > max_packets:
             raise DecodeError(f'payload has more than {max_packets} packets')
     return [decode_packet(part) for part in parts]
+
+
+def iter_payload(body: str | bytes) -> Iterator[Packet]:
+    """Decode a v4 long-polling payload one packet at a time.
+
+    The body is checked (UTF-8, not empty) and split at once; each packet
+    is decoded only when the iterator reaches it, so a consumer that
+    pauses between packets also spreads the decoding of a huge payload.
+    A malformed packet raises :class:`DecodeError` when it is reached,
+    after the packets before it, as the reference server delivers them.
+    """
+    text = _to_text(body)
+    if not text:
+        raise DecodeError('empty payload')
+    return map(decode_packet, text.split(RECORD_SEPARATOR))
 
 
 # --------------------------------------------------------------------------

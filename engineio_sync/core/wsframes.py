@@ -135,6 +135,19 @@ class FrameReader:
         while end - pos >= 2 and not self.closed:
             b0 = buf[pos]
             b1 = buf[pos + 1]
+            if b0 == 0x81 and 0x80 <= b1 < 0xFE and not self._part_opcode \
+                    and b1 - 0x80 <= self._max:
+                # The commonest frame by far: a whole, masked, uncompressed
+                # text message under 126 bytes, outside a fragmented one.
+                # Every check below holds for it; only the data is read.
+                need = b1 - 0x7A  # 2 header + 4 mask + length
+                if end - pos < need:
+                    break
+                payload = _unmask(bytes(buf[pos + 6:pos + need]),
+                                  bytes(buf[pos + 2:pos + 6]))
+                pos += need
+                events.append((TEXT, _finish(TEXT, payload)))
+                continue
             opcode = b0 & 0x0F
             length = b1 & 0x7F
             head = 2

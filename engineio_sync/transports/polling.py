@@ -9,10 +9,10 @@ GET is answered with and what a POST's packets do.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ..core.packets import DecodeError, Packet
-from ..core.payload import (decode_jsonp_post, decode_payload,
+from ..core.payload import (decode_jsonp_post, iter_payload,
                             decode_payload_v3, encode_jsonp, encode_payload,
                             encode_payload_v3)
 from ..exceptions import BAD_REQUEST, RemoteProtocolError
@@ -121,21 +121,22 @@ class PollingTransport:
             engine.invalid_input(str(exc))
             return error_response(RemoteProtocolError(BAD_REQUEST), headers)
         try:
-            packets = self._decode(engine.session.protocol, body, info)
+            # v4 packets are decoded as the engine takes them, so that its
+            # pauses in a huge payload spread the decoding as well.
+            engine.receive(self._decode(engine.session.protocol, body, info))
         except DecodeError as exc:
             engine.invalid_input(f'parse error: {exc}')
             return error_response(exc, headers)
-        engine.receive(packets)
         headers.append(TEXT_PLAIN)
         return Response(200, _OK, headers)
 
     @staticmethod
     def _decode(protocol: int, body: bytes, info: RequestInfo
-                ) -> list[Packet]:
+                ) -> Iterable[Packet]:
         if info.jsonp_index is not None:
             text = decode_jsonp_post(body)
-            return (decode_payload(text) if protocol == 4
+            return (iter_payload(text) if protocol == 4
                     else decode_payload_v3(text))
         if protocol == 4:
-            return decode_payload(body)
+            return iter_payload(body)
         return decode_payload_v3(body)

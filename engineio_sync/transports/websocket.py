@@ -77,6 +77,15 @@ class WebSocketBinding:
         self.closing = False
         self._encode = encode_packet_v3 if protocol == 3 else encode_packet
 
+    def write_packet(self, packet: Packet) -> bool:
+        """Write one packet (the caller holds the write lock); False if the
+        connection failed."""
+        try:
+            self.conn.send_one(self._encode(packet))
+        except (OSError, ConnectionError):
+            return False
+        return True
+
     def write_packets(self, packets: list[Packet]) -> bool:
         """Write packets (the caller holds the write lock); False if the
         connection failed."""

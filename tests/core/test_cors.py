@@ -146,3 +146,48 @@ def test_same_origin():
     assert not same_origin('http://a.example', None)
     assert not same_origin('null', 'a.example')
     assert not same_origin('http://a.example.evil', 'a.example')
+
+
+# -- values that would end up in a response header -----------------------------
+
+MALFORMED = ['http://a.example\rX-Injected: yes', 'http://a.example\nX: y',
+             'http://a.example X', 'http://a.\x00example', 'http://\u00e9.example',
+             'a.example', '', 'http://']
+
+
+@pytest.mark.parametrize('origin', MALFORMED)
+@pytest.mark.parametrize('spec', ['*', A, [A], lambda o: True])
+def test_malformed_origin_is_never_allowed_nor_echoed(spec, origin):
+    for credentials in (False, True):
+        policy = CorsPolicy(spec, credentials=credentials)
+        assert not policy.allows(origin)
+        assert policy.headers(origin) == []
+        assert policy.headers(origin, preflight=True) == []
+
+
+def test_null_origin_is_well_formed():
+    assert CorsPolicy('*', credentials=True).headers('null') == [
+        ('Access-Control-Allow-Origin', 'null'), ('Vary', 'Origin'),
+        ('Access-Control-Allow-Credentials', 'true')]
+
+
+def test_preflight_echoes_only_a_list_of_field_names():
+    policy = CorsPolicy(A)
+    good = hdict(policy.headers(A, preflight=True,
+                                request_headers='content-type, x-token'))
+    assert good['Access-Control-Allow-Headers'] == 'content-type, x-token'
+    for bad in ('content-type\rX-Injected: yes', 'a b', 'x,', 'caf\u00e9'):
+        headers = hdict(policy.headers(A, preflight=True,
+                                       request_headers=bad))
+        assert 'Access-Control-Allow-Headers' not in headers
+    # Configured allowed headers are the server's own: sent as they are.
+    configured = CorsPolicy(A, allowed_headers=['x-a'])
+    assert hdict(configured.headers(A, preflight=True,
+                                    request_headers='bad value'))[
+        'Access-Control-Allow-Headers'] == 'x-a'
+
+
+@pytest.mark.parametrize('origin', MALFORMED)
+def test_malformed_origin_is_not_same_origin(origin):
+    from engineio_sync.core.cors import same_origin
+    assert not same_origin(origin, 'a.example')

@@ -14,6 +14,7 @@ from engineio_sync.core.payload import (
     RECORD_SEPARATOR,
     decode_jsonp_post,
     decode_payload,
+    iter_payload,
     decode_payload_v3,
     encode_jsonp,
     encode_payload,
@@ -585,3 +586,23 @@ def test_decode_jsonp_post_fuzz(body: bytes) -> None:
     except DecodeError:
         return
     assert isinstance(result, str)
+
+
+def test_iter_payload_decodes_lazily_and_fails_at_the_bad_packet():
+    packets = iter_payload('4a\x1e4b\x1eZ\x1e4d')
+    assert next(packets) == Packet(MSG, 'a')
+    assert next(packets) == Packet(MSG, 'b')
+    with pytest.raises(DecodeError):
+        next(packets)
+
+
+@pytest.mark.parametrize('body', ['', b'', b'4ok\xc3'])
+def test_iter_payload_refuses_an_empty_or_non_utf8_body_at_once(body):
+    with pytest.raises(DecodeError):
+        iter_payload(body)
+
+
+def test_iter_payload_agrees_with_decode_payload():
+    body = '4one\x1ebAQIDBA==\x1e2probe\x1e4'
+    assert list(iter_payload(body)) == decode_payload(body)
+    assert list(iter_payload(body.encode())) == decode_payload(body)

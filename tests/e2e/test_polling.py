@@ -518,6 +518,24 @@ def test_undecodable_post_closes_session(driver, server_pool, body):
     assert_session_gone(client, sid)
 
 
+def test_packets_before_a_malformed_one_are_delivered(driver, server_pool):
+    # As the reference server does: the payload is decoded packet by
+    # packet, so what precedes the bad packet reaches the application,
+    # then the session ends with a parse error.
+    server = server_pool(driver)
+    client = client_for(server)
+    sid, _ = client.handshake()
+    status, _ = client.post(sid, SEP.join(['4one', '4two', 'Z', '4four']))
+    assert status == 400
+    assert server.wait_event(ev='message', sid=sid)['data'] == 'one'
+    assert server.wait_event(ev='message', sid=sid)['data'] == 'two'
+    server.wait_event(ev='disconnect', sid=sid)
+    events = server.drain_events()
+    assert not [e for e in events
+                if e.get('ev') == 'message' and e.get('sid') == sid]
+    assert_session_gone(client, sid)
+
+
 def test_undecodable_post_answers_parked_get_with_close(driver, server_pool):
     client = client_for(server_pool(driver))
     sid, _ = client.handshake()
@@ -731,6 +749,43 @@ def test_cors_disallowed_origin_is_403(driver, server_pool):
     assert status == 403
     assert not [e for e in server.drain_events()
                 if e.get('ev') == 'message' and e.get('sid') == sid]
+
+
+def raw_exchange(port: int, request: bytes, timeout: float = 5.0) -> bytes:
+    """Send raw bytes; everything the server answers until it closes."""
+    import socket
+    with socket.create_connection(('127.0.0.1', port), timeout=timeout) as s:
+        s.sendall(request)
+        data = b''
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
+@pytest.mark.parametrize('injection', [
+    'Origin: http://a.example\rX-Injected: yes',
+    'Origin: http://a.example\r\nAccess-Control-Request-Method: POST\r\n'
+    'Access-Control-Request-Headers: content-type\rX-Injected: yes'])
+def test_no_header_injection_through_cors_echo(driver, server_pool,
+                                               injection):
+    # Whatever the WSGI server in front lets through in a header value,
+    # nothing of it is echoed in a way that adds a response header.
+    server = server_pool(driver, cors={'origin': '*', 'credentials': True})
+    for method in ('GET', 'OPTIONS'):
+        reply = raw_exchange(server.port, (
+            f'{method} /engine.io/?EIO=4&transport=polling HTTP/1.1\r\n'
+            f'Host: 127.0.0.1:{server.port}\r\n{injection}\r\n'
+            'Connection: close\r\n\r\n').encode('latin-1'))
+        assert reply.startswith(b'HTTP/1.'), reply
+        head = reply.split(b'\r\n\r\n', 1)[0]
+        lines = [line.strip() for line in
+                 head.replace(b'\r', b'\n').split(b'\n')]
+        assert not [line for line in lines
+                    if line.lower().startswith(b'x-injected')], reply
 
 
 def test_cookie_on_handshake_only(driver, server_pool):
