@@ -30,8 +30,9 @@ $(G25)/.installed: setup.cfg setup.py
 
 gunicorn25: $(G25)/.installed
 
-demo: $(VENV)/.installed
-	$(PY) -m engineio_sync --port 5000
+# The live demo page loads engine.io-client from node_modules.
+demo: $(VENV)/.installed node_modules/.installed
+	$(PY) -m engineio_sync --port $(PORT)
 
 test: setup gunicorn25
 	$(PY) -m pytest -q

@@ -7,6 +7,12 @@ gunicorn monkey-patches the worker, so ``async_mode=None`` picks eventlet.
 """
 import logging
 import os
+import warnings
+
+# eventlet warns on import that it is in bug-fix-only mode (README.rst,
+# "Which driver?"); filtered here, before eventlet is imported, so the
+# master and its workers start quietly. Only that warning: others still show.
+warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
 
 from engineio_sync.gunicorn import (post_worker_init, worker_exit,  # noqa: F401
                                     worker_int)

@@ -14,6 +14,11 @@ from deploykit import (BYTES, CLIENT_JS, ChatPage, browser,  # noqa: F401
                        receive_skipping_pings, upgrade_to_websocket,
                        wait_until)
 import wsclient  # noqa: E402  (tests/e2e, put on sys.path by deploykit)
+from test_demo import assert_no_eventlet_banner
+
+# The examples run with PYTHONWARNINGS=ignore::DeprecationWarning (deploykit),
+# which does not hide eventlet's banner: its EventletDeprecationWarning is
+# not a DeprecationWarning. So their output shows whether they filter it.
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -81,6 +86,7 @@ def test_django_view_and_realtime(deployments, kind):
     assert b'<strong id="online">2</strong>' in page
     for sock in (ws, up):
         sock.close()
+    assert_no_eventlet_banner(app.output())
 
 
 def test_django_realtime_page_in_browser(browser, deployments):
@@ -128,3 +134,15 @@ def test_example_stops_gracefully_on_sigterm(deployments, kind):
     assert app.wait_exit(10) == 0, app.output()
     assert time.monotonic() - started < 10
     assert f'{sid}: session closed (server shutting down)' in app.stderr()
+    assert_no_eventlet_banner(app.output())
+
+
+@pytest.mark.parametrize('worker', ['gthread', 'gevent', 'eventlet'])
+def test_gunicorn_config_starts_without_eventlet_banner(deployments, worker):
+    app = deployments(f'gunicorn-{worker}',
+                      env={'PYTHONWARNINGS': 'default'})
+    status, body = http_get(app.url + '/health')
+    assert status == 200 and json.loads(body)['async_mode'] == (
+        'threading' if worker == 'gthread' else worker)
+    app.stop()
+    assert_no_eventlet_banner(app.output())
