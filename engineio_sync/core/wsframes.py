@@ -57,6 +57,10 @@ def _header(first: int, length: int) -> bytes:
     return bytes((first, 127)) + length.to_bytes(8, 'big')
 
 
+# The 2-byte headers of the short text frames, built once.
+_SHORT_TEXT_HEADERS = [bytes((0x81, n)) for n in range(126)]
+
+
 def encode_text(text: str, deflate: Deflate | None = None) -> bytes:
     """One unmasked, unfragmented text frame."""
     data = text.encode('utf-8')
@@ -65,7 +69,7 @@ def encode_text(text: str, deflate: Deflate | None = None) -> bytes:
         return _header(0xC1, len(data)) + data
     n = len(data)
     if n < 126:
-        return bytes((0x81, n)) + data
+        return _SHORT_TEXT_HEADERS[n] + data
     return _header(0x81, n) + data
 
 

@@ -149,6 +149,9 @@ class WebSocketConnection:
                 self.close_code = exc.code
                 self.locked_close(exc.code, exc.reason)
                 break
+            if len(events) == 1 and events[0][0] == TEXT:
+                # One text message per read: the usual case.
+                return events[0][1]
             for opcode, payload in events:
                 if opcode == TEXT or opcode == BINARY:
                     pending.append(payload)
