@@ -41,7 +41,7 @@ import importlib.util
 import os
 import signal
 from collections.abc import Mapping
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 try:
     import flask
@@ -162,7 +162,11 @@ def _cookie(value: Any) -> Any:
         elif attr in ('secure', 'httponly'):
             out[attr] = bool(item)
         elif attr in ('max_age', 'maxage'):
-            out['max_age'] = int(item)
+            try:
+                out['max_age'] = int(item)
+            except (TypeError, ValueError):
+                raise ConfigError(f'cookie {key!r} must be a number of '
+                                  f'seconds, not {item!r}') from None
         else:
             raise ConfigError(f'cookie attribute {key!r} is not supported '
                               '(name, path, domain, SameSite, Secure, '
@@ -224,6 +228,26 @@ def _app_context_json(app: flask.Flask) -> Any:
     return AppJSON
 
 
+class _Started:
+    """A WSGI response whose first chunk has already been taken."""
+
+    def __init__(self, body: Iterable[bytes]) -> None:
+        self.body = body
+        self.chunks = iter(body)
+        self.first = next(self.chunks, None)
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self.first is not None:
+            yield self.first
+        yield from self.chunks
+
+    def close(self) -> None:
+        """Close the wrapped response (Flask's teardown runs there)."""
+        close = getattr(self.body, 'close', None)
+        if close is not None:
+            close()
+
+
 def _start_eagerly(app: Callable[[dict, Callable], Iterable[bytes]]
                    ) -> Callable[[dict, Callable], Iterable[bytes]]:
     """``app`` with its response started before it is returned.
@@ -233,21 +257,8 @@ def _start_eagerly(app: Callable[[dict, Callable], Iterable[bytes]]
     takes a response whose ``start_response`` has not been called yet for
     a connection a WebSocket took over, and sends nothing.
     """
-    def started(environ: dict, start_response: Callable) -> Iterable[bytes]:
-        body = app(environ, start_response)
-        chunks = iter(body)
-        first = next(chunks, None)
-
-        def rest() -> Iterable[bytes]:
-            try:
-                if first is not None:
-                    yield first
-                yield from chunks
-            finally:
-                close = getattr(body, 'close', None)
-                if close is not None:
-                    close()
-        return rest()
+    def started(environ: dict, start_response: Callable) -> _Started:
+        return _Started(app(environ, start_response))
     return started
 
 
