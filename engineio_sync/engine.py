@@ -55,8 +55,8 @@ from .core.session_events import (
     PollResumed, PollStarted, PostEnded, PostStarted, ProbeEnded,
     ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send, SendNow,
     TimerFired, TransportClosed, TransportEnded, Upgraded, UpgradeCancelled,
-    UpgradeRequested, Upgrading, WakePoll, WebSocketAttached, Write,
-    WriteProbe, WriteWebSocket)
+    UpgradeRequested, Upgrading, WakePoll, WebSocketAttached,
+    WebSocketBlocked, WebSocketDrained, Write, WriteProbe, WriteWebSocket)
 from .exceptions import RemoteProtocolError
 
 __all__ = ['SessionEngine', 'EngineContext', 'WebSocketSink', 'CLOSE_GRACE',
@@ -72,6 +72,10 @@ REJECT_LINGER = 0.5
 #: Packets of one POST handled between two yields to other tasks.
 RECEIVE_SLICE = 256
 
+# The longest single wait of a drain task for room on its socket; it waits
+# again while the backlog lasts (the write deadline is the core's).
+_DRAIN_WAIT = 1.0
+
 # Hot paths build events with tuple.__new__: the same frozen values,
 # without the Python-level __new__ of a NamedTuple.
 _new = tuple.__new__
@@ -86,6 +90,8 @@ _UPGRADE_REQUESTED = UpgradeRequested()
 _PROBE_ENDED = ProbeEnded()
 _TRANSPORT_CLOSED = TransportClosed()
 _OPEN = Open()
+_WS_BLOCKED = WebSocketBlocked()
+_WS_DRAINED = WebSocketDrained()
 _PING = Packet(PacketType.PING)
 _HEARTBEAT_TYPES = (PacketType.PING, PacketType.PONG)
 _CLOSED = ReadyState.CLOSED
@@ -105,7 +111,21 @@ class WebSocketSink(Protocol):
 
     def write_packets(self, packets: list[Packet]) -> bool:
         """Write packets in order (the engine holds its write lock);
-        False if the connection failed."""
+        False if the connection failed. Writes never wait for the peer:
+        what the socket does not take waits in the sink's backlog, and the
+        sink calls :meth:`SessionEngine.websocket_blocked` when it begins."""
+
+    #: bytes written but not yet taken by the socket
+    backlog: int
+    #: the engine runs a task draining the backlog
+    draining: bool
+
+    def write_backlog(self) -> bool:
+        """Hand the socket what it takes of the backlog now (the engine
+        holds its write lock); False if the connection failed."""
+
+    def wait_writable(self, timeout: float) -> bool:
+        """Wait until the socket has room (or failed); False on timeout."""
 
     def send_close(self) -> None:
         """Send the close frame (the engine holds its write lock)."""
@@ -159,7 +179,7 @@ class SessionEngine:
 
     __slots__ = ('ctx', 'session', 'sid', 'socket', 'lock', 'write_lock',
                  'poll_event', 'ws', 'probe', 'callbacks', 'announced',
-                 '__weakref__')
+                 'unconfirmed', '__weakref__')
 
     def __init__(self, ctx: EngineContext, session: Session) -> None:
         driver = ctx.driver
@@ -176,6 +196,9 @@ class SessionEngine:
         self.ws: WebSocketSink | None = None
         self.probe: WebSocketSink | None = None
         self.callbacks: deque | None = None
+        #: packets whose bytes wait in the WebSocket's backlog: their send
+        #: callbacks run once the socket has taken them
+        self.unconfirmed: list[Packet] | None = None
         #: False for a session its connect handlers refused: the
         #: application never saw it, so it hears nothing of its close
         self.announced = True
@@ -323,13 +346,16 @@ class SessionEngine:
                        if actions and type(actions[0]) is Write else None)
             failed = packets is not None and not (
                 self.ws is ws and ws.write_packets(packets))
+            if packets is not None and not failed:
+                packets = self._unless_waiting(ws, packets)
         # Outside the write lock: closing runs handlers that may send.
         if failed:
             self._write_failed()
             return True
         if packets is not None:
             # Queued packets went out too: their callbacks are due.
-            self.sent(packets)
+            if packets:
+                self.sent(packets)
             return True
         if actions and type(actions[0]) is Dropped:
             self.ctx.logger.debug('%s: send on a closed session dropped',
@@ -366,12 +392,74 @@ class SessionEngine:
             packets = actions[0].packets
             self._flushing(packets)
             ok = self.ws is ws and ws.write_packets(packets)
+            if ok:
+                packets = self._unless_waiting(ws, packets)
         if not ok:
             self._write_failed()
             return
-        self.sent(packets)
+        if packets:
+            self.sent(packets)
         if len(actions) > 1:
             self._apply(actions[1:])
+
+    def _unless_waiting(self, ws: WebSocketSink, packets: list[Packet]
+                        ) -> list[Packet]:
+        """The packets just written if the socket took them all; else keep
+        them for when the backlog drains and return none (write lock held)."""
+        if not ws.backlog:
+            return packets
+        if self.unconfirmed is None:
+            self.unconfirmed = []
+        self.unconfirmed.extend(packets)
+        return []
+
+    def websocket_blocked(self, sink: WebSocketSink) -> None:
+        """Bytes written on ``sink`` wait for its peer to read them (the
+        transport calls this with the write lock held). The session queues
+        from now on, and a task of its own drains the backlog: nobody else
+        ever waits for this peer."""
+        if sink is self.ws:
+            with self.lock:
+                actions = self.session.handle(_WS_BLOCKED, self.ctx.clock())
+            if actions:
+                self._apply(actions)
+        if not sink.draining:
+            sink.draining = True
+            self.ctx.driver.spawn(self._drain, sink)
+
+    def _drain(self, sink: WebSocketSink) -> None:
+        """Hand ``sink``'s backlog to its socket as the peer reads it.
+
+        Ends when the backlog is gone or the connection fails; a peer that
+        reads nothing makes the core close the session at its write
+        deadline, which cuts the connection and so ends this task too.
+        """
+        done: list[Packet] | None = None
+        actions: tuple = ()
+        while True:
+            sink.wait_writable(_DRAIN_WAIT)
+            with self.write_lock:
+                ok = sink.write_backlog()
+                if ok and sink.backlog:
+                    continue
+                sink.draining = False
+                if ok and sink is self.ws:
+                    with self.lock:
+                        actions = self.session.handle(_WS_DRAINED,
+                                                      self.ctx.clock())
+                    done, self.unconfirmed = self.unconfirmed, None
+                break
+        if not ok:
+            if sink is self.ws:
+                self._write_failed()
+            elif sink is self.probe:
+                self.websocket_ended(sink, CloseReason.TRANSPORT_ERROR,
+                                     'write failed')
+            return
+        if done:
+            self.sent(done)
+        if actions:
+            self._apply(actions)
 
     def _write_probe(self, packet: Packet) -> None:
         probe = self.probe
@@ -445,7 +533,8 @@ class SessionEngine:
                         if actions:
                             packets = actions[0].packets
                             self._flushing(packets)
-                            if sink.write_packets(packets):
+                            if sink.write_packets(packets) and \
+                                    not sink.backlog:
                                 written.extend(packets)
                     sink.send_close()
             except Exception:  # never let a closing socket raise

@@ -41,6 +41,7 @@ closed after it. What is refused, and with which status:
 from __future__ import annotations
 
 import errno
+import itertools
 import logging
 import re
 import socket as _socket
@@ -979,13 +980,22 @@ class HTTPServer:
         except Exception as exc:
             return self._app_failed(conn, body, reply, exc, 'raised')
         try:
+            content = result
+            if not reply.started and not isinstance(result, (list, tuple)):
+                # PEP 3333 lets an app call start_response only once its
+                # iterable is first iterated (a generator, werkzeug's
+                # debugger).
+                iterator = iter(result)
+                first = next(iterator, None)
+                content = (iterator if first is None
+                           else itertools.chain((first,), iterator))
             if not reply.started:
                 # No response: a WebSocket handler took the connection over.
                 close = getattr(result, 'close', None)
                 if close is not None:
                     close()
                 return _TAKEN
-            reply.send(result)
+            reply.send(content)
         except OSError:
             if body.failed:
                 return self._app_failed(conn, body, reply, None, '')

@@ -422,6 +422,11 @@ OPTIONS: tuple[Option, ...] = (
     Option('close_timeout', 30, 'float',
            'seconds a server-side close waits for the client to collect its '
            'last packets', _seconds('close_timeout')),
+    Option('write_timeout', 20, 'float',
+           'seconds a WebSocket may hold bytes its peer does not read; then '
+           "the session closes with reason ``'transport error'`` (``write "
+           "timed out``). Writes never wait for the peer: a client that stops "
+           'reading holds up nobody else', _seconds('write_timeout')),
     Option('monitor_clients', None, 'bool | None',
            'accepted for python-engineio compatibility and ignored: '
            'heartbeats always run, from one timer task per server'),
@@ -523,6 +528,7 @@ class ServerConfig:
     json: Any
     initial_packet: str | bytes | None
     close_timeout: float
+    write_timeout: float
     #: the endpoint, normalised without a trailing slash: '/engine.io'
     path: str
     add_trailing_slash: bool

@@ -36,8 +36,8 @@ from .session_events import (
     PollResumed, PollStarted, PostEnded, PostStarted, ProbeEnded,
     ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send, SendNow,
     TimerFired, TransportClosed, TransportEnded, Upgraded, UpgradeCancelled,
-    UpgradeRequested, Upgrading, WakePoll, WebSocketAttached, Write,
-    WriteProbe, WriteWebSocket)
+    UpgradeRequested, Upgrading, WakePoll, WebSocketAttached,
+    WebSocketBlocked, WebSocketDrained, Write, WriteProbe, WriteWebSocket)
 
 __all__ = ['Session', 'SessionSettings', 'ReadyState', 'Upgrade',
            'CloseReason']
@@ -85,6 +85,7 @@ class SessionSettings:
     ping_timeout: float = 20.0
     upgrade_timeout: float = 10.0
     close_timeout: float = 30.0
+    write_timeout: float = 20.0
     allow_upgrades: bool = True
     #: transports a polling session may move to, for the open packet
     upgrades: tuple[str, ...] = ('websocket',)
@@ -106,6 +107,7 @@ class SessionSettings:
             ping_timeout=config.ping_timeout + config.ping_interval_grace,
             upgrade_timeout=config.upgrade_timeout,
             close_timeout=config.close_timeout,
+            write_timeout=config.write_timeout,
             allow_upgrades=config.allow_upgrades,
             upgrades=upgrades,
             ping_interval_ms=config.ping_interval_ms,
@@ -164,7 +166,8 @@ class Session:
         'queued_count', 'sent_count', 'poll_waiting', 'post_active',
         'poll_reply', 'upgrade', 'websocket_attached', 'close_reason',
         'close_description', 'next_ping', 'pong_deadline',
-        'upgrade_deadline', 'close_deadline', 'timer_at',
+        'upgrade_deadline', 'close_deadline', 'timer_at', 'ws_blocked',
+        'write_deadline',
     )
 
     def __init__(self, sid: str, *, transport: str, now: float,
@@ -192,6 +195,10 @@ class Session:
         self.upgrade = Upgrade.NONE
         #: a WebSocket carries the session (direct, or after the upgrade)
         self.websocket_attached = False
+        #: its peer is not taking what was written: queue, do not write
+        self.ws_blocked = False
+        #: when a blocked WebSocket's session gives up on it
+        self.write_deadline: float | None = None
         self.close_reason: str | None = None
         self.close_description: str | None = None
         # v4: the server pings; v3: the client pings and we only watch for
@@ -243,9 +250,10 @@ class Session:
     def writes_directly(self) -> bool:
         """True when a packet the application sends may go straight onto
         the WebSocket, bypassing the queue (and so both counters): the
-        session is open, a WebSocket carries it and nothing is queued."""
+        session is open, a WebSocket carries it, its peer takes what is
+        written and nothing is queued."""
         return self.websocket_attached and not self.buffer and \
-            self.ready_state is ReadyState.OPEN
+            self.ready_state is ReadyState.OPEN and not self.ws_blocked
 
     @property
     def deadline(self) -> float | None:
@@ -256,9 +264,9 @@ class Session:
             return self.close_deadline
         best = self.pong_deadline if self.pong_deadline is not None \
             else self.next_ping
-        up = self.upgrade_deadline
-        if up is not None and (best is None or up < best):
-            return up
+        for other in (self.upgrade_deadline, self.write_deadline):
+            if other is not None and (best is None or other < best):
+                best = other
         return best
 
     # -- helpers ------------------------------------------------------------------
@@ -287,7 +295,7 @@ class Session:
         before the upgrade already has its noop: the WebSocket goes first.
         """
         if self.websocket_attached:
-            return _WRITE_WS
+            return _NOTHING if self.ws_blocked else _WRITE_WS
         if self.poll_waiting:
             return _WAKE
         return _NOTHING
@@ -394,7 +402,7 @@ class Session:
         self.buffer.append(packet)
         self.queued_count += 1
         if self.websocket_attached:
-            return _WRITE_WS
+            return _NOTHING if self.ws_blocked else _WRITE_WS
         if self.poll_waiting:
             return _WAKE
         return _NOTHING
@@ -517,6 +525,10 @@ class Session:
             return self._schedule()
         if self.pong_deadline is not None and now >= self.pong_deadline:
             return self._close(CloseReason.PING_TIMEOUT, None, now)
+        if self.write_deadline is not None and now >= self.write_deadline:
+            # The peer took none of the backlog for write_timeout.
+            return self._close(CloseReason.TRANSPORT_ERROR,
+                               'write timed out', now)
         if self.upgrade_deadline is not None and now >= self.upgrade_deadline:
             self.upgrade = Upgrade.NONE
             self.upgrade_deadline = None
@@ -603,6 +615,8 @@ class Session:
     def _on_transport_closed(self, event: TransportClosed,
                              now: float) -> tuple:
         self.websocket_attached = False
+        self.ws_blocked = False
+        self.write_deadline = None
         if self.ready_state is ReadyState.CLOSING:
             return self._finish()
         return _NOTHING
@@ -615,6 +629,27 @@ class Session:
                 packets[-1].type is PacketType.CLOSE:
             return (Write(packets), _CLOSE_WS)
         return (Write(packets),)
+
+    # -- a WebSocket whose peer does not keep up -------------------------------------
+
+    def _on_websocket_blocked(self, event: WebSocketBlocked,
+                              now: float) -> tuple:
+        if not self.websocket_attached or self.ws_blocked:
+            return _NOTHING
+        # Queue instead of writing until the backlog is gone; give up on
+        # the peer if it takes none of it for write_timeout.
+        self.ws_blocked = True
+        if self.ready_state is ReadyState.OPEN:
+            self.write_deadline = now + self.settings.write_timeout
+        return self._schedule()
+
+    def _on_websocket_drained(self, event: WebSocketDrained,
+                              now: float) -> tuple:
+        if not self.ws_blocked:
+            return _NOTHING
+        self.ws_blocked = False
+        self.write_deadline = None
+        return self._carrier() if self.buffer else _NOTHING
 
     # One handler per event type; handle() dispatches on the type.
     _HANDLERS: dict[type, Callable[..., tuple]] = {
@@ -636,4 +671,6 @@ class Session:
         TransportEnded: _on_transport_ended,
         TransportClosed: _on_transport_closed,
         Flush: _on_flush,
+        WebSocketBlocked: _on_websocket_blocked,
+        WebSocketDrained: _on_websocket_drained,
     }

@@ -23,7 +23,8 @@ __all__ = [
     'Open', 'Send', 'SendNow', 'Close', 'PollStarted', 'PollResumed', 'PostStarted',
     'PostEnded', 'PacketReceived', 'InvalidInput', 'UpgradeRequested',
     'WebSocketAttached', 'ProbeReceived', 'ProbeEnded', 'TransportEnded',
-    'TransportClosed', 'Flush', 'TimerFired', 'Event',
+    'TransportClosed', 'Flush', 'WebSocketBlocked', 'WebSocketDrained',
+    'TimerFired', 'Event',
     # actions
     'Deliver', 'AnswerPoll', 'ParkPoll', 'WakePoll', 'RefuseRequest',
     'WriteWebSocket', 'Write', 'CloseWebSocket', 'WriteProbe', 'DropProbe',
@@ -164,6 +165,17 @@ class Flush(NamedTuple):
 
 
 @_typed
+class WebSocketBlocked(NamedTuple):
+    """The WebSocket's peer is not taking what was written: bytes wait in
+    the transport. Queue instead of writing, within ``write_timeout``."""
+
+
+@_typed
+class WebSocketDrained(NamedTuple):
+    """Everything written on the WebSocket has reached the socket again."""
+
+
+@_typed
 class TimerFired(NamedTuple):
     """A deadline requested with :class:`Schedule` is due."""
 
@@ -171,7 +183,8 @@ class TimerFired(NamedTuple):
 Event = Union[Open, Send, SendNow, Close, PollStarted, PollResumed, PostStarted,
               PostEnded, PacketReceived, InvalidInput, UpgradeRequested,
               WebSocketAttached, ProbeReceived, ProbeEnded, TransportEnded,
-              TransportClosed, Flush, TimerFired]
+              TransportClosed, Flush, WebSocketBlocked, WebSocketDrained,
+              TimerFired]
 
 
 # -- actions: what to do -----------------------------------------------------------

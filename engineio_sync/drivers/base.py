@@ -53,6 +53,14 @@ class Driver(Protocol):
 
     def socket_io(self, sock: Any) -> tuple[Callable, Callable]: ...
 
+    def try_send(self, sock: Any, data: bytes) -> int:
+        """Write what ``sock`` takes now, without waiting; the number of
+        bytes written (0 when it would block). OSError if it failed."""
+
+    def wait_writable(self, sock: Any, timeout: float) -> bool:
+        """Wait until ``sock`` can take more bytes (or has failed, which
+        the next ``try_send`` reports); False after ``timeout`` seconds."""
+
     def listen(self, host: str, port: int, backlog: int = 1024) -> Any: ...
 
     def queue(self) -> Any: ...

@@ -96,6 +96,23 @@ class EventletDriver:
         io = _RawSocketIO(sock, raw)
         return io.recv, io.sendall
 
+    def try_send(self, sock: Any, data: bytes) -> int:
+        """Write what the raw socket takes now, never waiting."""
+        raw = getattr(sock, 'fd', sock)
+        try:
+            return raw.send(data, _socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return 0
+
+    def wait_writable(self, sock: Any, timeout: float) -> bool:
+        """Wait on the hub until the socket can take more bytes."""
+        try:
+            trampoline(sock.fileno(), write=True, timeout=max(0.0, timeout),
+                       timeout_exc=_socket.timeout('timed out'))
+        except _socket.timeout:
+            return False
+        return True
+
     def listen(self, host: str, port: int, backlog: int = 1024) -> Any:
         """A listening green socket."""
         return eventlet.listen((host, port), backlog=backlog)

@@ -22,6 +22,10 @@ class _Task:
         self._glet.join(timeout)
 
 
+class _Timeout(Exception):
+    """wait_writable's timeout (gevent raises what it is given)."""
+
+
 class _Lock:
     """gevent semaphore with threading.Lock's acquire(timeout=-1) signature."""
 
@@ -69,6 +73,24 @@ class GeventDriver:
 
     def socket_io(self, sock: Any) -> tuple[Callable, Callable]:
         return sock.recv, sock.sendall
+
+    def try_send(self, sock: Any, data: bytes) -> int:
+        """Write what the socket takes now; timeout=0.0 makes gevent's
+        send report a full buffer instead of waiting."""
+        try:
+            return sock.send(data, 0, timeout=0.0)
+        except BlockingIOError:
+            return 0
+
+    def wait_writable(self, sock: Any, timeout: float) -> bool:
+        """Wait on the hub until the socket can take more bytes."""
+        import gevent.socket
+        try:
+            gevent.socket.wait_write(sock.fileno(), max(0.0, timeout),
+                                     timeout_exc=_Timeout())
+        except _Timeout:
+            return False
+        return True
 
     def listen(self, host: str, port: int, backlog: int = 1024) -> Any:
         """A listening gevent socket."""

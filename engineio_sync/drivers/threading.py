@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import select
 import socket
 import threading
 import time
@@ -38,9 +39,30 @@ class ThreadingDriver:
         """(recv, sendall) for a connected socket."""
         return sock.recv, sock.sendall
 
+    def try_send(self, sock: Any, data: bytes) -> int:
+        """Write what the socket takes now (MSG_DONTWAIT), never waiting."""
+        if sock.gettimeout() is not None and not _writable(sock, 0):
+            # A socket with a timeout would wait for room before sending.
+            return 0
+        try:
+            return sock.send(data, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return 0
+
+    def wait_writable(self, sock: Any, timeout: float) -> bool:
+        """Block this thread until the socket can take more bytes."""
+        return _writable(sock, timeout)
+
     def listen(self, host: str, port: int, backlog: int = 1024) -> Any:
         """A listening socket."""
         return socket.create_server((host, port), backlog=backlog)
 
     def queue(self) -> queue.Queue:
         return queue.Queue()
+
+
+def _writable(sock: Any, timeout: float) -> bool:
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLOUT)
+    # An error or hang-up counts as ready: the next send reports it.
+    return bool(poller.poll(max(0.0, timeout) * 1000))

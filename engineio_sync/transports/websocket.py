@@ -11,6 +11,7 @@ every packet read goes to the engine, and the engine writes through the
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..core.packets import (DecodeError, Packet, PacketType, decode_packet,
@@ -65,7 +66,8 @@ class _Flag:
 class WebSocketBinding:
     """One accepted WebSocket: the sink the session engine writes on."""
 
-    __slots__ = ('conn', 'done', 'finished', 'closing', '_encode')
+    __slots__ = ('conn', 'done', 'finished', 'closing', 'draining',
+                 '_encode')
 
     def __init__(self, conn: WebSocketConnection, driver: Any,
                  protocol: int) -> None:
@@ -75,7 +77,27 @@ class WebSocketBinding:
         self.done = _Flag(driver)
         self.finished = _Flag(driver)
         self.closing = False
+        #: the engine runs a task draining the backlog
+        self.draining = False
         self._encode = encode_packet_v3 if protocol == 3 else encode_packet
+
+    @property
+    def backlog(self) -> int:
+        """Bytes written but not yet taken by the socket."""
+        return self.conn.backlog_size
+
+    def write_backlog(self) -> bool:
+        """Hand the socket what it takes of the backlog now (the caller
+        holds the write lock); False if the connection failed."""
+        try:
+            self.conn.write_backlog()
+        except OSError:
+            return False
+        return True
+
+    def wait_writable(self, timeout: float) -> bool:
+        """Wait until the socket has room (or failed); False on timeout."""
+        return self.conn.wait_writable(timeout)
 
     def write_packet(self, packet: Packet) -> bool:
         """Write one packet (the caller holds the write lock); False if the
@@ -177,9 +199,11 @@ class WebSocketTransport:
                 engine.close(CloseReason.TRANSPORT_ERROR, 'handshake failed')
             return hijack.finish
         conn = WebSocketConnection(sock, engine.write_lock, deflate=deflate,
-                                   io=self.driver.socket_io(sock),
+                                   driver=self.driver,
+                                   recv=self.driver.socket_io(sock)[0],
                                    max_message_size=self.max_size)
         binding = WebSocketBinding(conn, self.driver, engine.session.protocol)
+        conn.on_blocked = partial(engine.websocket_blocked, binding)
         try:
             if engine.attach_websocket(binding) == 'rejected':
                 conn.locked_close(1000)

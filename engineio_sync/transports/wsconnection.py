@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import socket as _socket
+from collections import deque
 from typing import Any
 
 from ..core.wsframes import (BINARY, CLOSE, PING, TEXT, Deflate, FrameError,
@@ -16,6 +17,9 @@ from ..core.wsframes import (BINARY, CLOSE, PING, TEXT, Deflate, FrameError,
                              encode_pong, encode_text)
 
 __all__ = ['WebSocketConnection', 'handshake_error']
+
+# How many bytes of small backlogged frames one send hands over at most.
+_WRITE_CHUNK = 65536
 
 
 def handshake_error(environ: dict) -> str | None:
@@ -43,21 +47,37 @@ class WebSocketConnection:
     ``receive()`` runs in one task (the reader). Writes must be serialised
     with ``write_lock``: ``send_many`` and ``close`` expect the caller to
     hold it; the reader takes it itself for pongs and close replies.
+
+    Writes never wait for the peer: what the socket does not take at once
+    is kept, in order, in :attr:`backlog`, ``on_blocked()`` is called (with
+    the write lock held) when it begins, and :meth:`write_backlog` hands
+    more of it to the socket once :meth:`wait_writable` says there is room.
+    So a peer that stops reading holds up nobody but itself.
     """
 
     __slots__ = ('sock', 'write_lock', 'deflate', '_reader', '_pending',
-                 'close_sent', 'close_code', 'error', '_recv', 'sendall')
+                 'close_sent', 'close_code', 'error', '_recv', '_driver',
+                 '_backlog', 'backlog_size', 'on_blocked')
 
     RECV_SIZE = 65536
 
-    def __init__(self, sock: Any, write_lock: Any, *,
-                 io: tuple[Any, Any] | None = None,
+    def __init__(self, sock: Any, write_lock: Any, *, driver: Any,
+                 recv: Any = None,
                  deflate: Deflate | None = None,
                  max_message_size: int = 1_000_000) -> None:
         self.sock = sock
         self.write_lock = write_lock
-        # The driver may hand faster recv/sendall than the socket's own.
-        self._recv, self.sendall = io or (sock.recv, sock.sendall)
+        # The driver may hand a faster recv than the socket's own; its
+        # try_send and wait_writable never block the writer.
+        self._recv = recv or sock.recv
+        self._driver = driver
+        # Bytes written but not yet taken by the socket (None while there
+        # are none: idle connections hold no list).
+        self._backlog: list | None = None
+        #: how many bytes wait in the backlog
+        self.backlog_size = 0
+        #: called, write lock held, when bytes start waiting in the backlog
+        self.on_blocked: Any = None
         self.deflate = deflate
         self._reader = FrameReader(max_message_size, deflate)
         # A list, not a deque: thousands of idle connections each hold one.
@@ -71,7 +91,7 @@ class WebSocketConnection:
     # -- output (caller holds write_lock) ---------------------------------
 
     def send_many(self, messages: list[str | bytes]) -> None:
-        """Frame and write several messages with a single ``sendall``."""
+        """Frame and write several messages with a single write."""
         if self.close_sent:
             raise ConnectionError('WebSocket is closing')
         deflate = self.deflate
@@ -83,15 +103,75 @@ class WebSocketConnection:
             frame = b''.join(
                 encode_text(m, deflate) if isinstance(m, str)
                 else encode_binary(m, deflate) for m in messages)
-        self.sendall(frame)
+        self._write(frame)
 
     def send_one(self, message: str | bytes) -> None:
         """Frame and write one message (caller holds the write lock)."""
         if self.close_sent:
             raise ConnectionError('WebSocket is closing')
-        self.sendall(encode_text(message, self.deflate)
-                     if type(message) is str
-                     else encode_binary(message, self.deflate))
+        frame = (encode_text(message, self.deflate) if type(message) is str
+                 else encode_binary(message, self.deflate))
+        # _write() inlined for the commonest case: nothing waiting and
+        # the socket takes the whole frame.
+        if self._backlog is None:
+            sent = self._driver.try_send(self.sock, frame)
+            if sent < len(frame):
+                self._keep(frame, sent)
+        else:
+            self._write(frame)
+
+    def _write(self, data: bytes) -> None:
+        """Hand bytes to the socket without waiting; OSError if the
+        connection failed. What it does not take waits in the backlog."""
+        backlog = self._backlog
+        if backlog:
+            backlog.append(data)
+            self.backlog_size += len(data)
+            return
+        sent = self._driver.try_send(self.sock, data)
+        if sent < len(data):
+            self._keep(data, sent)
+
+    def _keep(self, data: bytes, sent: int) -> None:
+        """The socket took only ``sent`` bytes of ``data``: the rest starts
+        the backlog."""
+        rest = memoryview(data)[sent:]
+        self._backlog = deque((rest,))
+        self.backlog_size = len(rest)
+        if self.on_blocked is not None:
+            self.on_blocked()
+
+    def write_backlog(self) -> None:
+        """Hand the socket as much of the backlog as it takes now (caller
+        holds the write lock); OSError if the connection failed."""
+        backlog = self._backlog
+        if not backlog:
+            return
+        try_send = self._driver.try_send
+        sock = self.sock
+        while backlog:
+            data = backlog.popleft()
+            if backlog and len(data) < _WRITE_CHUNK:
+                # Small frames: one send for up to _WRITE_CHUNK bytes of
+                # them instead of one each.
+                parts = [data]
+                size = len(data)
+                while backlog and size < _WRITE_CHUNK:
+                    part = backlog.popleft()
+                    parts.append(part)
+                    size += len(part)
+                data = b''.join(parts)
+            sent = try_send(sock, data)
+            self.backlog_size -= sent
+            if sent < len(data):
+                backlog.appendleft(memoryview(data)[sent:])
+                return
+        self._backlog = None
+
+    def wait_writable(self, timeout: float) -> bool:
+        """Wait (without the write lock) until the socket has room;
+        False after ``timeout`` seconds."""
+        return self._driver.wait_writable(self.sock, timeout)
 
     def close(self, code: int = 1000, reason: str = '') -> None:
         """Send a close frame (once); errors on a dead socket are ignored."""
@@ -99,7 +179,7 @@ class WebSocketConnection:
             return
         self.close_sent = True
         try:
-            self.sendall(encode_close(code, reason))
+            self._write(encode_close(code, reason))
         except OSError:
             pass
 
@@ -169,6 +249,6 @@ class WebSocketConnection:
         with self.write_lock:
             if not self.close_sent:
                 try:
-                    self.sendall(frame)
+                    self._write(frame)
                 except OSError:
                     pass

@@ -23,8 +23,8 @@ from engineio_sync.core.session_events import (
     PollResumed, PollStarted, PostEnded, PostStarted, ProbeEnded,
     ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send, SendNow,
     TimerFired, TransportClosed, TransportEnded, Upgraded, UpgradeCancelled,
-    UpgradeRequested, Upgrading, WakePoll, WebSocketAttached, Write,
-    WriteProbe, WriteWebSocket)
+    UpgradeRequested, Upgrading, WakePoll, WebSocketAttached,
+    WebSocketBlocked, WebSocketDrained, Write, WriteProbe, WriteWebSocket)
 from engineio_sync.exceptions import BAD_REQUEST, LocalProtocolError
 
 PING = Packet(PacketType.PING)
@@ -801,3 +801,115 @@ def test_writes_directly_only_where_send_now_would_write_just_that():
     s.handle(Close(CloseReason.SERVER_DISCONNECT, graceful=True), 101.0)
     assert not s.writes_directly
     assert s.handle(SendNow(msg('c')), 101.0) == (Dropped(),)
+
+
+# -- a WebSocket whose peer does not read -------------------------------------------
+
+def test_blocked_websocket_queues_until_drained():
+    s = make(transport='websocket', interval=0.3, write_timeout=5.0)
+    # The ping timer (100.3) is earlier than the write deadline (105.0):
+    # no new Schedule is needed.
+    assert s.handle(WebSocketBlocked(), 100.0) == ()
+    assert s.ws_blocked and not s.writes_directly
+    assert s.deadline == 100.3
+    # Sends and pings queue; nothing asks for a write.
+    assert s.handle(Send(msg('a')), 100.1) == ()
+    assert s.handle(SendNow(msg('b')), 100.2) == ()
+    actions = s.handle(TimerFired(), 100.3)
+    assert PingQueued() in actions and WriteWebSocket() not in actions
+    assert s.buffer == [msg('a'), msg('b'), PING]
+    # Blocked twice is still one episode with one deadline.
+    assert s.handle(WebSocketBlocked(), 100.4) == ()
+    assert s.write_deadline == 105.0
+    assert s.handle(WebSocketDrained(), 100.5) == (WriteWebSocket(),)
+    assert not s.ws_blocked and s.write_deadline is None
+    assert s.handle(Flush(), 100.5) == (Write([msg('a'), msg('b'), PING]),)
+    assert s.writes_directly
+    # Drained with nothing queued: nothing to do.
+    s.handle(WebSocketBlocked(), 100.6)
+    assert s.handle(WebSocketDrained(), 100.7) == ()
+    assert s.handle(WebSocketDrained(), 100.8) == ()
+
+
+def test_write_deadline_closes_the_session():
+    s = make(transport='websocket', interval=25.0, timeout=20.0,
+             write_timeout=2.0)
+    assert s.handle(WebSocketBlocked(), 100.0) == (Schedule(102.0),)
+    assert s.handle(TimerFired(), 101.9) == ()    # early: still pending
+    actions = s.handle(TimerFired(), 102.0)
+    assert CloseWebSocket() in actions
+    assert Closed(CloseReason.TRANSPORT_ERROR, 'write timed out') in actions
+    assert s.ready_state is ReadyState.CLOSED
+
+
+def test_drained_in_time_keeps_the_session():
+    s = make(transport='websocket', interval=25.0, timeout=20.0,
+             write_timeout=2.0)
+    s.handle(WebSocketBlocked(), 100.0)
+    s.handle(WebSocketDrained(), 101.0)
+    assert s.handle(TimerFired(), 102.0) == (Schedule(125.0),)
+    assert s.is_open
+
+
+def test_blocked_is_ignored_without_a_websocket_and_reset_when_it_closes():
+    polling = make()
+    assert polling.handle(WebSocketBlocked(), 100.0) == ()
+    assert not polling.ws_blocked
+    s = make(transport='websocket', write_timeout=2.0)
+    s.handle(WebSocketBlocked(), 100.0)
+    s.handle(TransportEnded(CloseReason.TRANSPORT_CLOSE), 100.1)
+    s.handle(TransportClosed(), 100.2)
+    assert not s.ws_blocked and s.write_deadline is None
+
+
+WS_OPS = st.lists(st.sampled_from(
+    ['advance_small', 'advance_big', 'timer', 'pong', 'send', 'send_now',
+     'blocked', 'drained', 'flush', 'server_close']), max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(WS_OPS)
+def test_random_websocket_sequences_never_write_while_blocked(ops):
+    now = 0.0
+    s = make(now=now, transport='websocket', interval=0.3, timeout=0.2,
+             write_timeout=0.5)
+    for op in ops:
+        blocked = s.ws_blocked
+        if op == 'advance_small':
+            now += 0.1
+        elif op == 'advance_big':
+            now += 1.0
+        elif op == 'timer':
+            actions = s.handle(TimerFired(), now)
+            if blocked:
+                assert WriteWebSocket() not in actions
+            if any(type(a) is Closed for a in actions) and \
+                    s.close_reason == CloseReason.TRANSPORT_ERROR:
+                assert blocked and now >= 0.5
+        elif op == 'pong':
+            s.handle(PacketReceived(PONG), now)
+        elif op in ('send', 'send_now'):
+            event = Send(msg('x')) if op == 'send' else SendNow(msg('x'))
+            actions = s.handle(event, now)
+            if blocked:
+                assert all(type(a) not in (WriteWebSocket, Write)
+                           for a in actions)
+        elif op == 'blocked':
+            s.handle(WebSocketBlocked(), now)
+        elif op == 'drained':
+            actions = s.handle(WebSocketDrained(), now)
+            if actions:
+                assert actions == (WriteWebSocket(),) and s.buffer
+        elif op == 'flush':
+            if not s.ws_blocked:
+                s.handle(Flush(), now)
+        elif op == 'server_close':
+            s.handle(Close(CloseReason.SERVER_DISCONNECT), now)
+        if s.ws_blocked:
+            assert not s.writes_directly
+            if s.ready_state is ReadyState.OPEN:
+                assert s.write_deadline is not None
+                assert s.deadline is not None and \
+                    s.deadline <= s.write_deadline
+        if s.deadline is not None:
+            assert s.timer_at is not None and s.timer_at <= s.deadline

@@ -209,6 +209,12 @@ def _plain_app(environ, start_response):
     if path == '/stream':  # no Content-Length: chunked (or close) framing
         start_response('200 OK', [('Content-Type', 'text/plain')])
         return (f'part{i};'.encode() for i in range(5))
+    if path == '/lazy':  # start_response only once iterated (PEP 3333)
+        def lazy():
+            start_response('200 OK', [('Content-Type', 'text/plain')])
+            yield b'lazy;'
+            yield b'start'
+        return lazy()
     if path == '/boom':
         raise RuntimeError('the wrapped app failed (requested by a test)')
     if path == '/echo':

@@ -105,6 +105,18 @@ def test_streamed_response_is_chunked(native):
     conn.close()
 
 
+def test_start_response_called_while_iterating(native):
+    # A generator that calls start_response on its first step is a normal
+    # response, not a taken-over connection.
+    conn = http.client.HTTPConnection('127.0.0.1', native.port, timeout=5)
+    conn.request('GET', '/lazy')
+    resp = conn.getresponse()
+    assert (resp.status, resp.read()) == (200, b'lazy;start')
+    conn.request('GET', '/again')
+    assert conn.getresponse().read() == b'app:/again'
+    conn.close()
+
+
 def test_head_has_no_body(native):
     out = raw_exchange(native.port, b'HEAD /x HTTP/1.1\r\nHost: x\r\n'
                                     b'Connection: close\r\n\r\n')
