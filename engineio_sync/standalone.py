@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import threading
 from typing import Any, Callable
 
 from .wsgi_servers import native, runner, wsgi_server_for
@@ -68,13 +67,22 @@ class _StopRequest:
             self.forced = True
 
     def install(self) -> bool:
-        if threading.current_thread() is not threading.main_thread():
+        """Install the handlers; False where Python cannot (any thread but
+        the main thread of the main interpreter), leaving them alone."""
+        # signal.signal() itself decides which thread may: it asks the
+        # interpreter, not the threading module, whose current_thread()
+        # eventlet's monkey-patching replaces with a green thread that is
+        # never main_thread(), even in the main thread.
+        try:
+            for name in _STOP_SIGNALS:
+                signum = getattr(signal, name, None)
+                if signum is None:  # pragma: no cover
+                    continue
+                self._previous[signum] = signal.signal(signum,
+                                                       self._handler)
+        except ValueError:
+            self.restore()
             return False
-        for name in _STOP_SIGNALS:
-            signum = getattr(signal, name, None)
-            if signum is None:  # pragma: no cover
-                continue
-            self._previous[signum] = signal.signal(signum, self._handler)
         return True
 
     def restore(self) -> None:
@@ -107,9 +115,10 @@ def listen(port: int, host: str = '127.0.0.1', *,
     ``ready(server)`` is called once the socket listens (``port=0`` picks
     a free port, readable as ``server.listening_port`` in ``ready``).
 
-    SIGTERM and SIGINT (when called from the main thread and
-    ``handle_signals`` is true) or KeyboardInterrupt stop the server
-    gracefully; see :func:`graceful_shutdown`. Returns the server.
+    SIGTERM and SIGINT (when called from the process's main thread, also
+    under eventlet's or gevent's monkey-patching, and ``handle_signals``
+    is true) or KeyboardInterrupt stop the server gracefully; see
+    :func:`graceful_shutdown`. Returns the server.
     """
     from .server import Server
     from .wsgi import WSGIApp

@@ -99,13 +99,33 @@ def read_until_closed(ws, timeout=8.0) -> list:
             messages.append(data)
 
 
+def setup_of(p: Proc) -> dict:
+    """What signal_app.py says of its process once it listens."""
+    return wait_until(lambda: next((e for e in p.events()
+                                    if e.get('ev') == 'setup'), None),
+                      5, what='the setup line')
+
+
 @pytest.mark.parametrize('driver,signame', [
     ('eventlet', 'SIGTERM'), ('eventlet', 'SIGINT'),
     ('threading', 'SIGTERM'), ('threading', 'SIGINT'),
     ('gevent', 'SIGTERM'), ('native', 'SIGTERM'),
+    # Monkey-patched: the handlers are installed although eventlet's
+    # threading no longer sees the main thread as main_thread().
+    ('eventlet+patched+native', 'SIGTERM'),
+    ('gevent+patched+native', 'SIGTERM'),
+    # gevent without monkey-patching, on both servers of listen().
+    ('gevent+unpatched+native', 'SIGTERM'),
+    ('gevent+unpatched+wsgi', 'SIGTERM'),
 ])
 def test_signal_closes_sessions_gracefully(procs, driver, signame):
     p = procs(driver)
+    if '+' in driver:
+        setup = setup_of(p)
+        assert setup['socket_patched'] == ('+patched' in driver), setup
+        if driver.startswith('eventlet+patched'):
+            # The case at stake: threading's main-thread check fails.
+            assert not setup['threading_main'], setup
     parked_sid = open_polling(p.port)
     parked = ParkedGet(p.port, parked_sid)
     direct, direct_sid = open_websocket(p.port)
