@@ -24,6 +24,7 @@ from .timers import TimerService
 from .transports.http import Response, error_response
 from .transports.polling import PollingTransport
 from .transports.websocket import WebSocketTransport
+from .wsgi_servers import announce_close
 
 __all__ = ['Server']
 
@@ -248,6 +249,9 @@ class Server(EventEmitter):
     def handle_request(self, environ: dict,
                        start_response: Callable) -> Iterable[bytes]:
         """Serve one Engine.IO HTTP request (WSGI)."""
+        if 'HTTP_CONNECTION' in environ:
+            # Some servers close after 'Connection: close' without saying so.
+            start_response = announce_close(environ, start_response)
         return self._handle(environ)(start_response)
 
     def _refuse(self, error: RemoteProtocolError, environ: dict,

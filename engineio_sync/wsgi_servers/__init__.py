@@ -24,8 +24,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..drivers import Driver
 
-__all__ = ['SERVERS', 'FALLBACK_WSGI', 'Hijack', 'Runner', 'find', 'names',
-           'runner', 'wsgi_server_for']
+__all__ = ['SERVERS', 'FALLBACK_WSGI', 'Hijack', 'Runner', 'announce_close',
+           'find', 'names', 'runner', 'wsgi_server_for']
 
 #: The registry, in the order :func:`find` asks. The order matters where a
 #: server's environ could look like another's: the native server's key is
@@ -78,6 +78,17 @@ def find(environ: dict) -> Hijack | None:
         if sock is not None:
             return Hijack(sock, server.NAME, server.finish)
     return None
+
+
+def announce_close(environ: dict, start_response: Callable) -> Callable:
+    """``start_response``, or a wrapper of it that adds ``Connection:
+    close`` to the response when the server will close the connection
+    after it without saying so (gevent's pywsgi after an HTTP/1.1
+    ``Connection: close`` request; see
+    :func:`gevent_pywsgi.closes_silently`)."""
+    if gevent_pywsgi.closes_silently(environ):
+        return gevent_pywsgi.saying_close(start_response)
+    return start_response
 
 
 def names() -> list[str]:
