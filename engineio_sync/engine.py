@@ -52,7 +52,8 @@ from .core.session_events import (
     AnswerPoll, Close, Closed, CloseWebSocket, Deliver, DropProbe, Dropped,
     Flush,
     Forget, InvalidInput, Open, PacketReceived, ParkPoll, PingQueued,
-    PollResumed, PollStarted, PostEnded, PostStarted, ProbeEnded,
+    PollAbandoned, PollResumed, PollStarted, PostEnded, PostStarted,
+    ProbeEnded,
     ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send, SendNow,
     TimerFired, TransportClosed, TransportEnded, Upgraded, UpgradeCancelled,
     UpgradeRequested, Upgrading, WakePoll, WebSocketAttached,
@@ -82,6 +83,7 @@ _new = tuple.__new__
 _FLUSH = Flush()
 _POLL_STARTED = PollStarted()
 _POLL_RESUMED = PollResumed()
+_POLL_ABANDONED = PollAbandoned()
 _POST_STARTED = PostStarted()
 _POST_ENDED = PostEnded()
 _TIMER = TimerFired()
@@ -179,7 +181,7 @@ class SessionEngine:
 
     __slots__ = ('ctx', 'session', 'sid', 'socket', 'lock', 'write_lock',
                  'poll_event', 'ws', 'probe', 'callbacks', 'announced',
-                 'unconfirmed', '__weakref__')
+                 'unconfirmed', 'b64', '__weakref__')
 
     def __init__(self, ctx: EngineContext, session: Session) -> None:
         driver = ctx.driver
@@ -199,20 +201,25 @@ class SessionEngine:
         #: packets whose bytes wait in the WebSocket's backlog: their send
         #: callbacks run once the socket has taken them
         self.unconfirmed: list[Packet] | None = None
+        #: v3 long-polling: binary as base64 text, as the handshake asked
+        self.b64 = False
         #: False for a session its connect handlers refused: the
         #: application never saw it, so it hears nothing of its close
         self.announced = True
 
     @classmethod
     def create(cls, ctx: EngineContext, sid: str, *, transport: str,
-               protocol: int) -> SessionEngine:
-        """A new session and its engine."""
+               protocol: int, poll_limit: int | None = None
+               ) -> SessionEngine:
+        """A new session and its engine (``poll_limit``: see
+        :attr:`Session.poll_limit`)."""
         # Built one after the other rather than one inside the other's
         # __init__: with the threading driver each connection's thread
         # keeps every stack page it ever touched, and the nested
         # constructors cost one more page per connection.
         session = Session(sid, transport=transport, protocol=protocol,
-                          now=ctx.clock(), settings=ctx.settings)
+                          now=ctx.clock(), settings=ctx.settings,
+                          poll_limit=poll_limit)
         return cls(ctx, session)
 
     def __repr__(self) -> str:
@@ -555,10 +562,14 @@ class SessionEngine:
 
     # -- the port: long-polling ---------------------------------------------------------
 
-    def poll(self) -> list[Packet] | RemoteProtocolError:
+    def poll(self, connected: Callable[[], bool] | None = None
+             ) -> list[Packet] | RemoteProtocolError | None:
         """A GET arrived: what to answer with, waiting while it is parked.
 
-        Call :meth:`sent` once the answer has been written.
+        ``connected()`` tells whether the GET's connection is still open;
+        a parked GET whose client went away takes nothing (None is
+        returned) and the packets wait for the next GET. Call :meth:`sent`
+        once the answer has been written.
         """
         with self.lock:
             # The event exists before poll_waiting can be seen as True.
@@ -570,6 +581,12 @@ class SessionEngine:
         reply = self._apply(actions)
         if type(reply) is ParkPoll:
             self.poll_event.wait(reply.timeout)
+            if connected is not None and not connected():
+                self.ctx.logger.info('%s: a parked GET lost its connection; '
+                                     'its packets wait for the next one',
+                                     self.sid)
+                self._apply(self._run(_POLL_ABANDONED))
+                return None
             reply = self._apply(self._run(_POLL_RESUMED))
         if type(reply) is RefuseRequest:
             return RemoteProtocolError(reply.code, reply.message)

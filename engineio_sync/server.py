@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Iterator
 from .admission import Admission
 from .core.config import ServerConfig, options_doc, server_signature
 from .core.handshake import (RequestInfo, classify_request, generate_sid,
-                             parse_query)
+                             parse_query, poll_limit_for)
 from .core.packets import Packet
 from .core.session import CloseReason, ReadyState, SessionSettings
 from .drivers import get_driver
@@ -83,7 +83,8 @@ class Server(EventEmitter):
             schedule=self._timers.schedule, deliver=self._deliver,
             closed=self._on_session_closed, forget=self._forget,
             events=self)
-        self._polling = PollingTransport(self.config, self.logger)
+        self._polling = PollingTransport(self.config, self.logger,
+                                         self.driver)
         self._websocket = WebSocketTransport(self.config, self.driver,
                                              self.logger)
 
@@ -371,7 +372,8 @@ class Server(EventEmitter):
             return self._refuse(packets, environ, headers)
         return self._polling.encode(engine.session.protocol, packets, info,
                                     environ, headers,
-                                    lambda: engine.sent(packets))
+                                    lambda: engine.sent(packets),
+                                    b64=engine.b64)
 
     def _open_session(self, sid: str, info: RequestInfo,
                       environ: dict) -> SessionEngine | None:
@@ -379,9 +381,11 @@ class Server(EventEmitter):
 
         Returns None (and forgets the session) if a handler refused it.
         """
-        engine = SessionEngine.create(self._engines, sid,
-                                      transport=info.transport,
-                                      protocol=info.protocol)
+        engine = SessionEngine.create(
+            self._engines, sid, transport=info.transport,
+            protocol=info.protocol,
+            poll_limit=poll_limit_for(environ.get('HTTP_USER_AGENT')))
+        engine.b64 = info.b64
         socket = Socket(engine, environ)
         engine.socket = socket
         self._sessions[sid] = engine

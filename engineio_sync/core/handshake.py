@@ -15,7 +15,8 @@ from ..exceptions import (BAD_HANDSHAKE_METHOD, BAD_REQUEST,
                           TRANSPORT_UNKNOWN, UNSUPPORTED_PROTOCOL_VERSION,
                           ProtocolError)
 
-__all__ = ['RequestInfo', 'parse_query', 'classify_request', 'generate_sid']
+__all__ = ['RequestInfo', 'parse_query', 'classify_request', 'generate_sid',
+           'poll_limit_for', 'PYTHON_CLIENT_POLL_LIMIT']
 
 
 class RequestInfo:
@@ -103,6 +104,25 @@ def classify_request(method: str, query: dict[str, str], *,
         if protocol == 3 and not allow_eio3:
             raise ProtocolError(UNSUPPORTED_PROTOCOL_VERSION)
     return RequestInfo(method, transport, sid, protocol, jsonp_index, b64)
+
+
+#: python-engineio's Client (and so python-socketio's) refuses a polling
+#: payload of more than 16 packets (its ``max_decode_packets``).
+PYTHON_CLIENT_POLL_LIMIT = 16
+
+
+def poll_limit_for(user_agent: str | None) -> int | None:
+    """How many packets one polling response may carry for this client.
+
+    python-engineio's clients send requests with python-requests or
+    aiohttp and refuse payloads of more than 16 packets: theirs get at
+    most 16 per response (the rest goes with the next GET). Browsers and
+    other clients take any number: None.
+    """
+    if user_agent and (user_agent.startswith('python-requests/')
+                       or 'aiohttp/' in user_agent):
+        return PYTHON_CLIENT_POLL_LIMIT
+    return None
 
 
 def generate_sid() -> str:

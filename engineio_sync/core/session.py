@@ -33,9 +33,9 @@ from .packets import Packet, PacketType
 from .session_events import (
     AnswerPoll, Close, Closed, CloseWebSocket, Deliver, DropProbe, Dropped,
     Flush, Forget, InvalidInput, Open, PacketReceived, ParkPoll, PingQueued,
-    PollResumed, PollStarted, PostEnded, PostStarted, ProbeEnded,
-    ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send, SendNow,
-    TimerFired, TransportClosed, TransportEnded, Upgraded, UpgradeCancelled,
+    PollAbandoned, PollResumed, PollStarted, PostEnded, PostStarted,
+    ProbeEnded, ProbeReceived, RefuseRequest, RejectWebSocket, Schedule,
+    Send, SendNow, TimerFired, TransportClosed, TransportEnded, Upgraded, UpgradeCancelled,
     UpgradeRequested, Upgrading, WakePoll, WebSocketAttached,
     WebSocketBlocked, WebSocketDrained, Write, WriteProbe, WriteWebSocket)
 
@@ -167,14 +167,18 @@ class Session:
         'poll_reply', 'upgrade', 'websocket_attached', 'close_reason',
         'close_description', 'next_ping', 'pong_deadline',
         'upgrade_deadline', 'close_deadline', 'timer_at', 'ws_blocked',
-        'write_deadline',
+        'write_deadline', 'poll_limit',
     )
 
     def __init__(self, sid: str, *, transport: str, now: float,
                  protocol: int = 4,
-                 settings: SessionSettings | None = None) -> None:
+                 settings: SessionSettings | None = None,
+                 poll_limit: int | None = None) -> None:
         if settings is None:
             settings = SessionSettings()
+        #: the most packets one long-polling response carries (None: all
+        #: that are queued); for clients that refuse bigger payloads
+        self.poll_limit = poll_limit
         self.sid = sid
         self.protocol = protocol
         self.transport = transport
@@ -315,7 +319,13 @@ class Session:
         """The (non-empty) buffer for a GET; a graceful close ends once it
         goes out."""
         packets = self.buffer
-        self.buffer = []
+        limit = self.poll_limit
+        if limit is not None and len(packets) > limit:
+            # The rest waits for the client's next GET.
+            self.buffer = packets[limit:]
+            packets = packets[:limit]
+        else:
+            self.buffer = []
         self.sent_count += len(packets)
         if self.ready_state is ReadyState.CLOSING and \
                 packets[-1].type is PacketType.CLOSE:
@@ -445,6 +455,13 @@ class Session:
             packets, finished = self._take_for_poll()
             return finished + (_new(AnswerPoll, (packets,)),)
         return (AnswerPoll([_NOOP]),)
+
+    def _on_poll_abandoned(self, event: PollAbandoned, now: float) -> tuple:
+        # Nothing was taken for it: the queue is intact for the next GET.
+        # A close packet reserved for it only mattered to that connection.
+        self.poll_waiting = False
+        self.poll_reply = None
+        return _NOTHING
 
     def _on_post_started(self, event: PostStarted, now: float) -> tuple:
         if self.transport != 'polling':
@@ -659,6 +676,7 @@ class Session:
         Close: _on_close,
         PollStarted: _on_poll_started,
         PollResumed: _on_poll_resumed,
+        PollAbandoned: _on_poll_abandoned,
         PostStarted: _on_post_started,
         PostEnded: _on_post_ended,
         PacketReceived: _on_packet,

@@ -20,7 +20,8 @@ from .packets import Packet
 
 __all__ = [
     # events
-    'Open', 'Send', 'SendNow', 'Close', 'PollStarted', 'PollResumed', 'PostStarted',
+    'Open', 'Send', 'SendNow', 'Close', 'PollStarted', 'PollResumed',
+    'PollAbandoned', 'PostStarted',
     'PostEnded', 'PacketReceived', 'InvalidInput', 'UpgradeRequested',
     'WebSocketAttached', 'ProbeReceived', 'ProbeEnded', 'TransportEnded',
     'TransportClosed', 'Flush', 'WebSocketBlocked', 'WebSocketDrained',
@@ -165,6 +166,12 @@ class Flush(NamedTuple):
 
 
 @_typed
+class PollAbandoned(NamedTuple):
+    """A parked GET's connection closed before it was answered: the poll
+    ends and takes nothing, so what is queued waits for the next one."""
+
+
+@_typed
 class WebSocketBlocked(NamedTuple):
     """The WebSocket's peer is not taking what was written: bytes wait in
     the transport. Queue instead of writing, within ``write_timeout``."""
@@ -180,7 +187,8 @@ class TimerFired(NamedTuple):
     """A deadline requested with :class:`Schedule` is due."""
 
 
-Event = Union[Open, Send, SendNow, Close, PollStarted, PollResumed, PostStarted,
+Event = Union[Open, Send, SendNow, Close, PollStarted, PollResumed,
+              PollAbandoned, PostStarted,
               PostEnded, PacketReceived, InvalidInput, UpgradeRequested,
               WebSocketAttached, ProbeReceived, ProbeEnded, TransportEnded,
               TransportClosed, Flush, WebSocketBlocked, WebSocketDrained,

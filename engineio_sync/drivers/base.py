@@ -61,6 +61,10 @@ class Driver(Protocol):
         """Wait until ``sock`` can take more bytes (or has failed, which
         the next ``try_send`` reports); False after ``timeout`` seconds."""
 
+    def peer_closed(self, sock: Any) -> bool:
+        """True when the peer of ``sock`` has closed or reset the
+        connection; never waits."""
+
     def listen(self, host: str, port: int, backlog: int = 1024) -> Any: ...
 
     def queue(self) -> Any: ...
@@ -85,3 +89,20 @@ class _NullLock:
 
 
 NULL_LOCK = _NullLock()
+
+
+def peer_closed_by_poll(select_module: Any, sock: Any) -> bool:
+    """``Driver.peer_closed`` with a (never monkey-patched) ``select``
+    module's ``poll``: one non-blocking poll for a hang-up, a reset or the
+    peer's FIN (POLLRDHUP), whatever data may still be unread."""
+    try:
+        fd = sock.fileno()
+    except OSError:
+        return True
+    if fd < 0:
+        return True
+    hung_up = select_module.POLLRDHUP | select_module.POLLHUP | \
+        select_module.POLLERR | select_module.POLLNVAL
+    poller = select_module.poll()
+    poller.register(fd, hung_up)
+    return any(events & hung_up for _, events in poller.poll(0))

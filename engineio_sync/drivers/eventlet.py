@@ -6,12 +6,15 @@ import socket as _socket
 from typing import Any, Callable
 
 import eventlet
+import eventlet.patcher
 import eventlet.queue
 import eventlet.semaphore
 from eventlet.green import threading as green_threading
 from eventlet.hubs import trampoline
 
-from .base import NULL_LOCK
+from .base import NULL_LOCK, peer_closed_by_poll
+
+_select = eventlet.patcher.original('select')
 
 
 class _Task:
@@ -112,6 +115,11 @@ class EventletDriver:
         except _socket.timeout:
             return False
         return True
+
+    def peer_closed(self, sock: Any) -> bool:
+        """True when the peer closed or reset the connection (the real
+        ``select.poll``: monkey-patching removes it)."""
+        return peer_closed_by_poll(_select, sock)
 
     def listen(self, host: str, port: int, backlog: int = 1024) -> Any:
         """A listening green socket."""

@@ -9,7 +9,21 @@ import gevent.event
 import gevent.lock
 import gevent.queue
 
-from .base import NULL_LOCK
+from .base import NULL_LOCK, peer_closed_by_poll
+
+
+class _OriginalSelect:
+    """The unpatched ``select`` module's poll and constants."""
+
+    def __init__(self) -> None:
+        import select
+        import gevent.monkey
+        self.poll = gevent.monkey.get_original('select', 'poll')
+        for name in ('POLLRDHUP', 'POLLHUP', 'POLLERR', 'POLLNVAL'):
+            setattr(self, name, getattr(select, name))
+
+
+_select = _OriginalSelect()
 
 
 class _Task:
@@ -81,6 +95,11 @@ class GeventDriver:
             return sock.send(data, 0, timeout=0.0)
         except BlockingIOError:
             return 0
+
+    def peer_closed(self, sock: Any) -> bool:
+        """True when the peer closed or reset the connection (the real
+        ``select.poll``, not gevent's cooperative one: this never waits)."""
+        return peer_closed_by_poll(_select, sock)
 
     def wait_writable(self, sock: Any, timeout: float) -> bool:
         """Wait on the hub until the socket can take more bytes."""

@@ -9,6 +9,8 @@ import threading
 import time
 from typing import Any, Callable
 
+from .base import peer_closed_by_poll
+
 
 class ThreadingDriver:
     """Real OS threads; every blocking call blocks one thread."""
@@ -52,6 +54,10 @@ class ThreadingDriver:
     def wait_writable(self, sock: Any, timeout: float) -> bool:
         """Block this thread until the socket can take more bytes."""
         return _writable(sock, timeout)
+
+    def peer_closed(self, sock: Any) -> bool:
+        """True when the peer closed or reset the connection."""
+        return peer_closed_by_poll(select, sock)
 
     def listen(self, host: str, port: int, backlog: int = 1024) -> Any:
         """A listening socket."""

@@ -16,6 +16,7 @@ from ..core.payload import (decode_jsonp_post, iter_payload,
                             decode_payload_v3, encode_jsonp, encode_payload,
                             encode_payload_v3)
 from ..exceptions import BAD_REQUEST, RemoteProtocolError
+from ..wsgi_servers import find
 from .http import (TEXT_PLAIN, BadBody, BodyTooLarge, Response,
                    compress_body, error_response, read_body)
 
@@ -35,8 +36,10 @@ class PollingTransport:
 
     name = 'polling'
 
-    def __init__(self, config: Any, logger: logging.Logger) -> None:
+    def __init__(self, config: Any, logger: logging.Logger,
+                 driver: Any) -> None:
         self.logger = logger
+        self.driver = driver
         self.max_body = config.max_http_buffer_size
         self.compression = config.http_compression
         self.compression_threshold = config.compression_threshold
@@ -46,8 +49,10 @@ class PollingTransport:
     def encode(self, protocol: int, packets: list[Packet],
                info: RequestInfo | None, environ: dict,
                headers: list[tuple[str, str]],
-               on_close: Any = None) -> Response:
-        """Build the response carrying ``packets`` for this request."""
+               on_close: Any = None, *, b64: bool = False) -> Response:
+        """Build the response carrying ``packets`` for this request;
+        ``b64``: the v3 session asked for base64 binary (at its handshake,
+        which decides for the whole session, as the reference does)."""
         jsonp = info.jsonp_index if info is not None else None
         if protocol == 4:
             text = encode_payload(packets)
@@ -58,7 +63,7 @@ class PollingTransport:
                 body = text.encode()
                 headers.append(TEXT_PLAIN)
         else:
-            b64 = jsonp is not None or (info is not None and info.b64)
+            b64 = b64 or jsonp is not None
             payload = encode_payload_v3(packets, b64=b64)
             if isinstance(payload, bytes):
                 body = payload
@@ -82,11 +87,21 @@ class PollingTransport:
     def handle_get(self, engine: SessionEngine, info: RequestInfo,
                    environ: dict, headers: list[tuple[str, str]]) -> Response:
         """Answer with what the engine has, waiting while it has nothing."""
-        packets = engine.poll()
+        packets = engine.poll(lambda: self._connected(environ))
+        if packets is None:
+            # The client is gone; this answer reaches nobody.
+            return Response(200, b'', headers)
         if isinstance(packets, RemoteProtocolError):
             return error_response(packets, headers)
         return self.encode(engine.session.protocol, packets, info, environ,
-                           headers, lambda: engine.sent(packets))
+                           headers, lambda: engine.sent(packets),
+                           b64=engine.b64)
+
+    def _connected(self, environ: dict) -> bool:
+        """False once the request's client has closed its connection (when
+        the WSGI server lets us see its socket)."""
+        hijack = find(environ)
+        return hijack is None or not self.driver.peer_closed(hijack.sock)
 
     # -- POST ---------------------------------------------------------------
 

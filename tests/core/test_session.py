@@ -20,8 +20,8 @@ from engineio_sync.core.session import (CloseReason, ReadyState, Session,
 from engineio_sync.core.session_events import (
     AnswerPoll, Close, Closed, CloseWebSocket, Deliver, DropProbe, Dropped,
     Flush, Forget, InvalidInput, Open, PacketReceived, ParkPoll, PingQueued,
-    PollResumed, PollStarted, PostEnded, PostStarted, ProbeEnded,
-    ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send, SendNow,
+    PollAbandoned, PollResumed, PollStarted, PostEnded, PostStarted,
+    ProbeEnded, ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send, SendNow,
     TimerFired, TransportClosed, TransportEnded, Upgraded, UpgradeCancelled,
     UpgradeRequested, Upgrading, WakePoll, WebSocketAttached,
     WebSocketBlocked, WebSocketDrained, Write, WriteProbe, WriteWebSocket)
@@ -43,13 +43,15 @@ def msg(text: str) -> Packet:
 def make(*, now: float = 100.0, protocol: int = 4, interval: float = 0.3,
          timeout: float = 0.2, upgrade_timeout: float = 10.0,
          close_timeout: float = 30.0, transport: str = 'polling',
-         opened: bool = True, **options) -> Session:
+         opened: bool = True, poll_limit: int | None = None,
+         **options) -> Session:
     """A session; opened ones have had their open packet collected."""
     config = SessionSettings(ping_interval=interval, ping_timeout=timeout,
                              upgrade_timeout=upgrade_timeout,
                              close_timeout=close_timeout, **options)
     session = Session('sid123', transport=transport, now=now,
-                      protocol=protocol, settings=config)
+                      protocol=protocol, settings=config,
+                      poll_limit=poll_limit)
     if opened:
         session.handle(Open(), now)
         if transport == 'polling':
@@ -913,3 +915,53 @@ def test_random_websocket_sequences_never_write_while_blocked(ops):
                     s.deadline <= s.write_deadline
         if s.deadline is not None:
             assert s.timer_at is not None and s.timer_at <= s.deadline
+
+
+# -- a parked GET whose connection died ---------------------------------------------
+
+def test_abandoned_poll_takes_nothing():
+    s = make()
+    assert poll(s) is None                          # parked
+    assert s.handle(Send(msg('a')), 100.1) == (WakePoll(),)
+    assert s.handle(PollAbandoned(), 100.2) == ()
+    assert not s.poll_waiting
+    assert s.buffer == [msg('a')] and s.sent_count == s.queued_count - 1
+    assert poll(s, 100.3) == [msg('a')]             # the next GET gets it
+    # Abandoned after a close reserved the close packet for it: the
+    # session is over all the same.
+    t = make()
+    poll(t)
+    t.handle(Close(CloseReason.SERVER_DISCONNECT), 100.1)
+    assert t.handle(PollAbandoned(), 100.2) == ()
+    assert t.ready_state is ReadyState.CLOSED and t.poll_reply is None
+
+
+# -- clients that refuse big payloads ----------------------------------------------
+
+def test_poll_limit_spreads_a_burst_over_several_gets():
+    s = make(poll_limit=16)
+    for i in range(40):
+        s.handle(Send(msg(f'm{i}')), 100.0)
+    got = []
+    for _ in range(3):
+        answer = poll(s)
+        assert len(answer) <= 16
+        got += answer
+    assert got == [msg(f'm{i}') for i in range(40)]
+    assert s.sent_count == s.queued_count
+    # A graceful close still ends once its close packet went out.
+    for i in range(20):
+        s.handle(Send(msg('x')), 100.1)
+    s.handle(Close(CloseReason.SERVER_DISCONNECT, graceful=True), 100.1)
+    assert poll(s, 100.2)[-1] != CLOSE
+    assert s.ready_state is ReadyState.CLOSING
+    assert poll(s, 100.3)[-1] == CLOSE
+    assert s.ready_state is ReadyState.CLOSED
+
+
+def test_poll_limit_for_python_clients_only():
+    from engineio_sync.core.handshake import poll_limit_for
+    assert poll_limit_for('python-requests/2.32.3') == 16
+    assert poll_limit_for('Python/3.11 aiohttp/3.10.5') == 16
+    assert poll_limit_for('Mozilla/5.0 (X11; Linux x86_64) Chrome/130') is None
+    assert poll_limit_for('node') is None and poll_limit_for(None) is None

@@ -536,6 +536,45 @@ def test_packets_before_a_malformed_one_are_delivered(driver, server_pool):
     assert_session_gone(client, sid)
 
 
+def park_raw_get(port: int, sid: str, settle: float = 0.3,
+                 reset: bool = False) -> None:
+    """Park a GET on a connection of its own, then drop that connection:
+    closed with a FIN, or reset (RST) when ``reset``."""
+    import socket
+    import struct
+    sock = socket.create_connection(('127.0.0.1', port), timeout=5)
+    sock.sendall(f'GET /engine.io/?{QS}&sid={sid} HTTP/1.1\r\n'
+                 f'Host: 127.0.0.1:{port}\r\n\r\n'.encode())
+    time.sleep(settle)
+    if reset:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                        struct.pack('ii', 1, 0))
+    sock.close()
+
+
+@pytest.mark.parametrize('reset', [False, True], ids=['fin', 'rst'])
+def test_a_dead_parked_get_loses_nothing(driver, server_pool, reset):
+    # The parked GET's client vanished: what is sent meanwhile must reach
+    # the next GET, in order, and its send callback must wait for that.
+    server = server_pool(driver)
+    client = client_for(server)
+    sid, _ = client.handshake()
+    park_raw_get(server.port, sid, reset=reset)
+    assert client.post(sid, '4cmd:' + json.dumps(
+        {'send_n': 10, 'prefix': 'm'})) == (200, b'ok')
+    assert client.post(sid, '4cmd:' + json.dumps(
+        {'send_cb': 'confirmed'})) == (200, b'ok')
+    server.wait_event(ev='message', sid=sid,
+                      data='cmd:{"send_cb": "confirmed"}')
+    time.sleep(0.3)
+    assert not [e for e in server.drain_events()
+                if e.get('ev') == 'callback' and e.get('sid') == sid]
+    status, body = client.get(sid)
+    assert status == 200
+    assert split(body) == [f'4m{i}' for i in range(10)] + ['4confirmed']
+    server.wait_event(ev='callback', sid=sid, data='confirmed')
+
+
 def test_undecodable_post_answers_parked_get_with_close(driver, server_pool):
     client = client_for(server_pool(driver))
     sid, _ = client.handshake()

@@ -137,6 +137,23 @@ def test_b64_polling_sends_binary_as_base64_text(server_pool):
     assert data == b'10:b4AQL/AA=='
 
 
+def test_b64_of_the_handshake_holds_for_the_whole_session(server_pool):
+    # The reference decides base64 binary once, when the session's
+    # transport is created: later requests' own b64 changes nothing.
+    server = server_pool('eventlet', **V3)
+    client = RawClient(server.port)
+    sid, _, _ = handshake(client, '&b64=1')
+    post(client, sid, '10:b4AQL/AA==')
+    headers, data = get(client, sid)            # no b64 on this poll
+    assert headers['content-type'].startswith('text/plain')
+    assert data == b'10:b4AQL/AA=='
+    plain, _, _ = handshake(client)
+    post(client, plain, '10:b4AQL/AA==')
+    headers, data = get(client, plain, '&b64=1')  # too late to ask
+    assert headers['content-type'] == 'application/octet-stream'
+    assert data == b'\x01\x05\xff\x04\x01\x02\xff\x00'
+
+
 def eval_jsonp(script: str, index: int) -> str | None:
     """Run a JSONP response in node and return what it passed to
     ``___eio[index]``; None without node."""
