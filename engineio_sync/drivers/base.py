@@ -53,13 +53,15 @@ class Driver(Protocol):
 
     def socket_io(self, sock: Any) -> tuple[Callable, Callable]: ...
 
-    def try_send(self, sock: Any, data: bytes) -> int:
-        """Write what ``sock`` takes now, without waiting; the number of
-        bytes written (0 when it would block). OSError if it failed."""
+    def nonblocking_send(self, sock: Any) -> Callable[[bytes, int], int]:
+        """``send(data, flags)`` for ``sock`` that never waits: the number
+        of bytes written, BlockingIOError when the socket has no room,
+        another OSError if the connection failed. Call it with
+        ``MSG_DONTWAIT``."""
 
     def wait_writable(self, sock: Any, timeout: float) -> bool:
         """Wait until ``sock`` can take more bytes (or has failed, which
-        the next ``try_send`` reports); False after ``timeout`` seconds."""
+        the next send reports); False after ``timeout`` seconds."""
 
     def peer_closed(self, sock: Any) -> bool:
         """True when the peer of ``sock`` has closed or reset the

@@ -99,13 +99,9 @@ class EventletDriver:
         io = _RawSocketIO(sock, raw)
         return io.recv, io.sendall
 
-    def try_send(self, sock: Any, data: bytes) -> int:
-        """Write what the raw socket takes now, never waiting."""
-        raw = getattr(sock, 'fd', sock)
-        try:
-            return raw.send(data, _socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            return 0
+    def nonblocking_send(self, sock: Any) -> Callable[[bytes, int], int]:
+        """The raw (non-blocking) socket's send, under the green one."""
+        return getattr(sock, 'fd', sock).send
 
     def wait_writable(self, sock: Any, timeout: float) -> bool:
         """Wait on the hub until the socket can take more bytes."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 import gevent
@@ -88,13 +89,10 @@ class GeventDriver:
     def socket_io(self, sock: Any) -> tuple[Callable, Callable]:
         return sock.recv, sock.sendall
 
-    def try_send(self, sock: Any, data: bytes) -> int:
-        """Write what the socket takes now; timeout=0.0 makes gevent's
-        send report a full buffer instead of waiting."""
-        try:
-            return sock.send(data, 0, timeout=0.0)
-        except BlockingIOError:
-            return 0
+    def nonblocking_send(self, sock: Any) -> Callable[[bytes, int], int]:
+        """gevent's send with ``timeout=0.0``: it reports a full buffer
+        instead of waiting for room."""
+        return partial(sock.send, timeout=0.0)
 
     def peer_closed(self, sock: Any) -> bool:
         """True when the peer closed or reset the connection (the real

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import queue
 import select
 import socket
@@ -41,15 +42,18 @@ class ThreadingDriver:
         """(recv, sendall) for a connected socket."""
         return sock.recv, sock.sendall
 
-    def try_send(self, sock: Any, data: bytes) -> int:
-        """Write what the socket takes now (MSG_DONTWAIT), never waiting."""
-        if sock.gettimeout() is not None and not _writable(sock, 0):
-            # A socket with a timeout would wait for room before sending.
-            return 0
-        try:
-            return sock.send(data, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            return 0
+    def nonblocking_send(self, sock: Any) -> Callable[[bytes, int], int]:
+        """The socket's own send: with MSG_DONTWAIT it never waits, as
+        long as the socket has no timeout (a socket with one first waits
+        for room, so then room is checked first)."""
+        if sock.gettimeout() is None:
+            return sock.send
+
+        def send(data: bytes, flags: int) -> int:
+            if not _writable(sock, 0):
+                raise BlockingIOError(errno.EAGAIN, 'no room')
+            return sock.send(data, flags)
+        return send
 
     def wait_writable(self, sock: Any, timeout: float) -> bool:
         """Block this thread until the socket can take more bytes."""

@@ -20,6 +20,7 @@ __all__ = ['WebSocketConnection', 'handshake_error']
 
 # How many bytes of small backlogged frames one send hands over at most.
 _WRITE_CHUNK = 65536
+_DONTWAIT = _socket.MSG_DONTWAIT
 
 
 def handshake_error(environ: dict) -> str | None:
@@ -57,7 +58,7 @@ class WebSocketConnection:
 
     __slots__ = ('sock', 'write_lock', 'deflate', '_reader', '_pending',
                  'close_sent', 'close_code', 'error', '_recv', '_driver',
-                 '_backlog', 'backlog_size', 'on_blocked')
+                 '_send', '_backlog', 'backlog_size', 'on_blocked')
 
     RECV_SIZE = 65536
 
@@ -68,9 +69,11 @@ class WebSocketConnection:
         self.sock = sock
         self.write_lock = write_lock
         # The driver may hand a faster recv than the socket's own; its
-        # try_send and wait_writable never block the writer.
+        # send never waits (with MSG_DONTWAIT), nor does wait_writable
+        # hold up anyone but the drain task.
         self._recv = recv or sock.recv
         self._driver = driver
+        self._send = driver.nonblocking_send(sock)
         # Bytes written but not yet taken by the socket (None while there
         # are none: idle connections hold no list).
         self._backlog: list | None = None
@@ -114,7 +117,10 @@ class WebSocketConnection:
         # _write() inlined for the commonest case: nothing waiting and
         # the socket takes the whole frame.
         if self._backlog is None:
-            sent = self._driver.try_send(self.sock, frame)
+            try:
+                sent = self._send(frame, _DONTWAIT)
+            except BlockingIOError:
+                sent = 0
             if sent < len(frame):
                 self._keep(frame, sent)
         else:
@@ -128,7 +134,10 @@ class WebSocketConnection:
             backlog.append(data)
             self.backlog_size += len(data)
             return
-        sent = self._driver.try_send(self.sock, data)
+        try:
+            sent = self._send(data, _DONTWAIT)
+        except BlockingIOError:
+            sent = 0
         if sent < len(data):
             self._keep(data, sent)
 
@@ -147,8 +156,7 @@ class WebSocketConnection:
         backlog = self._backlog
         if not backlog:
             return
-        try_send = self._driver.try_send
-        sock = self.sock
+        send = self._send
         while backlog:
             data = backlog.popleft()
             if backlog and len(data) < _WRITE_CHUNK:
@@ -161,7 +169,10 @@ class WebSocketConnection:
                     parts.append(part)
                     size += len(part)
                 data = b''.join(parts)
-            sent = try_send(sock, data)
+            try:
+                sent = send(data, _DONTWAIT)
+            except BlockingIOError:
+                sent = 0
             self.backlog_size -= sent
             if sent < len(data):
                 backlog.appendleft(memoryview(data)[sent:])
