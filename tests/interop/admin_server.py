@@ -1,10 +1,11 @@
 """A python-socketio server with the Admin UI instrumentation
 (``sio.instrument()``) on engineio_sync, for test_admin_ui.py.
 
-``python admin_server.py DRIVER '<json auth>'`` serves on a free port of
-127.0.0.1 with ``engineio_sync.listen()``, prints ``LISTENING <port>``
-and runs until SIGTERM. The auth is python-socketio's ``auth`` argument
-(``false``: none; a dict: the credentials the admin must send). Server
+``python admin_server.py DRIVER '<json auth>' [MODE]`` serves on a free
+port of 127.0.0.1 with ``engineio_sync.listen()``, prints ``LISTENING
+<port>`` and runs until SIGTERM. The auth is python-socketio's ``auth``
+argument (``false``: none; a dict: the credentials the admin must send),
+MODE its ``mode`` (``development``, the default, or ``production``). Server
 stats go out every 0.3 s and pings every second, so that a test sees both
 within a few seconds.
 """
@@ -21,7 +22,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(
 STATS_INTERVAL = 0.3
 
 
-def serve(driver: str, auth: object) -> None:
+def serve(driver: str, auth: object, mode: str) -> None:
     if driver == 'eventlet':
         import eventlet
         eventlet.monkey_patch()
@@ -33,7 +34,8 @@ def serve(driver: str, auth: object) -> None:
     from engineio_sync.socketio_compat import SocketIOServer
 
     sio = SocketIOServer(async_mode=driver, ping_interval=1)
-    sio.instrument(auth=auth, server_stats_interval=STATS_INTERVAL)
+    sio.instrument(auth=auth, mode=mode,
+                   server_stats_interval=STATS_INTERVAL)
 
     @sio.event
     def join(sid: str, room: str) -> bool:
@@ -65,4 +67,5 @@ def serve(driver: str, auth: object) -> None:
 
 
 if __name__ == '__main__':
-    serve(sys.argv[1], json.loads(sys.argv[2]))
+    serve(sys.argv[1], json.loads(sys.argv[2]),
+          sys.argv[3] if len(sys.argv) > 3 else 'development')

@@ -40,9 +40,9 @@ CREDENTIALS = {'username': 'admin', 'password': 'secret'}
 class AdminServer:
     """admin_server.py running in its own process."""
 
-    def __init__(self, driver: str, auth: object) -> None:
+    def __init__(self, driver: str, auth: object, mode: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, SERVER, driver, json.dumps(auth)],
+            [sys.executable, SERVER, driver, json.dumps(auth), mode],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith('LISTENING'):
@@ -64,8 +64,9 @@ class AdminServer:
 def admin_server():
     servers: list[AdminServer] = []
 
-    def start(driver: str, auth: object) -> AdminServer:
-        server = AdminServer(driver, auth)
+    def start(driver: str, auth: object,
+              mode: str = 'development') -> AdminServer:
+        server = AdminServer(driver, auth, mode)
         servers.append(server)
         return server
 
@@ -104,6 +105,15 @@ def second_stats(lines: list[dict], phase: str) -> dict:
     stats = admin_events(lines, 'server_stats', phase)
     assert len(stats) >= 2, (phase, stats)
     return stats[1][0]
+
+
+def traffic(lines: list[dict]) -> Counter:
+    """The aggregated events of every server_stats, summed by type."""
+    totals: Counter = Counter()
+    for [stats] in admin_events(lines, 'server_stats'):
+        for event in stats['aggregatedEvents']:
+            totals[event['type']] += event['count']
+    return totals
 
 
 @needs_node
@@ -198,11 +208,9 @@ def test_admin_ui_sees_clients(admin_server, driver):
     assert {n['name']: n['socketsCount'] for n in end['namespaces']} \
         == {'/': 1, '/admin': 1}
 
-    totals: Counter = Counter()
     for [stats] in admin_events(lines, 'server_stats'):
         assert stats['pid'] and stats['hostname'] and stats['uptime'] > 0
-        for event in stats['aggregatedEvents']:
-            totals[event['type']] += event['count']
+    totals = traffic(lines)
     assert totals['rawConnection'] >= 2          # A and B at least
     assert totals['rawDisconnection'] >= 2
     # In: A's connect, join and shout, B's connect, join, leave, hello and
@@ -225,6 +233,24 @@ def test_admin_ui_auth(admin_server):
     assert outcomes[0]['connected'] is True
     assert outcomes[1]['message'] == 'authentication failed'
     assert len(admin_events(lines, 'config')) == 1
+
+
+@needs_node
+def test_admin_ui_production_mode(admin_server):
+    server = admin_server('eventlet', False, 'production')
+    lines = run_admin_client(server.url, 'production', None)
+    [[config]] = admin_events(lines, 'config')
+    assert 'ALL_EVENTS' not in config['supportedFeatures']
+    # Only the stats: no per-socket reports, not even of the upgrade.
+    assert {e['name'] for e in lines if e['event'] == 'admin'} == {
+        'config', 'server_stats'}
+    settled = second_stats(lines, 'settled')
+    assert settled['clientsCount'] == 2
+    assert settled['pollingClientsCount'] == 0
+    totals = traffic(lines)
+    assert totals['rawConnection'] >= 1
+    assert totals['packetsIn'] >= 2              # C's connect and hello
+    assert totals['bytesIn'] >= len('0') + len('2["hello","from C"]')
 
 
 def test_engineio_api_the_admin_reads():

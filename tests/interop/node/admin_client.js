@@ -15,6 +15,8 @@
  * "from-admin"; A disconnects, the server disconnects B; the stats of that
  * moment are taken ("end").
  * MODE "auth": the admin connects with the auth given, then with a wrong one.
+ * MODE "production": the admin connects; client C (polling, then upgrade)
+ * connects and says hello; the stats of that moment are taken ("settled").
  *
  * Every admin event is one JSON line {"event": "admin", "name", "args",
  * "phase", "t"} (t: ms since start); {"event": "ids", ...} gives the clients'
@@ -187,7 +189,22 @@ async function authCheck() {
   bad.close();
 }
 
-(mode === 'auth' ? authCheck() : scenario())
+async function production() {
+  const admin = connectAdmin(auth);
+  await once(admin, 'connect');
+  await adminEvent((e) => e.name === 'config', 'config');
+  phase = 'clients';
+  const c = io(url, OPTS);
+  await once(c, 'connect');
+  await upgraded(c);
+  await ack(c, 'hello', 'from C');
+  phase = 'settled';
+  await statsAfter(2);
+  c.disconnect();
+  admin.disconnect();
+}
+
+({ auth: authCheck, production }[mode] || scenario)()
   // Let the last packets leave before exiting.
   .then(() => setTimeout(() => finish(0), 100))
   .catch((err) => finish(1, err && err.stack ? err.stack : err));
