@@ -110,9 +110,19 @@ class GeventDriver:
         return True
 
     def listen(self, host: str, port: int, backlog: int = 1024) -> Any:
-        """A listening gevent socket."""
+        """A listening gevent socket.
+
+        ``gevent.socket.create_server`` is the standard library's function
+        re-exported: unless gevent monkey-patched the process it makes a
+        plain blocking socket, whose ``accept()`` would hold the whole hub.
+        So the socket is rebuilt as gevent's, on the same descriptor; the
+        connections it accepts are gevent sockets too.
+        """
         import gevent.socket
-        return gevent.socket.create_server((host, port), backlog=backlog)
+        sock = gevent.socket.create_server((host, port), backlog=backlog)
+        if isinstance(sock, gevent.socket.socket):
+            return sock
+        return gevent.socket.socket(fileno=sock.detach())
 
     def queue(self) -> Any:
         return gevent.queue.Queue()

@@ -34,8 +34,6 @@ def run(host: str, port: int, app: Callable, driver: Driver) -> Runner:
     """Serve ``app`` with a task of ``driver``."""
     from ..http_server import HTTPServer
     http = HTTPServer(app, host, port, driver=driver)
-    if driver.name == 'gevent':
-        http.listener = _gevent_socket(http.listener)
     done: list[bool] = []
 
     def serve() -> None:
@@ -53,19 +51,3 @@ def run(host: str, port: int, app: Callable, driver: Driver) -> Runner:
     driver.spawn(serve)
     return Runner(http.port, stop, lambda: not done)
 
-
-def _gevent_socket(sock: Any) -> Any:
-    """``sock`` as a gevent socket, on the same descriptor.
-
-    The gevent driver listens with ``gevent.socket.create_server``, which
-    is the standard library's function re-exported: unless gevent has
-    monkey-patched the process, it makes a plain blocking socket, whose
-    ``accept()`` holds the whole hub (connections were accepted and never
-    answered). A gevent socket accepts cooperatively, and the connections
-    it accepts are gevent sockets too. A socket that already is gevent's
-    (a monkey-patched process) is returned as it is.
-    """
-    import gevent.socket
-    if isinstance(sock, gevent.socket.socket):
-        return sock
-    return gevent.socket.socket(fileno=sock.detach())
