@@ -67,7 +67,8 @@ __all__ = ['SessionEngine', 'EngineContext', 'WebSocketSink', 'CLOSE_GRACE',
 #: then to receive the peer's close frame, before its TCP connection is cut.
 CLOSE_GRACE = 3.0
 
-# How long a rejected extra WebSocket is kept before its connection is cut.
+# How long a rejected extra WebSocket's client may take to close its side
+# after ours is closed.
 REJECT_LINGER = 0.5
 
 #: Packets of one POST handled between two yields to other tasks.

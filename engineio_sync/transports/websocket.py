@@ -11,6 +11,7 @@ every packet read goes to the engine, and the engine writes through the
 from __future__ import annotations
 
 import logging
+import socket as _socket
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..engine import SessionEngine
 
 __all__ = ['WebSocketTransport', 'WebSocketBinding']
+
+# The most a rejected WebSocket's client may still send before we close.
+_REJECT_DRAIN = 1 << 16
 
 _new = tuple.__new__
 _MESSAGE = PacketType.MESSAGE
@@ -207,7 +211,7 @@ class WebSocketTransport:
         try:
             if engine.attach_websocket(binding) == 'rejected':
                 conn.locked_close(1000)
-                binding.done.wait(REJECT_LINGER)
+                self._end_rejected(sock)
             else:
                 self._read_loop(engine, binding)
         except Exception:
@@ -224,6 +228,25 @@ class WebSocketTransport:
             conn.locked_close(1000)
             conn.shutdown()
         return hijack.finish
+
+    @staticmethod
+    def _end_rejected(sock: Any) -> None:
+        """End a WebSocket that has no place in its session at once, as
+        the reference server does: its close frame is followed by our FIN
+        straight away. Then the client's leftovers are read (bounded in
+        time and bytes) until it closes too, so that closing the socket
+        does not turn into a reset that could destroy the close frame."""
+        try:
+            sock.shutdown(_socket.SHUT_WR)
+            sock.settimeout(REJECT_LINGER)
+            total = 0
+            while total < _REJECT_DRAIN:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                total += len(data)
+        except OSError:
+            pass
 
     def _read_loop(self, engine: SessionEngine,
                    binding: WebSocketBinding) -> None:
