@@ -102,3 +102,53 @@ def test_per_message_deflate_with_the_js_client(driver, start_server):
         {'close': True},
     ])
     assert r.ok, r
+
+
+# An upgraded engine.io-client session, then a second WebSocket for the
+# same sid with node's `ws` (the library under engine.io-client): the
+# server sends it a close frame and ends the TCP connection at once. It
+# used to hold the connection for 0.5 s (REJECT_LINGER), so `ws` saw the
+# close only after that; now it comes within a few milliseconds.
+SECOND_WS_JS = r'''
+const { Socket } = require('engine.io-client');
+const WebSocket = require('ws');
+const url = process.argv[1];
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const eio = new Socket(url);
+setTimeout(() => { out({ ev: 'timeout' }); process.exit(1); }, 10000);
+eio.on('upgrade', () => {
+  const ws = new WebSocket(url.replace('http', 'ws') +
+    '/engine.io/?EIO=4&transport=websocket&sid=' + eio.id);
+  let opened = 0;
+  ws.on('open', () => { opened = Date.now(); });
+  ws.on('close', (code) => {
+    out({ ev: 'ws_close', code, ms: Date.now() - opened });
+    eio.send('after');
+    eio.on('message', (data) => {
+      if (data !== 'after') return;
+      out({ ev: 'echo' });
+      eio.close();
+      setTimeout(() => process.exit(0), 100);
+    });
+  });
+});
+'''
+
+
+def test_second_websocket_is_closed_at_once_for_node_ws(driver,
+                                                         start_server):
+    import json
+    import subprocess
+    from nodeclient import REPO
+    srv = start_server(driver)
+    proc = subprocess.run(['node', '-e', SECOND_WS_JS, srv.url],
+                          cwd=REPO, capture_output=True, text=True,
+                          timeout=30)
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    closed = [e for e in events if e['ev'] == 'ws_close']
+    assert closed and closed[0]['code'] == 1000, events
+    # Well under the old 500 ms hold, with room for a busy machine.
+    assert closed[0]['ms'] < 300, events
+    # The session itself carries on over its first WebSocket.
+    assert 'echo' in [e['ev'] for e in events], events
