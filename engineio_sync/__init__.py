@@ -7,7 +7,7 @@ import logging
 from .core.packets import Packet, PacketType
 from .core.session import CloseReason
 from .exceptions import (ConfigError, EngineIOError, LocalProtocolError,
-                         ProtocolError, RemoteProtocolError)
+                         ProtocolError, RemoteProtocolError, SendBufferFull)
 from .server import Server
 from .socket import Socket
 from .standalone import listen
@@ -18,6 +18,6 @@ __version__ = '0.1.0'
 __all__ = ['Server', 'Socket', 'WSGIApp', 'listen', 'Packet', 'PacketType',
            'CloseReason', 'EngineIOError', 'LocalProtocolError',
            'RemoteProtocolError', 'ConfigError', 'ProtocolError',
-           '__version__']
+           'SendBufferFull', '__version__']
 
 logging.getLogger('engineio_sync').addHandler(logging.NullHandler())

@@ -327,14 +327,13 @@ class SessionEngine:
         session = self.session
         with self.lock:
             actions = session.handle(_new(Send, (packet,)), self.ctx.clock())
-            if actions and type(actions[0]) is Dropped:
-                self.ctx.logger.debug('%s: send on a closed session '
-                                      'dropped', self.sid)
-                return False
-            if callback is not None:
+            dropped = bool(actions) and type(actions[-1]) is Dropped
+            if not dropped and callback is not None:
                 if self.callbacks is None:
                     self.callbacks = deque()
                 self.callbacks.append((session.queued_count, callback))
+        if dropped:
+            return self._dropped(actions)
         socket = self.socket
         if socket.handlers:
             socket.emit('packet_create', packet)
@@ -365,13 +364,33 @@ class SessionEngine:
             if packets:
                 self.sent(packets)
             return True
-        if actions and type(actions[0]) is Dropped:
-            self.ctx.logger.debug('%s: send on a closed session dropped',
-                                  self.sid)
-            return False
+        if actions and type(actions[-1]) is Dropped:
+            return self._dropped(actions)
         if actions:
             self._apply(actions)
         return True
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes sent by the application and not yet handed to the
+        client's connection: queued messages, and what the WebSocket's
+        socket has not taken yet."""
+        ws = self.ws
+        return self.session.buffered_bytes + (ws.backlog if ws is not None
+                                              else 0)
+
+    def _dropped(self, actions: tuple) -> bool:
+        """A send the session did not take; the actions before the Dropped
+        close the session when its buffer was full."""
+        if len(actions) > 1:
+            self.ctx.logger.info('%s: send buffer full (limit %s bytes); '
+                                 'closing', self.sid,
+                                 self.ctx.settings.max_buffered_bytes)
+            self._apply(actions[:-1])
+        else:
+            self.ctx.logger.debug('%s: send on a closed session dropped',
+                                  self.sid)
+        return False
 
     def close(self, reason: str, description: str | None = None, *,
               graceful: bool = False) -> None:

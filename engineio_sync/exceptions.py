@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     'EngineIOError',
     'LocalProtocolError',
+    'SendBufferFull',
     'RemoteProtocolError',
     'ConfigError',
     'ProtocolError',
@@ -46,6 +47,14 @@ class LocalProtocolError(EngineIOError, ValueError):
     ``ValueError``, like other bad arguments.
     """
 
+
+
+class SendBufferFull(EngineIOError):
+    """A send would take a session's queue past ``max_buffered_bytes`` and
+    the server's ``on_buffer_full`` policy is ``'fail'``: the message was
+    not queued. The session stays open; send again once it has drained
+    (``socket.buffered_amount`` says how much waits, the ``drain`` event
+    when some went out)."""
 
 class ConfigError(LocalProtocolError):
     """An option given to :class:`~engineio_sync.Server` is invalid."""

@@ -84,6 +84,14 @@ class Socket(EventEmitter):
         """The Engine.IO protocol revision the client speaks (4 or 3)."""
         return self.engine.session.protocol
 
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes of messages sent and not yet handed to the client's
+        connection (text counts a byte per character). The server's
+        ``max_buffered_bytes`` bounds it; for flow control, send while it
+        is low and wait for ``drain`` when it is not."""
+        return self.engine.buffered_amount
+
     def __repr__(self) -> str:
         return f'<Socket {self.id} {self.transport} {self.ready_state}>'
 

@@ -221,6 +221,23 @@ def _buffer_size(value: Any) -> int:
     return int(value)
 
 
+def _buffered_bytes(value: Any) -> int | None:
+    if value is None:
+        return None
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or value < 1):
+        raise ConfigError('max_buffered_bytes must be a positive number of '
+                          f'bytes or None, not {value!r}')
+    return int(value)
+
+
+def _buffer_full(value: Any) -> str:
+    if value not in ('close', 'fail'):
+        raise ConfigError("on_buffer_full must be 'close' or 'fail', not "
+                          f'{value!r}')
+    return value
+
+
 def _transports(value: Any) -> tuple[str, ...]:
     if value is None:
         return KNOWN_TRANSPORTS
@@ -427,6 +444,16 @@ OPTIONS: tuple[Option, ...] = (
            "the session closes with reason ``'transport error'`` (``write "
            "timed out``). Writes never wait for the peer: a client that stops "
            'reading holds up nobody else', _seconds('write_timeout')),
+    Option('max_buffered_bytes', 10_000_000, 'int | None',
+           'most bytes of messages a session may hold queued for its client '
+           '(text counts a byte per character); ``None``: no limit. What '
+           'happens at the limit is ``on_buffer_full``', _buffered_bytes,
+           shown_default='``10_000_000``'),
+    Option('on_buffer_full', 'close', 'str',
+           "``'close'``: the session closes with reason ``'transport "
+           "error'`` (``send buffer full``) and ``send`` returns False; "
+           "``'fail'``: ``send`` raises ``SendBufferFull`` and the session "
+           'stays open', _buffer_full),
     Option('monitor_clients', None, 'bool | None',
            'accepted for python-engineio compatibility and ignored: '
            'heartbeats always run, from one timer task per server'),
@@ -529,6 +556,8 @@ class ServerConfig:
     initial_packet: str | bytes | None
     close_timeout: float
     write_timeout: float
+    max_buffered_bytes: int | None
+    on_buffer_full: str
     #: the endpoint, normalised without a trailing slash: '/engine.io'
     path: str
     add_trailing_slash: bool

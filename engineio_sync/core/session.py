@@ -28,7 +28,7 @@ import json as _stdlib_json
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..exceptions import BAD_REQUEST, LocalProtocolError
+from ..exceptions import BAD_REQUEST, LocalProtocolError, SendBufferFull
 from .packets import Packet, PacketType
 from .session_events import (
     AnswerPoll, Close, Closed, CloseWebSocket, Deliver, DropProbe, Dropped,
@@ -86,6 +86,10 @@ class SessionSettings:
     upgrade_timeout: float = 10.0
     close_timeout: float = 30.0
     write_timeout: float = 20.0
+    #: most bytes of messages queued per session (None: no limit), and
+    #: what a send past it does: 'close' the session or 'fail' the send
+    max_buffered_bytes: int | None = None
+    on_buffer_full: str = 'close'
     allow_upgrades: bool = True
     #: transports a polling session may move to, for the open packet
     upgrades: tuple[str, ...] = ('websocket',)
@@ -108,6 +112,8 @@ class SessionSettings:
             upgrade_timeout=config.upgrade_timeout,
             close_timeout=config.close_timeout,
             write_timeout=config.write_timeout,
+            max_buffered_bytes=config.max_buffered_bytes,
+            on_buffer_full=config.on_buffer_full,
             allow_upgrades=config.allow_upgrades,
             upgrades=upgrades,
             ping_interval_ms=config.ping_interval_ms,
@@ -167,7 +173,7 @@ class Session:
         'poll_reply', 'upgrade', 'websocket_attached', 'close_reason',
         'close_description', 'next_ping', 'pong_deadline',
         'upgrade_deadline', 'close_deadline', 'timer_at', 'ws_blocked',
-        'write_deadline', 'poll_limit',
+        'write_deadline', 'poll_limit', 'buffered_bytes',
     )
 
     def __init__(self, sid: str, *, transport: str, now: float,
@@ -190,6 +196,8 @@ class Session:
         #: also moves the silence deadline).
         self.delivers_directly = False
         self.buffer: list[Packet] = []
+        #: bytes of message data in the buffer (text: one per character)
+        self.buffered_bytes = 0
         #: packets ever queued / ever handed to a transport (for callbacks)
         self.queued_count = 0
         self.sent_count = 0
@@ -312,6 +320,7 @@ class Session:
         packets = self.buffer
         if packets:
             self.buffer = []
+            self.buffered_bytes = 0
             self.sent_count += len(packets)
         return packets
 
@@ -324,8 +333,11 @@ class Session:
             # The rest waits for the client's next GET.
             self.buffer = packets[limit:]
             packets = packets[:limit]
+            self.buffered_bytes = sum(0 if p.data is None else len(p.data)
+                                      for p in self.buffer)
         else:
             self.buffer = []
+            self.buffered_bytes = 0
         self.sent_count += len(packets)
         if self.ready_state is ReadyState.CLOSING and \
                 packets[-1].type is PacketType.CLOSE:
@@ -357,6 +369,7 @@ class Session:
         else:
             self._enter(ReadyState.CLOSED)
             self.buffer = []
+            self.buffered_bytes = 0
             if self.poll_waiting:
                 if self.poll_reply is None:
                     self.poll_reply = [_CLOSE]
@@ -409,6 +422,20 @@ class Session:
             raise LocalProtocolError(
                 'text containing U+001E (record separator) cannot be sent '
                 'over v4 long-polling; send it as bytes or escape it')
+        data = packet.data
+        size = 0 if data is None else len(data)
+        limit = self.settings.max_buffered_bytes
+        if limit is not None and self.buffered_bytes + size > limit and \
+                self.buffer:
+            # Bounded memory per session: the client does not collect
+            # what it is sent (a stuck WebSocket, a poll that never comes).
+            if self.settings.on_buffer_full == 'fail':
+                raise SendBufferFull(
+                    f'{self.buffered_bytes} bytes are queued for session '
+                    f'{self.sid}; the limit is {limit}')
+            return self._close(CloseReason.TRANSPORT_ERROR,
+                               'send buffer full', now) + _DROPPED
+        self.buffered_bytes += size
         self.buffer.append(packet)
         self.queued_count += 1
         if self.websocket_attached:

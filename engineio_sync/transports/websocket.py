@@ -31,6 +31,9 @@ __all__ = ['WebSocketTransport', 'WebSocketBinding']
 
 # The most a rejected WebSocket's client may still send before we close.
 _REJECT_DRAIN = 1 << 16
+# How many times (50 ms apart) a finished WebSocket waits for its drain
+# task to notice that the socket is shut down.
+_DRAIN_END_CHECKS = 60
 
 _new = tuple.__new__
 _MESSAGE = PacketType.MESSAGE
@@ -227,6 +230,14 @@ class WebSocketTransport:
                 binding.finished.wait(3 * CLOSE_GRACE)
             conn.locked_close(1000)
             conn.shutdown()
+            # A drain task may still wait for room on this socket: the WSGI
+            # server must not close the descriptor under it (gevent's
+            # libev aborts the process on a watcher with a closed fd). On
+            # a shut-down socket its wait ends at once.
+            for _ in range(_DRAIN_END_CHECKS):
+                if not binding.draining:
+                    break
+                self.driver.sleep(0.05)
         return hijack.finish
 
     @staticmethod

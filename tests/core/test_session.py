@@ -965,3 +965,40 @@ def test_poll_limit_for_python_clients_only():
     assert poll_limit_for('Python/3.11 aiohttp/3.10.5') == 16
     assert poll_limit_for('Mozilla/5.0 (X11; Linux x86_64) Chrome/130') is None
     assert poll_limit_for('node') is None and poll_limit_for(None) is None
+
+
+# -- a bounded queue per session -----------------------------------------------------
+
+def test_buffered_bytes_follow_the_queue():
+    s = make(poll_limit=2)
+    for text in ('aaa', 'bb', 'c', 'dddd'):
+        s.handle(Send(msg(text)), 100.0)
+    assert s.buffered_bytes == 10
+    assert poll(s) == [msg('aaa'), msg('bb')]
+    assert s.buffered_bytes == 5
+    assert poll(s) == [msg('c'), msg('dddd')]
+    assert s.buffered_bytes == 0
+
+
+def test_full_buffer_closes_the_session_by_default():
+    s = make(max_buffered_bytes=10)
+    assert s.handle(Send(msg('a' * 6)), 100.0) == ()
+    actions = s.handle(Send(msg('b' * 6)), 100.1)
+    assert actions[-1] == Dropped()
+    assert Closed(CloseReason.TRANSPORT_ERROR, 'send buffer full') in actions
+    assert s.ready_state is ReadyState.CLOSED and s.buffered_bytes == 0
+
+
+def test_full_buffer_fails_the_send_with_the_fail_policy():
+    from engineio_sync.exceptions import SendBufferFull
+    s = make(max_buffered_bytes=10, on_buffer_full='fail')
+    s.handle(Send(msg('a' * 6)), 100.0)
+    with pytest.raises(SendBufferFull):
+        s.handle(Send(msg('b' * 6)), 100.1)
+    assert s.is_open and s.buffer == [msg('a' * 6)]
+    assert poll(s) == [msg('a' * 6)]
+    # Drained: it fits again. One message bigger than the limit is let
+    # through when nothing is queued, or it could never be sent.
+    assert s.handle(Send(msg('b' * 6)), 100.2) == ()
+    t = make(max_buffered_bytes=10, on_buffer_full='fail')
+    assert t.handle(Send(msg('x' * 50)), 100.0) == ()

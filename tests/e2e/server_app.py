@@ -167,9 +167,19 @@ def on_message(sid, data):
             server.disconnect(sid)
         if 'send_n' in cmd:
             for i in range(cmd['send_n']):
-                server.send(sid, f"{cmd.get('prefix', 's')}{i}")
+                try:
+                    if not server.send(sid, f"{cmd.get('prefix', 's')}{i}"):
+                        log(ev='send_refused', sid=sid, at=i)
+                        break
+                except engineio_sync.SendBufferFull:
+                    log(ev='buffer_full', sid=sid, at=i,
+                        buffered=server.clients[sid].buffered_amount)
+                    break
                 if cmd.get('yield_every') and i % cmd['yield_every'] == 0:
                     server.sleep(0)
+        if cmd.get('buffered'):
+            log(ev='buffered', sid=sid,
+                amount=server.clients[sid].buffered_amount)
         if 'send_binary' in cmd:
             server.send(sid, bytes(cmd['send_binary']))
         if cmd.get('threads'):

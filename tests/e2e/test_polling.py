@@ -575,6 +575,41 @@ def test_a_dead_parked_get_loses_nothing(driver, server_pool, reset):
     server.wait_event(ev='callback', sid=sid, data='confirmed')
 
 
+BIG = 'x' * 1000
+
+
+def test_a_client_that_never_polls_is_closed_at_the_buffer_limit(
+        driver, server_pool):
+    server = server_pool(driver, max_buffered_bytes=50_000)
+    client = client_for(server)
+    sid, _ = client.handshake()
+    # The application sends 200 KB to a client that never GETs.
+    assert client.post(sid, '4cmd:' + json.dumps(
+        {'send_n': 200, 'prefix': BIG})) == (200, b'ok')
+    refused = server.wait_event(ev='send_refused', sid=sid)
+    assert 45 <= refused['at'] <= 50            # ~50 KB were queued
+    event = server.wait_event(ev='disconnect', sid=sid)
+    assert event['reason'] == 'transport error'
+    assert_session_gone(client, sid)
+
+
+def test_the_fail_policy_refuses_sends_and_keeps_the_session(
+        driver, server_pool):
+    server = server_pool(driver, max_buffered_bytes=50_000,
+                         on_buffer_full='fail')
+    client = client_for(server)
+    sid, _ = client.handshake()
+    assert client.post(sid, '4cmd:' + json.dumps(
+        {'send_n': 200, 'prefix': BIG})) == (200, b'ok')
+    full = server.wait_event(ev='buffer_full', sid=sid)
+    assert 45 <= full['at'] <= 50
+    assert 45_000 <= full['buffered'] <= 50_000
+    status, body = client.get(sid)
+    assert status == 200 and len(split(body)) == full['at']
+    assert client.post(sid, '4cmd:{"buffered": true}') == (200, b'ok')
+    assert server.wait_event(ev='buffered', sid=sid)['amount'] == 0
+
+
 def test_undecodable_post_answers_parked_get_with_close(driver, server_pool):
     client = client_for(server_pool(driver))
     sid, _ = client.handshake()
