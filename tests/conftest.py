@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -178,6 +179,30 @@ def server_pool():
         if server.tracebacks():
             errors.append(''.join(server.stderr_lines))
     assert not errors, '\n'.join(errors)
+
+
+def raw_exchange(port: int, data: bytes, timeout: float = 5.0,
+                 until_close: bool = True) -> bytes:
+    """Send raw bytes on a new connection; what the server answers until
+    it closes (or, without ``until_close``, up to the end of a head)."""
+    sock = socket.create_connection(('127.0.0.1', port), timeout=timeout)
+    try:
+        sock.sendall(data)
+        out = b''
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            out += chunk
+            if not until_close and b'\r\n\r\n' in out:
+                break
+        return out
+    finally:
+        sock.close()
 
 
 class RawClient:

@@ -8,32 +8,12 @@ import time
 
 import pytest
 
+from conftest import raw_exchange
+
 
 @pytest.fixture
 def native(start_server):
     return start_server('native', _app={'wsgi_app': True})
-
-
-def raw_exchange(port: int, data: bytes, timeout: float = 5.0,
-                 until_close: bool = True) -> bytes:
-    sock = socket.create_connection(('127.0.0.1', port), timeout=timeout)
-    try:
-        sock.sendall(data)
-        out = b''
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                chunk = sock.recv(65536)
-            except socket.timeout:
-                break
-            if not chunk:
-                break
-            out += chunk
-            if not until_close and b'\r\n\r\n' in out:
-                break
-        return out
-    finally:
-        sock.close()
 
 
 def test_keep_alive_serves_several_requests_on_one_connection(native):

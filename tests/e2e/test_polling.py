@@ -16,7 +16,7 @@ import zlib
 
 import pytest
 
-from conftest import DRIVERS, RawClient
+from conftest import DRIVERS, RawClient, raw_exchange
 
 SEP = '\x1e'
 QS = 'EIO=4&transport=polling'
@@ -823,21 +823,6 @@ def test_cors_disallowed_origin_is_403(driver, server_pool):
     assert status == 403
     assert not [e for e in server.drain_events()
                 if e.get('ev') == 'message' and e.get('sid') == sid]
-
-
-def raw_exchange(port: int, request: bytes, timeout: float = 5.0) -> bytes:
-    """Send raw bytes; everything the server answers until it closes."""
-    import socket
-    with socket.create_connection(('127.0.0.1', port), timeout=timeout) as s:
-        s.sendall(request)
-        data = b''
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        return data
 
 
 @pytest.mark.parametrize('injection', [

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import pytest
 
 import engineio_sync
-from conftest import REPO
+from conftest import REPO, raw_exchange
 from engineio_sync import drivers, wsgi_servers
 from engineio_sync.drivers import ASYNC_MODES, DRIVERS, get_driver
 from engineio_sync.exceptions import ConfigError
@@ -110,16 +110,8 @@ RUNNERS = [('native', 'threading'), ('native', 'eventlet'),
 def http(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes,
                                                               bytes]:
     """GET ``path``: (status, body, everything the server sent)."""
-    with socket.create_connection(('127.0.0.1', port), timeout=timeout) as s:
-        s.sendall(f'GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n'
-                  'Connection: close\r\n\r\n'.encode())
-        data = b''
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+    data = raw_exchange(port, f'GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+                              'Connection: close\r\n\r\n'.encode(), timeout)
     head, _, body = data.partition(b'\r\n\r\n')
     status = int(head.split(b' ', 2)[1]) if head else 0
     return status, body, data
