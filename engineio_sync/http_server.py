@@ -522,8 +522,7 @@ class _Reply:
 
     def send(self, result: Any) -> None:
         """Send the app's response body (an iterable of bytes)."""
-        if type(result) is not list and not isinstance(
-                result, (list, tuple)) or self.sent:
+        if not isinstance(result, (list, tuple)) or self.sent:
             for chunk in result:
                 if chunk:
                     self.write(chunk)
