@@ -10,9 +10,11 @@ is started fresh (the echo servers of bench/servers/, pinned to core 0).
 1. **A stuck WebSocket.** One client opens a WebSocket with a 4 KB receive
    buffer, sends 20,000 messages of 1,000 bytes (the server echoes them:
    20 MB) and never reads. Beside it, three canary WebSocket clients do
-   echo round trips back to back for SECONDS (default 10). Reported: the
-   canaries' round trips and their slowest one, how much the server's RSS
-   grew, and whether (and when) the server cut the stuck connection.
+   echo round trips back to back for SECONDS (default 10), with the
+   servers' ping interval set to 1 s. Reported: the canaries' round trips
+   and their slowest one, the longest time a canary went without a ping
+   (a frozen heartbeat shows here), how much the server's RSS grew, and
+   whether (and when) the server cut the stuck connection.
 2. **A dead long-poll.** A polling client parks a GET on a connection of
    its own and resets that connection; then it POSTs 10 messages (echoed
    back) and polls once more. Reported: how many of the 10 echoes that
@@ -40,15 +42,25 @@ KINDS = {
     'engineio-sync-threading': ([PY, 'servers/engineio_sync_server.py'],
                                 8422, ['native', 'threading']),
     'pyeio-eventlet': ([PY, 'servers/pyeio_eventlet.py'], 8423, []),
-    'pyeio-threading': ([PY, 'servers/pyeio_threading.py'], 8424, []),
+    # As run.sh serves it: gunicorn's gthread worker.
+    'pyeio-threading': ([PY, '-m', 'gunicorn', '-w', '1', '--threads',
+                         '100', '--chdir', 'servers', 'pyeio_threading:app',
+                         '-b'], 8424, []),
 }
 WS_PATH = '/engine.io/?EIO=4&transport=websocket'
 POLL_PATH = '/engine.io/?EIO=4&transport=polling'
 
 
 def rss_kib(pid: int) -> int:
+    """RSS of a process and its children (gunicorn's worker)."""
     with open(f'/proc/{pid}/status') as f:
-        return int(re.search(r'VmRSS:\s+(\d+)', f.read()).group(1))
+        total = int(re.search(r'VmRSS:\s+(\d+)', f.read()).group(1))
+    try:
+        with open(f'/proc/{pid}/task/{pid}/children') as f:
+            children = [int(c) for c in f.read().split()]
+    except OSError:
+        children = []
+    return total + sum(rss_kib(child) for child in children)
 
 
 def frame(text: str) -> bytes:
@@ -82,6 +94,7 @@ class WebSocket:
             f'Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n'
             '\r\n').encode())
         self.buf = b''
+        self.pings: list[float] = []
         while b'\r\n\r\n' not in self.buf:
             self.buf += self.recv()
         self.buf = self.buf.split(b'\r\n\r\n', 1)[1]
@@ -116,6 +129,7 @@ class WebSocket:
             text = self.buf[start:start + n].decode()
             self.buf = self.buf[start + n:]
             if text == '2':
+                self.pings.append(time.monotonic())
                 self.sock.sendall(frame('3'))
                 continue
             return text
@@ -127,7 +141,9 @@ def stuck_websocket(port: int, pid: int, seconds: float) -> dict:
     rss_before = rss_kib(pid)
     stuck = WebSocket(port, rcvbuf=4096)
     message = frame('4' + 'x' * 1000)
-    stuck.sock.settimeout(30)
+    # A server that stops reading from the stuck client (it is blocked
+    # writing to it) makes these sends time out.
+    stuck.sock.settimeout(2)
     sent = 0
     try:
         for _ in range(20):
@@ -135,7 +151,7 @@ def stuck_websocket(port: int, pid: int, seconds: float) -> dict:
             sent += 1000
     except OSError:
         pass              # the server cut it while we were still sending
-    stuck_started = time.monotonic()
+    stuck_started = watch_start = time.monotonic()
     stuck.sock.setblocking(False)
     cut_after = None
     trips, slowest = 0, 0.0
@@ -155,10 +171,20 @@ def stuck_websocket(port: int, pid: int, seconds: float) -> dict:
     peak_rss = max(peak_rss, rss_kib(pid))
     if cut_after is None and _is_cut(stuck.sock):
         cut_after = time.monotonic() - stuck_started
+    watch_end = time.monotonic()
+    gaps = []
+    for ws in canaries:
+        times = [t for t in ws.pings if t >= watch_start] + [watch_end]
+        gaps.append(max(b - a for a, b in zip([watch_start] + times,
+                                              times)))
     for ws in canaries + [stuck]:
         ws.sock.close()
     return {'stuck_messages_sent': sent, 'canary_round_trips': trips,
             'canary_slowest_ms': round(slowest * 1000, 1),
+            'canary_pings': sum(len([t for t in ws.pings
+                                     if t >= watch_start])
+                                for ws in canaries),
+            'canary_longest_without_ping_s': round(max(gaps), 1),
             'rss_growth_mib': round((peak_rss - rss_before) / 1024, 1),
             'stuck_cut_after_s': (None if cut_after is None
                                   else round(cut_after, 1))}
@@ -207,14 +233,15 @@ def dead_long_poll(port: int) -> dict:
 def run(kind: str, seconds: float) -> dict:
     name, _, before = kind.partition('@')
     cmd, port, args = KINDS[name]
-    env = dict(os.environ)
+    env = dict(os.environ, BENCH_PING_INTERVAL='1')
     if before:
         env['ENGINEIO_SYNC_PATH'] = os.environ['ENGINEIO_SYNC_BEFORE']
     proc = subprocess.Popen(
-        ['taskset', '-c', '0'] + cmd + [str(port)] + args, cwd=HERE,
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        ['taskset', '-c', '0'] + cmd + [
+            f'127.0.0.1:{port}' if cmd[-1] == '-b' else str(port)] + args,
+        cwd=HERE,
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        proc.stdout.readline()
         for _ in range(100):
             try:
                 socket.create_connection(('127.0.0.1', port), 1).close()
