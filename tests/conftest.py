@@ -37,10 +37,13 @@ def stop_process(proc: subprocess.Popen) -> None:
 
 
 class ServerProcess:
-    """A running ``tests/e2e/server_app.py`` and the events it printed."""
+    """A running ``tests/e2e/server_app.py`` (or another ``script`` of
+    tests/e2e that prints ``LISTENING <port>`` first) and the events it
+    printed."""
 
     def __init__(self, driver: str, options: dict[str, Any] | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None,
+                 script: str = 'server_app.py') -> None:
         self.driver = driver
         #: set True when the test expects tracebacks in the server's stderr
         self.allow_tracebacks = False
@@ -48,7 +51,7 @@ class ServerProcess:
         self.events: queue.Queue = queue.Queue()
         self.seen: list[dict] = []
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, 'e2e', 'server_app.py'),
+            [sys.executable, os.path.join(HERE, 'e2e', script),
              driver, json.dumps(self.options)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, **(env or {})})
@@ -136,9 +139,9 @@ def start_server():
     servers: list[ServerProcess] = []
 
     def start(driver: str, env: dict[str, str] | None = None,
-              allow_tracebacks: bool = False,
+              allow_tracebacks: bool = False, script: str = 'server_app.py',
               **options: Any) -> ServerProcess:
-        server = ServerProcess(driver, options, env)
+        server = ServerProcess(driver, options, env, script)
         server.allow_tracebacks = allow_tracebacks
         servers.append(server)
         return server

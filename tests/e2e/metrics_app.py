@@ -1,0 +1,46 @@
+"""A server with Prometheus metrics for tests/e2e/test_metrics.py.
+
+Usage: python metrics_app.py DRIVER '<json Server options>'
+
+Serves with ``engineio_sync.listen(0, metrics=True)`` on DRIVER (eventlet,
+gevent or threading), prints ``LISTENING <port>``, echoes every message,
+and refuses (connect handler) handshakes whose query holds ``refuse=1``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+DRIVER = sys.argv[1]
+OPTIONS = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+if DRIVER == 'gevent':
+    from gevent import monkey
+    monkey.patch_all()
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+
+import engineio_sync  # noqa: E402
+
+server = engineio_sync.Server(async_mode=DRIVER, **OPTIONS)
+
+
+@server.on('connect')
+def connect(sid, environ):
+    return 'refuse=1' not in environ.get('QUERY_STRING', '').split('&')
+
+
+@server.on('message')
+def message(sid, data):
+    server.send(sid, data)
+
+
+def ready(srv):
+    print('LISTENING', srv.listening_port, flush=True)
+
+
+if __name__ == '__main__':
+    engineio_sync.listen(0, server=server, ready=ready, metrics=True,
+                         shutdown_timeout=1)
