@@ -103,7 +103,7 @@ class SessionTraffic:
 
     __slots__ = ('metrics', 'clock', 'transport', 'protocol', 'open',
                  'packets_in', 'bytes_in', 'packets_out', 'bytes_out',
-                 'folded', 'ping_at')
+                 'folded', 'ping_at', 'finished')
 
     def __init__(self, metrics: EngineMetrics, engine: Any) -> None:
         session = engine.session
@@ -123,6 +123,9 @@ class SessionTraffic:
         self.folded = (0, 0, 0, 0)
         #: when the server's last unanswered ping was queued (clock time)
         self.ping_at: float | None = None
+        #: the session was forgotten (its last long-poll answer may still
+        #: be counted after that)
+        self.finished = False
 
     # -- per packet: integer additions ---------------------------------------
 
@@ -150,6 +153,10 @@ class SessionTraffic:
         self.packets_out += len(packets)
         self.bytes_out += sum([_size(p.data) for p in packets])
         self.metrics.queued(self, len(packets))
+        if self.finished:
+            # The GET that carried the close packet ended the session
+            # before it got here: nobody else will count this.
+            self.metrics.fold(self)
 
     # -- once per session event --------------------------------------------------
 
@@ -171,6 +178,7 @@ class SessionTraffic:
 
     def forgotten(self) -> None:
         """The session is over: count what is left."""
+        self.finished = True
         self.metrics.fold(self)
 
 
@@ -281,7 +289,16 @@ class EngineMetrics:
         traffic = SessionTraffic(self, engine)
         engine.traffic = traffic
         self.handshakes.labels(traffic.transport, traffic.protocol).inc()
-        self.sessions_open.labels(traffic.transport, traffic.protocol).inc()
+        session = engine.session
+        if session.closed:
+            # A connect handler closed it already, before it had counters.
+            traffic.open = False
+            self.closes.labels(traffic.transport, traffic.protocol,
+                               session.close_reason or 'server disconnect'
+                               ).inc()
+        else:
+            self.sessions_open.labels(traffic.transport,
+                                      traffic.protocol).inc()
         if self.refresh_interval and self._refresher_pid != os.getpid() \
                 and multiprocess_mode():
             # Per process, started by its first session: a process forked

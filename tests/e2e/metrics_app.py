@@ -4,7 +4,8 @@ Usage: python metrics_app.py DRIVER '<json Server options>'
 
 Serves with ``engineio_sync.listen(0, metrics=True)`` on DRIVER (eventlet,
 gevent or threading), prints ``LISTENING <port>``, echoes every message,
-and refuses (connect handler) handshakes whose query holds ``refuse=1``.
+refuses (connect handler) handshakes whose query holds ``refuse=1`` and
+closes, from the connect handler, those with ``close=1``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ server = engineio_sync.Server(async_mode=DRIVER, **OPTIONS)
 
 @server.on('connect')
 def connect(sid, environ):
-    return 'refuse=1' not in environ.get('QUERY_STRING', '').split('&')
+    query = environ.get('QUERY_STRING', '').split('&')
+    if 'close=1' in query:
+        server.disconnect(sid)
+    return 'refuse=1' not in query
 
 
 @server.on('message')

@@ -163,6 +163,12 @@ def test_exact_counts_for_raw_sessions(metrics_server, driver):
                  protocol='4') == 1
     assert raw.post(sid_d, '1')[0] == 200
 
+    # E: closed by its connect handler: the handshake answer carries the
+    # open packet and the close packet.
+    status, _, body = raw.request('GET', 'EIO=4&transport=polling&close=1')
+    open_e = open_data(body.decode())
+    assert body.decode() == '0' + open_e + '\x1e1'
+
     # Six refusals, one of each code.
     for method, query, code in [
             ('GET', 'EIO=4&transport=carrier-pigeon', 0),
@@ -177,13 +183,13 @@ def test_exact_counts_for_raw_sessions(metrics_server, driver):
 
     samples = wait_for(server, lambda s: total(
         s, 'engineio_sessions_open') == 0 and total(
-        s, 'engineio_closes_total') == 4, 'every session closed')
+        s, 'engineio_closes_total') == 5, 'every session closed')
     v = lambda name, **labels: value(samples, name, **labels)  # noqa: E731
     poll = {'transport': 'polling', 'protocol': '4'}
     webs = {'transport': 'websocket', 'protocol': '4'}
-    assert v('engineio_handshakes_total', **poll) == 3      # A, C, D
+    assert v('engineio_handshakes_total', **poll) == 4      # A, C, D, E
     assert v('engineio_handshakes_total', **webs) == 1      # B
-    assert total(samples, 'engineio_handshakes_total') == 4
+    assert total(samples, 'engineio_handshakes_total') == 5
     assert v('engineio_upgrades_total', protocol='4') == 1
     assert total(samples, 'engineio_upgrades_failed_total') == 1
     assert v('engineio_closes_total', reason='client disconnect',
@@ -192,6 +198,8 @@ def test_exact_counts_for_raw_sessions(metrics_server, driver):
              **webs) == 1                                   # B
     assert v('engineio_closes_total', reason='transport close',
              **webs) == 1                                   # C
+    assert v('engineio_closes_total', reason='server disconnect',
+             **poll) == 1                                   # E
     for code in range(6):
         assert v('engineio_connection_errors_total', code=str(code)) == 1
     assert total(samples, 'engineio_connection_errors_total') == 6
@@ -200,23 +208,23 @@ def test_exact_counts_for_raw_sessions(metrics_server, driver):
     # upgrade completes, the probe's packets count as polling's.
     assert v('engineio_received_packets_total', **poll) == 3 + 2 + 2
     assert v('engineio_received_bytes_total', **poll) == 7 + 5 + 5
-    assert v('engineio_sent_packets_total', **poll) == 3 + 2 + 2
+    assert v('engineio_sent_packets_total', **poll) == 3 + 2 + 2 + 2
     assert v('engineio_sent_bytes_total', **poll) == (
-        len(open_a) + 7 + len(open_c) + 5 + len(open_d) + 5)
+        len(open_a) + 7 + len(open_c) + 5 + len(open_d) + 5 + len(open_e))
     assert v('engineio_received_packets_total', **webs) == 3 + 1
     assert v('engineio_received_bytes_total', **webs) == 7 + 3
     assert v('engineio_sent_packets_total', **webs) == 3 + 1
     assert v('engineio_sent_bytes_total', **webs) == len(open_b) + 7 + 3
 
-    # Queued packets taken at once: the three handshake answers (1 each)
-    # and A's GET (2); on the WebSocket, B's open packet. Echoes on a
+    # Queued packets taken at once: three handshake answers (1 each), E's
+    # (2) and A's GET (2); on the WebSocket, B's open packet. Echoes on a
     # WebSocket go straight out and queue nothing.
-    assert v('engineio_queued_packets_count', transport='polling') == 4
-    assert v('engineio_queued_packets_sum', transport='polling') == 5
+    assert v('engineio_queued_packets_count', transport='polling') == 5
+    assert v('engineio_queued_packets_sum', transport='polling') == 7
     assert v('engineio_queued_packets_bucket', transport='polling',
              le='1.0') == 3
     assert v('engineio_queued_packets_bucket', transport='polling',
-             le='2.0') == 4
+             le='2.0') == 5
     assert v('engineio_queued_packets_count', transport='websocket') == 1
     # No pings were due (ping_interval 25 s): no round trips.
     assert total(samples, 'engineio_ping_rtt_seconds_count') == 0
