@@ -423,27 +423,29 @@ _create_lock = threading.Lock()
 
 
 def instrument(server: Server, *, registry: CollectorRegistry | None = None,
-               refresh_interval: float = 2.0) -> EngineMetrics:
+               refresh_interval: float | None = None) -> EngineMetrics:
     """Count ``server``'s sessions in Prometheus metrics, from now on.
 
     ``registry`` defaults to prometheus_client's global ``REGISTRY``;
     servers instrumented on one registry add up. ``refresh_interval``:
-    in multiprocess mode, how often (seconds) each process writes its open
-    sessions' traffic to ``PROMETHEUS_MULTIPROC_DIR`` (a single process
-    does it at each scrape). Sessions already open are not counted.
-    Returns the :class:`EngineMetrics` (calling it again is harmless).
+    in multiprocess mode, how often (seconds; default 2) each process
+    writes its open sessions' traffic to ``PROMETHEUS_MULTIPROC_DIR`` (a
+    single process does it at each scrape); None keeps the registry's.
+    Sessions already open are not counted. Returns the
+    :class:`EngineMetrics` (calling it again is harmless).
     """
     if not isinstance(server, Server):
         raise TypeError('server must be an engineio_sync.Server')
-    if refresh_interval <= 0:
+    if refresh_interval is not None and not refresh_interval > 0:
         raise ValueError('refresh_interval must be positive')
     if registry is None:
         registry = REGISTRY
     with _create_lock:
         metrics = _by_registry.get(registry)
         if metrics is None:
-            metrics = _by_registry[registry] = EngineMetrics(
-                registry, refresh_interval)
+            metrics = _by_registry[registry] = EngineMetrics(registry)
+        if refresh_interval is not None:
+            metrics.refresh_interval = refresh_interval
     metrics.watch(server)
     return metrics
 

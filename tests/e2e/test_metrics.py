@@ -328,3 +328,45 @@ def test_python_engineio_clients(metrics_server, driver):
     assert v('engineio_received_packets_total', transport='websocket',
              protocol='4') >= 5 * len(messages)
     assert total(samples, 'engineio_connection_errors_total') == 0
+
+
+def test_instrument_and_metrics_app_arguments():
+    """Clear errors for wrong arguments; MetricsApp routes by path."""
+    import engineio_sync
+    from engineio_sync.metrics import MetricsApp, instrument
+    from prometheus_client import CollectorRegistry
+    server = engineio_sync.Server(async_mode='threading')
+    with pytest.raises(TypeError):
+        instrument(object())
+    with pytest.raises(ValueError):
+        instrument(server, registry=CollectorRegistry(), refresh_interval=0)
+    registry = CollectorRegistry()
+    metrics = instrument(server, registry=registry, refresh_interval=0.5)
+    assert server.metrics is metrics and metrics.refresh_interval == 0.5
+    assert instrument(server, registry=registry) is metrics  # harmless
+    assert metrics.refresh_interval == 0.5
+    with pytest.raises(ValueError, match='another registry'):
+        instrument(server, registry=CollectorRegistry())
+    with pytest.raises(ValueError):
+        MetricsApp(path='metrics')
+    with pytest.raises(TypeError):
+        MetricsApp('not an app')
+
+    def call(app, path, method='GET'):
+        seen = {}
+        body = b''.join(app({'PATH_INFO': path, 'REQUEST_METHOD': method,
+                             'QUERY_STRING': ''},
+                            lambda status, headers: seen.update(
+                                status=status)))
+        return seen['status'], body
+
+    app = MetricsApp(registry=registry, path='/stats')
+    status, body = call(app, '/stats')
+    assert status == '200 OK'
+    assert b'engineio_sessions_open{protocol="4",transport="polling"} 0.0' \
+        in body
+    assert call(app, '/metrics')[0].startswith('404')
+    assert call(app, '/stats', 'POST')[0].startswith('405')
+    inner = MetricsApp(lambda environ, start: start('200 OK', []) or [b'x'],
+                       registry=registry)
+    assert call(inner, '/other') == ('200 OK', b'x')
