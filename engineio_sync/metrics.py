@@ -299,12 +299,15 @@ class EngineMetrics:
         else:
             self.sessions_open.labels(traffic.transport,
                                       traffic.protocol).inc()
-        if self.refresh_interval and self._refresher_pid != os.getpid() \
-                and multiprocess_mode():
+        if self._refresher_pid != os.getpid() and multiprocess_mode():
             # Per process, started by its first session: a process forked
             # after instrument() (gunicorn --preload) gets its own.
-            self._refresher_pid = os.getpid()
-            engine.ctx.driver.spawn(self._refresh_loop, engine.ctx.driver)
+            with self.lock:
+                start = self._refresher_pid != os.getpid()
+                self._refresher_pid = os.getpid()
+            if start:
+                engine.ctx.driver.spawn(self._refresh_loop,
+                                        engine.ctx.driver)
 
     def refused(self, code: int) -> None:
         """A request was refused with this Engine.IO error code."""
