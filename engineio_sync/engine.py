@@ -54,15 +54,14 @@ from .core.packets import Packet, PacketType
 from .core.session import CloseReason, ReadyState, Session, SessionSettings
 from .core.session_events import (
     AnswerPoll, Close, Closed, CloseWebSocket, Deliver, DropProbe, Dropped,
-    Flush,
-    Forget, InvalidInput, Open, PacketReceived, ParkPoll, PingQueued,
-    PollAbandoned, PollResumed, PollStarted, PostEnded, PostStarted,
-    ProbeEnded,
-    ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send, SendNow,
-    TimerFired, TransportClosed, TransportEnded, Upgraded, UpgradeCancelled,
-    UpgradeRequested, Upgrading, WakePoll, WebSocketAttached,
-    WebSocketBlocked, WebSocketDrained, Write, WriteProbe, WriteWebSocket)
-from .exceptions import RemoteProtocolError
+    Flush, Forget, InvalidInput, Open, PacketReceived, ParkPoll,
+    PingQueued, PollAbandoned, PollResumed, PollStarted, PollUndelivered,
+    PostEnded, PostStarted, ProbeEnded, ProbeReceived, RefuseRequest,
+    RejectWebSocket, Schedule, Send, SendNow, TimerFired, TransportClosed,
+    TransportEnded, Upgraded, UpgradeCancelled, UpgradeRequested,
+    Upgrading, WakePoll, WebSocketAttached, WebSocketBlocked,
+    WebSocketDrained, Write, WriteProbe, WriteWebSocket)
+from .exceptions import RemoteProtocolError, SendBufferFull
 
 __all__ = ['SessionEngine', 'EngineContext', 'WebSocketSink', 'Traffic',
            'CLOSE_GRACE', 'RECEIVE_SLICE', 'describe_packets']
@@ -163,6 +162,10 @@ class Traffic(Protocol):
     def flushed(self, packets: list[Packet]) -> None:
         """Queued packets handed to a transport, in one go."""
 
+    def undelivered(self, packets: list[Packet]) -> None:
+        """Flushed packets went back to the queue (a long-poll answer
+        that could not be written): they are counted when they go out."""
+
     def ping_queued(self) -> None:
         """The server queued a ping (v4): a round trip starts."""
 
@@ -215,7 +218,7 @@ class SessionEngine:
 
     __slots__ = ('ctx', 'session', 'sid', 'socket', 'lock', 'write_lock',
                  'poll_event', 'ws', 'probe', 'callbacks', 'announced',
-                 'unconfirmed', 'b64', 'traffic', '__weakref__')
+                 'unconfirmed', 'b64', 'room', 'traffic', '__weakref__')
 
     def __init__(self, ctx: EngineContext, session: Session) -> None:
         driver = ctx.driver
@@ -237,6 +240,9 @@ class SessionEngine:
         self.unconfirmed: list[Packet] | None = None
         #: v3 long-polling: binary as base64 text, as the handshake asked
         self.b64 = False
+        #: set when the queue is below max_buffered_bytes again (created
+        #: by the first send that waits for room)
+        self.room: Any = None
         #: False for a session its connect handlers refused: the
         #: application never saw it, so it hears nothing of its close
         self.announced = True
@@ -368,7 +374,17 @@ class SessionEngine:
                     # may send.
                     self._write_failed()
                     return True
-                return self._send_now(ws, packet)
+                try:
+                    return self._send_now(ws, packet)
+                except SendBufferFull as error:
+                    return self._send_when_room(error, packet, callback)
+        try:
+            return self._queue(packet, callback)
+        except SendBufferFull as error:
+            return self._send_when_room(error, packet, callback)
+
+    def _queue(self, packet: Packet, callback: Callable[[], Any] | None
+               ) -> bool:
         session = self.session
         with self.lock:
             actions = session.handle(_new(Send, (packet,)), self.ctx.clock())
@@ -385,6 +401,31 @@ class SessionEngine:
         if actions:
             self._apply(actions)
         return True
+
+    def _send_when_room(self, error: SendBufferFull, packet: Packet,
+                        callback: Callable[[], Any] | None) -> bool:
+        """The queue is full. With ``on_buffer_full='wait'``, wait until
+        it is below the limit again (at most ``write_timeout``) and queue
+        then; otherwise, or on timeout, raise ``error``."""
+        ctx = self.ctx
+        if ctx.settings.on_buffer_full != 'wait':
+            raise error
+        room = self.room
+        if room is None:
+            room = self.room = ctx.driver.event()
+        deadline = ctx.clock() + ctx.settings.write_timeout
+        # Bounded: each round waits for room, the deadline ends it.
+        while True:
+            remaining = deadline - ctx.clock()
+            if remaining <= 0:
+                raise error
+            room.wait(remaining)
+            # Cleared before trying: a drain after this try sets it again.
+            room.clear()
+            try:
+                return self._queue(packet, callback)
+            except SendBufferFull as again:
+                error = again
 
     def _send_now(self, ws: WebSocketSink, packet: Packet) -> bool:
         """Queue a packet and write what the WebSocket can carry at once,
@@ -577,16 +618,30 @@ class SessionEngine:
                 except Exception:
                     self.ctx.logger.exception('%s: send callback raised',
                                               self.sid)
+        room = self.room
         socket = self.socket
+        events = self.ctx.events
+        if room is None and not socket.handlers and \
+                'drain' not in events.handlers:
+            return
+        limit = self.ctx.settings.max_buffered_bytes
+        if limit is not None and self.buffered_amount >= limit:
+            # Still full: not a drain yet.
+            return
+        if room is not None:
+            room.set()
         if socket.handlers:
             socket.emit('drain')
-        events = self.ctx.events
         if 'drain' in events.handlers:
             events.emit('drain', socket)
 
     # -- closing ------------------------------------------------------------------------
 
     def _on_closed(self, reason: str, description: str | None) -> None:
+        room = self.room
+        if room is not None:
+            # Senders waiting for room find the session closed.
+            room.set()
         if not self.announced:
             return
         if self.traffic is not None:
@@ -665,6 +720,21 @@ class SessionEngine:
             return RemoteProtocolError(reply.code, reply.message)
         self._flushing(reply.packets)
         return reply.packets
+
+    def poll_answered(self, packets: list[Packet], delivered: bool) -> None:
+        """The WSGI server is done with a GET's answer (from :meth:`poll`):
+        written, or (``delivered`` False) not, and then its packets go back
+        to the front of the queue."""
+        if delivered:
+            self.sent(packets)
+            return
+        self.ctx.logger.info('%s: writing a GET\'s answer failed; its '
+                             'packets wait for the next one', self.sid)
+        if self.traffic is not None:
+            self.traffic.undelivered(packets)
+        actions = self._run(_new(PollUndelivered, (packets,)))
+        if actions:
+            self._apply(actions)
 
     def begin_post(self) -> RemoteProtocolError | None:
         """A POST arrived (its body not read yet): None to go on, or the

@@ -470,6 +470,16 @@ class _Connection:
                 raise BadRequestBody('request body cut short')
 
 
+def _close_result(result: Any) -> None:
+    """Call the WSGI iterable's ``close()``, if it has one (PEP 3333)."""
+    close = getattr(result, 'close', None)
+    if close is not None:
+        try:
+            close()
+        except Exception:
+            logger.exception('closing the WSGI response failed')
+
+
 class _Reply:
     """The response to one request, as the app starts and writes it."""
 
@@ -990,12 +1000,14 @@ class HTTPServer:
                            else itertools.chain((first,), iterator))
             if not reply.started:
                 # No response: a WebSocket handler took the connection over.
-                close = getattr(result, 'close', None)
-                if close is not None:
-                    close()
+                _close_result(result)
                 return _TAKEN
             reply.send(content)
         except OSError:
+            # Closed while the error is in hand, the app's iterable can
+            # tell (sys.exc_info()) that its bytes never reached the client.
+            _close_result(result)
+            result = None
             if body.failed:
                 return self._app_failed(conn, body, reply, None, '')
             return _CLOSE
@@ -1003,12 +1015,8 @@ class HTTPServer:
             return self._app_failed(conn, body, reply, exc,
                                     'response failed')
         finally:
-            close = getattr(result, 'close', None)
-            if close is not None and reply.started:
-                try:
-                    close()
-                except Exception:
-                    logger.exception('closing the WSGI response failed')
+            if reply.started:
+                _close_result(result)
         if body.failed or reply.linger:
             return _LINGER
         if reply.close or not keep:

@@ -158,6 +158,12 @@ class SessionTraffic:
             # before it got here: nobody else will count this.
             self.metrics.fold(self)
 
+    def undelivered(self, packets: list[Packet]) -> None:
+        """Flushed packets went back to the queue: not sent after all (the
+        fold never takes back what it counted, so nothing counts twice)."""
+        self.packets_out -= len(packets)
+        self.bytes_out -= sum([_size(p.data) for p in packets])
+
     # -- once per session event --------------------------------------------------
 
     def ping_queued(self) -> None:
@@ -374,14 +380,15 @@ class EngineMetrics:
                         self._fold(traffic)
 
     def _fold(self, traffic: SessionTraffic) -> None:
-        # The engine only adds to its numbers and only the folder (under
-        # the lock) moves ``folded``: nothing is lost or counted twice.
+        # Only the folder (under the lock) moves ``folded``, and only up:
+        # numbers taken back (undelivered) and counted again add nothing
+        # twice, and nothing is lost.
         now = (traffic.packets_in, traffic.bytes_in, traffic.packets_out,
                traffic.bytes_out)
         before = traffic.folded
         if now == before:
             return
-        traffic.folded = now
+        traffic.folded = tuple(map(max, now, before))
         key = (traffic.transport, traffic.protocol)
         counters = self._traffic.get(key)
         if counters is None:

@@ -378,10 +378,10 @@ class Server(EventEmitter):
         packets = engine.poll()
         if isinstance(packets, RemoteProtocolError):  # pragma: no cover
             return self._refuse(packets, environ, headers)
-        return self._polling.encode(engine.session.protocol, packets, info,
-                                    environ, headers,
-                                    lambda: engine.sent(packets),
-                                    b64=engine.b64)
+        return self._polling.encode(
+            engine.session.protocol, packets, info, environ, headers,
+            lambda delivered: engine.poll_answered(packets, delivered),
+            b64=engine.b64)
 
     def _open_session(self, sid: str, info: RequestInfo,
                       environ: dict) -> SessionEngine | None:
