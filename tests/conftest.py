@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -206,6 +207,24 @@ def raw_exchange(port: int, data: bytes, timeout: float = 5.0,
         return out
     finally:
         sock.close()
+
+
+def reset_get(port: int, sid: str, query: str = 'EIO=4&transport=polling'
+              ) -> None:
+    """A long-poll GET whose client reads only the start of a big answer,
+    then resets the connection while the server is still writing it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(5)
+    sock.connect(('127.0.0.1', port))
+    sock.sendall(f'GET /engine.io/?{query}&sid={sid} HTTP/1.1\r\n'
+                 f'Host: 127.0.0.1:{port}\r\n\r\n'.encode())
+    assert sock.recv(4096).startswith(b'HTTP/1.1 200')
+    time.sleep(0.5)                     # the server is stuck in its write
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                    struct.pack('ii', 1, 0))
+    sock.close()
+    time.sleep(0.5)
 
 
 class RawClient:

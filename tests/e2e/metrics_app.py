@@ -3,7 +3,8 @@
 Usage: python metrics_app.py DRIVER '<json Server options>'
 
 Serves with ``engineio_sync.listen(0, metrics=True)`` on DRIVER (eventlet,
-gevent or threading), prints ``LISTENING <port>``, echoes every message,
+gevent or threading), prints ``LISTENING <port>``, echoes every message
+but ``burst:N:SIZE`` (answered with N messages of SIZE characters),
 refuses (connect handler) handshakes whose query holds ``refuse=1`` and
 closes, from the connect handler, those with ``close=1``.
 """
@@ -38,6 +39,11 @@ def connect(sid, environ):
 
 @server.on('message')
 def message(sid, data):
+    if isinstance(data, str) and data.startswith('burst:'):
+        _, count, size = data.split(':')
+        for _ in range(int(count)):
+            server.send(sid, 'y' * int(size))
+        return
     server.send(sid, data)
 
 

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from conftest import RawClient, ServerProcess
+from conftest import RawClient, ServerProcess, reset_get
 import wsclient
 
 prometheus_client = pytest.importorskip('prometheus_client')
@@ -328,6 +328,32 @@ def test_python_engineio_clients(metrics_server, driver):
     assert v('engineio_received_packets_total', transport='websocket',
              protocol='4') >= 5 * len(messages)
     assert total(samples, 'engineio_connection_errors_total') == 0
+
+
+def test_an_answer_that_cannot_be_written_counts_once(metrics_server):
+    """A long-poll answer (6 MB) whose connection is reset while it is
+    written goes back to the queue; its packets count once, when the next
+    GET carries them."""
+    server = metrics_server('threading')
+    raw = RawClient(server.port)
+    sid, open_a = polling_session(raw)
+    assert raw.post(sid, '4burst:60:100000') == (200, b'ok')
+    reset_get(server.port, sid)
+    received = 0
+    for _ in range(10):
+        status, body = raw.get(sid)
+        assert status == 200
+        received += body.count(b'y' * 100_000)
+        if received == 60:
+            break
+    assert received == 60
+    samples = scrape(server)
+    poll = {'transport': 'polling', 'protocol': '4'}
+    assert value(samples, 'engineio_sent_packets_total', **poll) == 61
+    assert value(samples, 'engineio_sent_bytes_total', **poll) == \
+        len(open_a) + 60 * 100_000
+    assert value(samples, 'engineio_received_bytes_total', **poll) == \
+        len('burst:60:100000')
 
 
 def test_instrument_and_metrics_app_arguments():
