@@ -35,6 +35,10 @@ write on (see :class:`WebSocketSink`). The application's side is
 :meth:`SessionEngine.send` and :meth:`SessionEngine.close`; the server's
 timer task calls :meth:`SessionEngine.on_timer`.
 
+Metrics: an engine whose ``traffic`` is set (see :mod:`engineio_sync.metrics`)
+counts the packets it moves there and reports its life cycle to it; with
+``traffic`` None (metrics off) the hot paths pay one None check.
+
 Locks: ``lock`` guards the state machine and is never held across I/O
 (green drivers make it a no-op). ``write_lock`` orders everything written
 on the session's WebSocket; when both are taken, ``write_lock`` comes first.
@@ -59,8 +63,8 @@ from .core.session_events import (
     WebSocketDrained, Write, WriteProbe, WriteWebSocket)
 from .exceptions import RemoteProtocolError, SendBufferFull
 
-__all__ = ['SessionEngine', 'EngineContext', 'WebSocketSink', 'CLOSE_GRACE',
-           'RECEIVE_SLICE', 'describe_packets']
+__all__ = ['SessionEngine', 'EngineContext', 'WebSocketSink', 'Traffic',
+           'CLOSE_GRACE', 'RECEIVE_SLICE', 'describe_packets']
 
 #: Seconds a closing WebSocket may take to write its last packets, and
 #: then to receive the peer's close frame, before its TCP connection is cut.
@@ -145,6 +149,39 @@ class WebSocketSink(Protocol):
         """The engine's closing is over (the transport may now return)."""
 
 
+class Traffic(Protocol):
+    """A session's counters for the metrics. Per packet they only add
+    integers; the life-cycle calls come once per session event."""
+
+    def packet_in(self, packet: Packet) -> None:
+        """A packet from the client."""
+
+    def packet_out(self, packet: Packet) -> None:
+        """A packet written without being queued."""
+
+    def flushed(self, packets: list[Packet]) -> None:
+        """Queued packets handed to a transport, in one go."""
+
+    def undelivered(self, packets: list[Packet]) -> None:
+        """Flushed packets went back to the queue (a long-poll answer
+        that could not be written): they are counted when they go out."""
+
+    def ping_queued(self) -> None:
+        """The server queued a ping (v4): a round trip starts."""
+
+    def upgraded(self) -> None:
+        """The session moved from polling to WebSocket."""
+
+    def upgrade_failed(self, description: str) -> None:
+        """An upgrade was cancelled; the session keeps polling."""
+
+    def closed(self, reason: str) -> None:
+        """The session closed (the application is being told)."""
+
+    def forgotten(self) -> None:
+        """The session needs no transport any more."""
+
+
 class EngineContext:
     """What the engines of one server share: the driver, the clock, the
     timer service, the logger, and the server's side of the handlers.
@@ -181,7 +218,7 @@ class SessionEngine:
 
     __slots__ = ('ctx', 'session', 'sid', 'socket', 'lock', 'write_lock',
                  'poll_event', 'ws', 'probe', 'callbacks', 'announced',
-                 'unconfirmed', 'b64', 'room', '__weakref__')
+                 'unconfirmed', 'b64', 'room', 'traffic', '__weakref__')
 
     def __init__(self, ctx: EngineContext, session: Session) -> None:
         driver = ctx.driver
@@ -209,6 +246,8 @@ class SessionEngine:
         #: False for a session its connect handlers refused: the
         #: application never saw it, so it hears nothing of its close
         self.announced = True
+        #: the session's :class:`Traffic` counters while metrics are on
+        self.traffic: Traffic | None = None
 
     @classmethod
     def create(cls, ctx: EngineContext, sid: str, *, transport: str,
@@ -256,6 +295,8 @@ class SessionEngine:
                 self._on_closed(action.reason, action.description)
             elif kind is Forget:
                 self.ctx.forget(self)
+                if self.traffic is not None:
+                    self.traffic.forgotten()
             elif kind is CloseWebSocket:
                 if self.ws is not None:
                     self._close_websocket(self.ws)
@@ -269,11 +310,17 @@ class SessionEngine:
                 self._emit('upgrading', 'websocket')
             elif kind is Upgraded:
                 self.ctx.logger.info('%s: upgraded to websocket', self.sid)
+                if self.traffic is not None:
+                    self.traffic.upgraded()
                 self._emit('upgrade', 'websocket')
             elif kind is UpgradeCancelled:
                 self.ctx.logger.info('%s: %s; staying on polling', self.sid,
                                      action.description)
+                if self.traffic is not None:
+                    self.traffic.upgrade_failed(action.description)
             elif kind is PingQueued:
+                if self.traffic is not None:
+                    self.traffic.ping_queued()
                 if self.socket.handlers:
                     self.socket.emit('heartbeat')
                     self.socket.emit('packet_create', _PING)
@@ -319,6 +366,8 @@ class SessionEngine:
                     # under the write lock so that writes keep the order
                     # of sends.
                     if direct and ws.write_packet(packet):
+                        if self.traffic is not None:
+                            self.traffic.packet_out(packet)
                         return True
                 if direct:
                     # Outside the write lock: closing runs handlers that
@@ -388,6 +437,8 @@ class SessionEngine:
                                               self.ctx.clock())
             packets = (actions[0].packets
                        if actions and type(actions[0]) is Write else None)
+            if packets is not None and self.traffic is not None:
+                self.traffic.flushed(packets)
             failed = packets is not None and not (
                 self.ws is ws and ws.write_packets(packets))
             if packets is not None and not failed:
@@ -531,6 +582,8 @@ class SessionEngine:
             return
         with self.write_lock:
             ok = probe.write_packet(packet)
+        if self.traffic is not None:
+            self.traffic.packet_out(packet)
         if not ok:
             self.websocket_ended(probe, CloseReason.TRANSPORT_ERROR, 'write failed')
 
@@ -540,6 +593,8 @@ class SessionEngine:
                                              'write failed')))
 
     def _flushing(self, packets: list[Packet]) -> None:
+        if self.traffic is not None:
+            self.traffic.flushed(packets)
         ctx = self.ctx
         logger = ctx.logger
         if logger.isEnabledFor(_DEBUG):
@@ -589,6 +644,8 @@ class SessionEngine:
             room.set()
         if not self.announced:
             return
+        if self.traffic is not None:
+            self.traffic.closed(reason)
         self.ctx.closed(self, reason)
         self._emit('close', reason, description)
         self.callbacks = None
@@ -673,6 +730,8 @@ class SessionEngine:
             return
         self.ctx.logger.info('%s: writing a GET\'s answer failed; its '
                              'packets wait for the next one', self.sid)
+        if self.traffic is not None:
+            self.traffic.undelivered(packets)
         actions = self._run(_new(PollUndelivered, (packets,)))
         if actions:
             self._apply(actions)
@@ -701,7 +760,10 @@ class SessionEngine:
         hold up every other client while its handlers run.
         """
         receive_packet = self.receive_packet
+        traffic = self.traffic
         for count, packet in enumerate(packets, 1):
+            if traffic is not None:
+                traffic.packet_in(packet)
             if not receive_packet(packet):
                 break
             if count % RECEIVE_SLICE == 0:
@@ -776,6 +838,8 @@ class SessionEngine:
 
     def websocket_packet(self, sink: WebSocketSink, packet: Packet) -> bool:
         """A packet arrived on ``sink``; False: stop reading from it."""
+        if self.traffic is not None:
+            self.traffic.packet_in(packet)
         if sink is self.ws:
             if packet.type is _MESSAGE and self.session.delivers_directly \
                     and not self.socket.handlers \

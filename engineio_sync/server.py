@@ -87,6 +87,12 @@ class Server(EventEmitter):
                                          self.driver)
         self._websocket = WebSocketTransport(self.config, self.driver,
                                              self.logger)
+        #: What counts this server's sessions for Prometheus, or None:
+        #: set by :func:`engineio_sync.metrics.instrument`. It is told of
+        #: each accepted session (``opened(engine)``, which gives the
+        #: engine its ``traffic`` counters) and each refused request
+        #: (``refused(code)``).
+        self.metrics: Any = None
 
     @staticmethod
     def _make_logger(logger: bool | logging.Logger) -> logging.Logger:
@@ -257,6 +263,8 @@ class Server(EventEmitter):
 
     def _refuse(self, error: RemoteProtocolError, environ: dict,
                 headers: list[tuple[str, str]]) -> Response:
+        if self.metrics is not None:
+            self.metrics.refused(error.code)
         if self.handlers.get('connection_error'):
             self.emit('connection_error', _ConnectionError(error, environ))
         self.logger.info('refused %s %s: %s', environ.get('REQUEST_METHOD'),
@@ -409,6 +417,8 @@ class Server(EventEmitter):
                     self.logger.info('%s: refused by the connect handler',
                                      sid)
                     return None
+        if self.metrics is not None:
+            self.metrics.opened(engine)
         if 'connection' in handlers:
             self.emit('connection', socket)
         return engine

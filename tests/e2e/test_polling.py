@@ -16,7 +16,7 @@ import zlib
 
 import pytest
 
-from conftest import DRIVERS, RawClient, raw_exchange
+from conftest import DRIVERS, RawClient, raw_exchange, reset_get
 
 SEP = '\x1e'
 QS = 'EIO=4&transport=polling'
@@ -586,8 +586,6 @@ def test_an_answer_that_cannot_be_written_goes_back_to_the_queue(
     # A GET is answered with 6 MB, more than the kernel buffers hold, and
     # its connection is reset while the server writes: what it carried
     # must reach the next GET, in order, and its send callback must wait.
-    import socket
-    import struct
     server = server_pool(driver, max_buffered_bytes=None)
     client = client_for(server)
     sid, _ = client.handshake()
@@ -598,18 +596,7 @@ def test_an_answer_that_cannot_be_written_goes_back_to_the_queue(
         {'send_cb': 'confirmed'})) == (200, b'ok')
     server.wait_event(ev='message', sid=sid,
                       data='cmd:{"send_cb": "confirmed"}')
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.settimeout(5)
-    sock.connect(('127.0.0.1', server.port))
-    sock.sendall(f'GET /engine.io/?{QS}&sid={sid} HTTP/1.1\r\n'
-                 f'Host: 127.0.0.1:{server.port}\r\n\r\n'.encode())
-    assert sock.recv(4096).startswith(b'HTTP/1.1 200')
-    time.sleep(0.5)                     # the server is stuck in its write
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                    struct.pack('ii', 1, 0))
-    sock.close()
-    time.sleep(0.5)
+    reset_get(server.port, sid, QS)
     assert not [e for e in server.drain_events()
                 if e.get('ev') == 'callback' and e.get('sid') == sid]
     received: list[str] = []
