@@ -7,9 +7,11 @@ of ``SocketIO``. Run it from the repository root (after ``make setup``)::
 
 then open http://127.0.0.1:5000/?room=lobby in two tabs (``&name=alice``
 sets the name). Messages go to the tabs in the same room; each sender
-gets an ack back. Under gunicorn (gthread workers) the WSGI callable is
-``app``: ``gunicorn -k gthread --threads 50 --pythonpath
-examples/flask_socketio app:app``.
+gets an ack back. Under gunicorn the WSGI callable is ``app``, with the
+recipes of examples/gunicorn/::
+
+    gunicorn -c examples/gunicorn/gthread.conf.py --pythonpath examples/flask_socketio app:app
+    ASYNC_MODE=gevent gunicorn -c examples/gunicorn/gevent.conf.py --pythonpath examples/flask_socketio app:app
 """
 
 import argparse
@@ -34,7 +36,9 @@ CLIENT_JS = os.path.join(REPO, 'node_modules', 'socket.io-client', 'dist',
 app = Flask(__name__)
 app.config['SECRET_KEY'] = os.environ.get('SECRET_KEY', 'change me')
 # Threads: no monkey-patching, and every blocking library just works.
-socketio = SocketIO(app, async_mode='threading')
+# (Under gunicorn's gevent workers, ASYNC_MODE=gevent.)
+socketio = SocketIO(app, async_mode=os.environ.get('ASYNC_MODE',
+                                                   'threading'))
 
 
 @app.route('/')

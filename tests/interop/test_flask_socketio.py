@@ -374,6 +374,54 @@ def test_example_app_serves_its_page_and_socket_io():
         stop_process(proc)
 
 
+CHAT_JS = os.path.join(HERE, 'node', 'flask_socketio_chat.js')
+
+
+@needs_node
+@pytest.mark.parametrize('worker', ['gthread', 'gevent'])
+def test_the_example_chat_under_gunicorn(worker):
+    """examples/flask_socketio/app.py under gunicorn with the recipes of
+    examples/gunicorn/, unchanged: an upgrading and a WebSocket-only
+    socket.io-client chat in one room, every line to both, once.
+    (Flask-SocketIO runs each event in a task of its own by default,
+    ``async_handlers=True``, so lines of one sender may overtake each
+    other.)"""
+    port = free_port()
+    env = {**os.environ,
+           'ASYNC_MODE': 'gevent' if worker == 'gevent' else 'threading'}
+    stderr = tempfile.TemporaryFile('w+')
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'gunicorn', '-c',
+         os.path.join(REPO, 'examples', 'gunicorn', f'{worker}.conf.py'),
+         '--pythonpath', os.path.join(REPO, 'examples', 'flask_socketio'),
+         '-b', f'127.0.0.1:{port}', '--no-control-socket', 'app:app'],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        base = f'http://127.0.0.1:{port}'
+        status, _, _ = wait_until(lambda: http(base + '/'), timeout=20,
+                                  what='gunicorn')
+        assert status == 200
+        result = subprocess.run(['node', CHAT_JS, base, '20'], cwd=REPO,
+                                capture_output=True, text=True, timeout=30)
+        events = node_events(result.stdout)
+        assert result.returncode == 0, (events, result.stderr[-2000:])
+        done = events[-1]
+        for name in ('up', 'ws'):
+            assert done[name]['transport'] == 'websocket'
+            for sender in ('up', 'ws'):
+                heard = done[name]['from' + sender.capitalize()]
+                assert sorted(heard) == sorted(
+                    f'{sender}:m{i}' for i in range(20)), heard
+        proc.terminate()
+        assert proc.wait(15) == 0
+    finally:
+        stop_process(proc)
+        stderr.seek(0)
+        log = stderr.read()
+        stderr.close()
+    assert 'Traceback' not in log, log[-3000:]
+
+
 # -- Flask-SocketIO's test client, in process ---------------------------------
 
 def make_app():
