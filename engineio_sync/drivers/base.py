@@ -57,6 +57,11 @@ class Driver(Protocol):
 
     def socket_io(self, sock: Any) -> tuple[Callable, Callable]: ...
 
+    def stream_reader(self, sock: Any) -> tuple[Callable, Callable]:
+        """``(recv, release)`` for a socket that one task reads for a
+        long time (a WebSocket); ``release()`` once reading is over,
+        before the socket is closed."""
+
     def nonblocking_send(self, sock: Any) -> Callable[[bytes, int], int]:
         """``send(data, flags)`` for ``sock`` that never waits: the number
         of bytes written, BlockingIOError when the socket has no room,
@@ -95,6 +100,11 @@ class _NullLock:
 
 
 NULL_LOCK = _NullLock()
+
+
+def release_nothing() -> None:
+    """The ``release`` of a :meth:`Driver.stream_reader` that holds
+    nothing."""
 
 
 def peer_closed_by_poll(select_module: Any, sock: Any) -> bool:

@@ -12,7 +12,7 @@ import eventlet.semaphore
 from eventlet.hubs import get_hub, trampoline
 from greenlet import getcurrent
 
-from .base import NULL_LOCK, peer_closed_by_poll
+from .base import NULL_LOCK, peer_closed_by_poll, release_nothing
 
 _select = eventlet.patcher.original('select')
 
@@ -156,14 +156,8 @@ class _RawSocketIO:
                 pass
             # Waiting outside the except clause: inside it, the exception
             # and its traceback would live as long as the wait (an idle
-            # WebSocket waits for ever). The green socket's timeout still
-            # applies.
-            timeout = self._green.gettimeout()
-            if timeout is None:
-                trampoline(self._fileno, read=True)
-            else:
-                trampoline(self._fileno, read=True, timeout=timeout,
-                           timeout_exc=_socket.timeout('timed out'))
+            # WebSocket waits for ever).
+            _wait_readable(self._fileno, self._green.gettimeout())
 
     def sendall(self, data: bytes) -> None:
         try:
@@ -172,6 +166,81 @@ class _RawSocketIO:
             sent = 0
         if sent < len(data):
             self._green.sendall(data[sent:])
+
+
+def _wait_readable(fileno: int, timeout: float | None) -> None:
+    """Wait on the hub until ``fileno`` is readable; the green socket's
+    timeout, if it has one, applies."""
+    if timeout is None:
+        trampoline(fileno, read=True)
+    else:
+        trampoline(fileno, read=True, timeout=timeout,
+                   timeout_exc=_socket.timeout('timed out'))
+
+
+class _StreamReader(_RawSocketIO):
+    """``recv`` for a socket that one green thread reads for a long time
+    (a WebSocket), and ``release()`` once it is done with it.
+
+    ``trampoline()`` registers the socket with the hub before each wait
+    and unregisters it after: a listener object and two ``epoll_ctl``
+    calls for every message. This reader stays registered between reads.
+    If the socket becomes readable while its task is busy elsewhere, the
+    reader steps aside (level-triggered epoll would call it again on
+    every turn of the hub) and registers again at the next wait.
+    """
+
+    __slots__ = ('_listener', '_waiter')
+
+    def __init__(self, green: Any, raw: Any) -> None:
+        super().__init__(green, raw)
+        self._listener: Any = None
+        self._waiter: Any = None
+
+    def recv(self, size: int) -> bytes:
+        raw = self._raw
+        while True:
+            try:
+                return raw.recv(size)
+            except BlockingIOError:
+                pass
+            timeout = self._green.gettimeout()
+            if timeout is not None:
+                # A read with a deadline: the hub's own way.
+                self.release()
+                _wait_readable(self._fileno, timeout)
+                continue
+            hub = get_hub()
+            if self._listener is None:
+                self._listener = hub.add(hub.READ, self._fileno, self._ready,
+                                         self._throw, None)
+            self._waiter = getcurrent()
+            try:
+                hub.switch()
+            finally:
+                self._waiter = None
+
+    def _ready(self, fileno: int) -> None:
+        # Called by the hub: the socket is readable.
+        waiter = self._waiter
+        if waiter is not None:
+            waiter.switch()
+        else:
+            self.release()
+
+    def _throw(self, exc: BaseException) -> None:
+        # Called by the hub when the descriptor was closed under us.
+        self._listener = None
+        waiter = self._waiter
+        if waiter is not None:
+            waiter.throw(exc)
+
+    def release(self) -> None:
+        """Unregister from the hub (call before the socket is closed)."""
+        listener = self._listener
+        if listener is not None:
+            self._listener = None
+            get_hub().remove(listener)
 
 
 class EventletDriver:
@@ -214,6 +283,15 @@ class EventletDriver:
             return sock.recv, sock.sendall
         io = _RawSocketIO(sock, raw)
         return io.recv, io.sendall
+
+    def stream_reader(self, sock: Any) -> tuple[Callable, Callable]:
+        """(recv, release) for a socket one task reads for a long time:
+        it stays registered with the hub between reads."""
+        raw = getattr(sock, 'fd', None)
+        if raw is None or raw.gettimeout() != 0.0:
+            return sock.recv, release_nothing
+        reader = _StreamReader(sock, raw)
+        return reader.recv, reader.release
 
     def nonblocking_send(self, sock: Any) -> Callable[[bytes, int], int]:
         """The raw (non-blocking) socket's send, under the green one."""

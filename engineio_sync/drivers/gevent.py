@@ -10,7 +10,7 @@ import gevent.event
 import gevent.lock
 import gevent.queue
 
-from .base import NULL_LOCK, peer_closed_by_poll
+from .base import NULL_LOCK, peer_closed_by_poll, release_nothing
 
 
 class _OriginalSelect:
@@ -91,6 +91,10 @@ class GeventDriver:
 
     def socket_io(self, sock: Any) -> tuple[Callable, Callable]:
         return sock.recv, sock.sendall
+
+    def stream_reader(self, sock: Any) -> tuple[Callable, Callable]:
+        """(recv, release): the socket's own recv; nothing to release."""
+        return sock.recv, release_nothing
 
     def nonblocking_send(self, sock: Any) -> Callable[[bytes, int], int]:
         """gevent's send with ``timeout=0.0``: it reports a full buffer

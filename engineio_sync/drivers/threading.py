@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from .base import peer_closed_by_poll
+from .base import peer_closed_by_poll, release_nothing
 
 
 class ThreadingDriver:
@@ -44,6 +44,10 @@ class ThreadingDriver:
     def socket_io(self, sock: Any) -> tuple[Callable, Callable]:
         """(recv, sendall) for a connected socket."""
         return sock.recv, sock.sendall
+
+    def stream_reader(self, sock: Any) -> tuple[Callable, Callable]:
+        """(recv, release): the socket's own recv; nothing to release."""
+        return sock.recv, release_nothing
 
     def nonblocking_send(self, sock: Any) -> Callable[[bytes, int], int]:
         """The socket's own send: with MSG_DONTWAIT it never waits, as

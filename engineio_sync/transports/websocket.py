@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import socket as _socket
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..core.packets import (DecodeError, Packet, PacketType, decode_packet,
                             decode_packet_v3, encode_packet, encode_packet_v3)
@@ -205,19 +205,21 @@ class WebSocketTransport:
             if new_session:
                 engine.close(CloseReason.TRANSPORT_ERROR, 'handshake failed')
             return hijack.finish
+        recv, release = self.driver.stream_reader(sock)
         conn = WebSocketConnection(sock, engine.write_lock, deflate=deflate,
-                                   driver=self.driver,
-                                   recv=self.driver.socket_io(sock)[0],
+                                   driver=self.driver, recv=recv,
                                    max_message_size=self.max_size)
         binding = WebSocketBinding(conn, self.driver, engine.session.protocol)
         conn.on_blocked = partial(engine.websocket_blocked, binding)
-        if not run_later(environ, partial(self._run, engine, binding)):
-            self._run(engine, binding)
+        if not run_later(environ, partial(self._run, engine, binding,
+                                          release)):
+            self._run(engine, binding, release)
         return hijack.finish
 
-    def _run(self, engine: SessionEngine, binding: WebSocketBinding) -> None:
+    def _run(self, engine: SessionEngine, binding: WebSocketBinding,
+             release: Callable[[], None]) -> None:
         """Attach the WebSocket to its session and read it until it is
-        over."""
+        over; ``release()`` the reader then."""
         conn = binding.conn
         try:
             if engine.attach_websocket(binding) == 'rejected':
@@ -231,6 +233,7 @@ class WebSocketTransport:
             engine.websocket_ended(binding, CloseReason.TRANSPORT_ERROR,
                                    'internal error')
         finally:
+            release()
             binding.done.set()
             if binding.closing:
                 # The engine is writing the last packets and the close

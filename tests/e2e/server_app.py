@@ -182,6 +182,9 @@ def on_message(sid, data):
                 amount=server.clients[sid].buffered_amount)
         if 'send_binary' in cmd:
             server.send(sid, bytes(cmd['send_binary']))
+        if cmd.get('sleep'):
+            # The handler (and so the WebSocket's reading task) is busy.
+            server.sleep(cmd['sleep'])
         if cmd.get('threads'):
             log(ev='threads', sid=sid, count=threading.active_count())
         if 'stream' in cmd:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
 import threading
 import time
@@ -10,6 +11,7 @@ import time
 import pytest
 
 from conftest import DRIVERS
+import wsclient
 from wsclient import (RawWebSocket, connect, receive, receive_until_closed)
 
 pytestmark = pytest.mark.parametrize('driver', DRIVERS)
@@ -374,3 +376,29 @@ def test_extra_headers_and_cookie_on_the_101(driver, start_server,
     assert 'x-first' not in upgrade.headers, 'not a new session'
     assert 'set-cookie' not in upgrade.headers
     upgrade.close()
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f'/proc/{pid}/stat') as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def test_messages_that_arrive_while_the_reader_is_busy(start_server, driver):
+    # The handler of the first message sleeps 1 s; the next ones arrive
+    # meanwhile. They must all be read afterwards, in order, and the
+    # server must not spin on the readable socket while its reading task
+    # is busy (a reader that stays registered with the hub must step
+    # aside): far less than a second of CPU for that second.
+    server = start_server(driver)
+    ws = wsclient.connect(server.port, 'EIO=4&transport=websocket')
+    assert wsclient.receive(ws).startswith('0{')
+    before = _cpu_seconds(server.proc.pid)
+    ws.send_text('4cmd:' + json.dumps({'sleep': 1.0}))
+    time.sleep(0.1)
+    for i in range(5):
+        ws.send_text(f'4busy{i}')
+    got = [wsclient.receive(ws, timeout=10) for _ in range(5)]
+    spent = _cpu_seconds(server.proc.pid) - before
+    assert got == [f'4busy{i}' for i in range(5)]
+    assert spent < 0.5, f'{spent:.2f} s of CPU while the reader slept 1 s'
