@@ -1,0 +1,127 @@
+"""Long-polling sessions served by several processes sharing a Redis.
+
+Three in-process servers with distinct process ids, each behind its own
+HTTP listener, and requests routed on purpose so that every cross path
+runs: handshake on A, POST on B, GET on C, close on B.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from clusterkit import Node, in_thread, messages, wait_for
+
+
+@pytest.fixture
+def nodes(redis_url):
+    made = {name: Node(name, redis_url) for name in 'ABC'}
+    try:
+        yield made
+    finally:
+        for node in made.values():
+            node.stop()
+
+
+@pytest.fixture
+def store(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+def test_processes_have_distinct_ids(nodes):
+    ids = {node.server.cluster.process_id for node in nodes.values()}
+    assert len(ids) == 3
+
+
+def test_handshake_post_get_close_on_different_processes(nodes, raw_client,
+                                                         store):
+    a, b, c = (raw_client(nodes[n].port) for n in 'ABC')
+    sid, info = a.handshake()
+    assert nodes['A'].seen('connect', sid) == [()]
+    # POSTs on B and C reach the owner's handlers, once and in order.
+    assert b.post(sid, '4echo:1\x1e4echo:2') == (200, b'ok')
+    assert c.post(sid, '4echo:3') == (200, b'ok')
+    assert a.post(sid, '4echo:4') == (200, b'ok')
+    assert nodes['A'].seen('message', sid) == [
+        ('echo:1',), ('echo:2',), ('echo:3',), ('echo:4',)]
+    assert nodes['B'].seen('message') == nodes['C'].seen('message') == []
+    # The owner's answers reach GETs on C, once and in order.
+    got: list[str] = []
+    for _ in range(4):
+        status, body = c.get(sid)
+        assert status == 200, body
+        got += messages(body)
+        if len(got) >= 4:
+            break
+    assert got == ['1', '2', '3', '4']
+    # The directory entry expires unless renewed, and names A.
+    key = f'engineio:sid:{sid}'
+    assert store.hget(key, 'o').decode() == \
+        nodes['A'].server.cluster.process_id
+    assert 0 < store.ttl(key) <= 60
+    # Close on B: the owner runs disconnect once; the session is gone
+    # everywhere and its directory entry with it.
+    assert b.post(sid, '1') == (200, b'ok')
+    wait_for(lambda: nodes['A'].seen('disconnect', sid), what='disconnect')
+    assert nodes['A'].seen('disconnect', sid) == [('client disconnect',)]
+    for client in (a, b, c):
+        status, body = client.get(sid)
+        assert status == 400 and b'"code":1' in body, body
+    assert not store.exists(key)
+    assert nodes['B'].seen('disconnect') == nodes['C'].seen('disconnect') \
+        == []
+
+
+def test_parked_get_on_a_non_owner_wakes_for_sends_from_anywhere(
+        nodes, raw_client, redis_url):
+    a, c = raw_client(nodes['A'].port), raw_client(nodes['C'].port)
+    sid, _ = a.handshake()
+    from engineio_sync.cluster import Emitter
+    emitter = Emitter(redis_url)
+    try:
+        for sender, text in ((lambda s, t: nodes['A'].server.send(s, t),
+                              'from owner'),
+                             (lambda s, t: nodes['B'].server.send(s, t),
+                              'from B'),
+                             (emitter.send, 'from a job')):
+            parked = in_thread(lambda: c.get(sid))
+            time.sleep(0.2)  # let the GET park on C (and on A)
+            assert sender(sid, text) is True
+            status, body = parked()
+            assert status == 200 and messages(body) == [text], body
+        assert emitter.send('no-such-session', 'x') is False
+        assert nodes['B'].server.send('no-such-session', 'x') is False
+    finally:
+        emitter.close()
+
+
+def test_a_second_get_is_refused_as_in_one_process(nodes, raw_client):
+    a, b, c = (raw_client(nodes[n].port) for n in 'ABC')
+    sid, _ = a.handshake()
+    parked = in_thread(lambda: b.get(sid))
+    time.sleep(0.2)
+    status, body = c.get(sid)
+    assert status == 400, body
+    # The protocol ends a session whose client polls twice at once.
+    assert parked()[0] == 200
+    wait_for(lambda: nodes['A'].seen('disconnect', sid), what='disconnect')
+
+
+def test_no_key_is_left_once_sessions_end_and_processes_leave(
+        nodes, raw_client, store):
+    a, b = raw_client(nodes['A'].port), raw_client(nodes['B'].port)
+    sids = [a.handshake()[0] for _ in range(3)] + [b.handshake()[0]]
+    for sid in sids:
+        assert b.post(sid, '1') == (200, b'ok')
+    for sid, owner in zip(sids, 'AAAB'):
+        wait_for(lambda: nodes[owner].seen('disconnect', sid))
+    wait_for(lambda: not store.keys('engineio:sid:*'), what='no sessions')
+    assert store.ttl(
+        f"engineio:live:{nodes['A'].server.cluster.process_id}") > 0
+    for node in nodes.values():
+        node.stop()
+    assert store.keys('*') == []
