@@ -125,3 +125,43 @@ def test_no_key_is_left_once_sessions_end_and_processes_leave(
     for node in nodes.values():
         node.stop()
     assert store.keys('*') == []
+
+
+def commands(client) -> dict[str, int]:
+    """Redis commands run so far, by name (INFO commandstats)."""
+    return {name[len('cmdstat_'):]: stats['calls']
+            for name, stats in client.info('commandstats').items()}
+
+
+def test_redis_commands_per_request_are_few_and_none_for_the_owner(
+        nodes, raw_client, store):
+    a, b = raw_client(nodes['A'].port), raw_client(nodes['B'].port)
+    sid, _ = a.handshake()
+    rounds = 30
+
+    def run(client) -> dict[str, int]:
+        before = commands(store)
+        for i in range(rounds):
+            assert client.post(sid, f'4echo:{i}') == (200, b'ok')
+            status, body = client.get(sid)
+            assert status == 200 and messages(body) == [str(i)], body
+        after = commands(store)
+        return {name: after[name] - before.get(name, 0) for name in after
+                if after[name] != before.get(name, 0) and name != 'info'}
+
+    on_owner = run(a)
+    elsewhere = run(b)
+    # Only the background tasks (liveness every second, blocked pops
+    # timing out) ran while the owner served everything itself.
+    assert sum(on_owner.values()) <= 12, on_owner
+    # Elsewhere, per request: one script call (its HMGET, EXISTS, LLEN,
+    # RPUSH and EXPIRE run inside Redis), the owner's pop, its reply
+    # (RPUSH + EXPIRE in one round trip) and the asker's pop: four round
+    # trips. (The first script call may be retried once to load it; a
+    # blocked pop times out once a second.)
+    requests = 2 * rounds
+    assert requests <= elsewhere['evalsha'] <= requests + 1, elsewhere
+    assert 2 * requests <= elsewhere['blpop'] <= 2 * requests + 8, elsewhere
+    assert elsewhere['rpush'] == 2 * requests, elsewhere
+    assert elsewhere['expire'] == 2 * requests, elsewhere
+    assert elsewhere.get('hmget', 0) == requests + 1, elsewhere
