@@ -1,0 +1,85 @@
+"""gunicorn -w 4 with gthread workers and no affinity of any kind: every
+request of a session may reach any worker. Node's engine.io-client runs
+100 sessions that exchange numbered messages both ways."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import redis
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, 'tests', 'deploy'))
+
+from deploykit import AppProcess, free_port, wait_until  # noqa: E402
+from nodeclient import node_available  # noqa: E402
+
+pytestmark = [pytest.mark.timeout(150),
+              pytest.mark.skipif(not node_available(),
+                                 reason='npm ci not run')]
+
+SCRIPT = os.path.join(HERE, 'node', 'numbered.js')
+
+
+@pytest.fixture
+def gunicorn_cluster(redis_url):
+    port = free_port()
+    app = AppProcess(
+        'gunicorn-cluster',
+        [sys.executable, '-m', 'gunicorn', '-c',
+         os.path.join(REPO, 'examples', 'gunicorn', 'gthread.conf.py'),
+         '--pythonpath', HERE, '-b', f'127.0.0.1:{port}',
+         '--no-control-socket', 'cluster_app:app'],
+        port, env={'EIO_CLUSTER': redis_url, 'WEB_CONCURRENCY': '4',
+                   'THREADS': '60', 'PYTHONPATH': REPO},
+        ready_path='/health')
+    yield app
+    app.stop()
+    assert not app.tracebacks(), app.output()
+
+
+def run_clients(url: str, sessions: int, count: int, transports: str,
+                upgrade: bool = False) -> dict:
+    out = subprocess.run(
+        ['node', SCRIPT, url, str(sessions), str(count), transports,
+         'upgrade' if upgrade else 'no-upgrade'],
+        capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_polling_sessions_work_on_four_workers_without_affinity(
+        gunicorn_cluster, redis_url):
+    stats = run_clients(gunicorn_cluster.url, 100, 20, 'polling')
+    assert stats == {'sessions': 100, 'ok': 100, 'upgraded': 0,
+                     'failures': []}
+    # The sessions really were spread: every worker owned some.
+    client = redis.Redis.from_url(redis_url)
+    try:
+        live = client.keys('engineio:live:*')
+        assert len(live) == 4, live
+        # Once every session has ended, no session key is left.
+        wait_until(lambda: not client.keys('engineio:sid:*'), 15,
+                   what='no session keys')
+    finally:
+        client.close()
+
+
+def test_upgrading_clients_upgrade_or_keep_polling(gunicorn_cluster):
+    stats = run_clients(gunicorn_cluster.url, 100, 20,
+                        'polling,websocket', upgrade=True)
+    assert stats['ok'] == 100 and stats['failures'] == [], stats
+    # An upgrade reaching the owner succeeds; one reaching another worker
+    # is refused and the session keeps polling.
+    assert 0 < stats['upgraded'] < 100, stats
+
+
+def test_websocket_only_clients_work_on_any_worker(gunicorn_cluster):
+    stats = run_clients(gunicorn_cluster.url, 100, 20, 'websocket')
+    assert stats == {'sessions': 100, 'ok': 100, 'upgraded': 0,
+                     'failures': []}
