@@ -95,8 +95,7 @@ class Server(EventEmitter):
             from .cluster import join
             self.cluster = join(config.cluster, driver=self.driver,
                                 logger=self.logger, config=config,
-                                lookup=self._sessions.get,
-                                polling=self._polling)
+                                lookup=self._sessions.get)
 
     @staticmethod
     def _make_logger(logger: bool | logging.Logger) -> logging.Logger:
@@ -306,12 +305,12 @@ class Server(EventEmitter):
             return self._refuse(error, environ, headers)
         if info.sid is None:
             return self._handshake(info, environ, headers)
-        engine = self._sessions.get(info.sid)
+        engine: Any = self._sessions.get(info.sid)
         if engine is None and self.cluster is not None:
-            reply = self.cluster.serve(info, method, environ, headers)
-            if isinstance(reply, RemoteProtocolError):
-                return self._refuse(reply, environ, headers)
-            return reply
+            # Owned by another process: a stand-in with the same port.
+            engine = self.cluster.session(info.sid)
+            if isinstance(engine, RemoteProtocolError):
+                return self._refuse(engine, environ, headers)
         if engine is None:
             return self._refuse(RemoteProtocolError(UNKNOWN_SID), environ,
                                 headers)

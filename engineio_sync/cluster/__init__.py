@@ -23,7 +23,7 @@ __all__ = ['ClusterOptions', 'Emitter', 'join']
 
 
 def join(value: Any, *, driver: Any, logger: Any, config: Any,
-         lookup: Callable[[str], Any], polling: Any) -> Any:
+         lookup: Callable[[str], Any]) -> Any:
     """The :class:`~engineio_sync.cluster.node.ClusterNode` of a server
     whose ``cluster`` option is ``value`` (it starts on first use)."""
     options = resolve(value)
@@ -33,7 +33,7 @@ def join(value: Any, *, driver: Any, logger: Any, config: Any,
         raise ConfigError("the cluster option needs redis-py: pip install "
                           "'engineio_sync[redis]'") from None
     return ClusterNode(options, driver=driver, logger=logger, config=config,
-                       lookup=lookup, polling=polling)
+                       lookup=lookup)
 
 
 class Emitter:

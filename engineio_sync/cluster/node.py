@@ -29,14 +29,16 @@ from ..core.session import CloseReason
 from ..exceptions import (BAD_REQUEST, UNKNOWN_SID, RemoteProtocolError,
                           SendBufferFull)
 from .options import ClusterOptions, make_client
+from .proxysink import ProxySink, decode_ending
 from .remote import RemoteSession
 from .serial import SerialRunner
 from .store import FULL, OWNER_GONE, QUEUED, UNKNOWN, Forwarded, Store
-from .wire import (CLOSE, ERROR, INVALID, OK, OVERFLOW, PACKETS, POLL, POST,
-                   SEND, Reply, Request, WireError, decode_packets,
-                   decode_reply, decode_request, encode_error,
-                   encode_packets, encode_reply, encode_request,
-                   message_packet)
+from .wire import (ATTACH, CLOSE, CLOSE_FRAME, CUT, ERROR, INVALID, OK,
+                   OVERFLOW, PACKETS, POLL, POST, SEND, UPGRADE, WRITE,
+                   WS_ENDED, WS_INVALID, WS_PACKET, Reply, Request,
+                   WireError, decode_packets, decode_reply, decode_request,
+                   encode_error, encode_packets, encode_reply,
+                   encode_request, message_packet)
 
 __all__ = ['ClusterNode']
 
@@ -46,6 +48,10 @@ _CHECK_EVERY = 1.0
 _FACTS_KEPT = 10_000
 # After a failed Redis call, background tasks wait this long to retry.
 _RETRY = 0.5
+
+
+_WEBSOCKET_KINDS = frozenset((UPGRADE, ATTACH, WS_PACKET, WS_INVALID,
+                              WS_ENDED))
 
 
 class _Waiter:
@@ -66,15 +72,14 @@ def default_process_id() -> str:
 class ClusterNode:
     """This process in the cluster (one per :class:`~engineio_sync.Server`).
 
-    ``lookup(sid)`` returns the local engine of a session or None;
-    ``polling`` is the server's long-polling transport, which serves
-    requests for other processes' sessions through a
-    :class:`RemoteSession`.
+    ``lookup(sid)`` returns the local engine of a session or None. A
+    request for another process's session is served by this process's
+    transports through the :class:`RemoteSession` of :meth:`session`.
     """
 
     def __init__(self, options: ClusterOptions, *, driver: Any,
                  logger: logging.Logger, config: Any,
-                 lookup: Callable[[str], Any], polling: Any) -> None:
+                 lookup: Callable[[str], Any]) -> None:
         self.options = options
         self.client = make_client(options)
         self.store = Store(self.client, options.prefix,
@@ -83,7 +88,10 @@ class ClusterNode:
         self.driver = driver
         self.logger = logger
         self.lookup = lookup
-        self.polling = polling
+        #: seconds a WebSocket held here may leave written bytes unread
+        self.write_timeout = config.write_timeout
+        # Past this many unread bytes a WebSocket held here is cut.
+        self._max_backlog = config.max_buffered_bytes or 10_000_000
         #: seconds a GET here waits for the owner's answer: the owner
         #: answers a parked GET within its ping interval
         self.poll_wait = (config.ping_interval + config.ping_interval_grace
@@ -97,6 +105,12 @@ class ClusterNode:
         # sid -> (owner, protocol, b64) of other processes' sessions
         self._facts: OrderedDict[str, tuple[str, int, bool]] = OrderedDict()
         self._waiters: dict[str, _Waiter] = {}
+        # channel -> (RemoteSession, sink): WebSockets held here for
+        # sessions owned elsewhere
+        self._channels: dict[str, tuple[RemoteSession, Any]] = {}
+        # sid -> {(holder, channel): ProxySink}: WebSockets of sessions
+        # owned here, held elsewhere
+        self._proxies: dict[str, dict[tuple[str, str], ProxySink]] = {}
         self._tokens = itertools.count()
         self._lock = driver.lock()
         self._serial = SerialRunner(driver.spawn, driver.lock(), logger)
@@ -129,6 +143,8 @@ class ClusterNode:
                 self._owned.clear()
                 self._facts.clear()
                 self._waiters.clear()
+                self._channels.clear()
+                self._proxies.clear()
             self.store.keep_alive(self.process_id, self.options.liveness_ttl)
             self._started_in = pid
             self._running = True
@@ -264,6 +280,7 @@ class ClusterNode:
 
     def forget(self, sid: str) -> None:
         """A session owned here is over: remove it from the directory."""
+        self._proxies.pop(sid, None)
         if self._owned.pop(sid, None) is None:
             return
         try:
@@ -286,13 +303,17 @@ class ClusterNode:
 
     def _answer(self, request: Request, status: bytes, body: bytes = b''
                 ) -> None:
-        if not request.reply_to:
-            return
+        if request.reply_to:
+            self._push(request.reply_to,
+                       encode_reply(request.token, status, body))
+
+    def _push(self, process: str, message: bytes) -> bool:
         try:
-            self.store.reply(request.reply_to,
-                             encode_reply(request.token, status, body))
+            self.store.reply(process, message)
         except RedisError as exc:
             self._failed('answering a request', exc)
+            return False
+        return True
 
     def _refuse(self, request: Request, error: RemoteProtocolError) -> None:
         self._answer(request, ERROR, encode_error(error))
@@ -345,19 +366,89 @@ class ClusterNode:
             self.logger.warning('%s: inbox of %s full; closing',
                                 request.sid, self.process_id)
             engine.close(CloseReason.TRANSPORT_ERROR, 'cluster inbox full')
+        elif kind in _WEBSOCKET_KINDS:
+            self._run_websocket(engine, request)
         else:
             raise WireError(f'unknown request kind {kind!r}')
+
+    def _run_websocket(self, engine: Any, request: Request) -> None:
+        """What the holder of a WebSocket of a session owned here asks."""
+        kind = request.kind
+        if kind == UPGRADE:
+            refusal = engine.request_upgrade()
+            if refusal is not None:
+                self._refuse(request, refusal)
+            else:
+                self._answer(request, OK)
+            return
+        sid = request.sid
+        if kind == ATTACH:
+            channel = request.body.decode('ascii', 'replace')
+            proxy = ProxySink(request.reply_to, channel, self._push,
+                              self.driver.event())
+            proxies = self._proxies.setdefault(sid, {})
+            proxies[(request.reply_to, channel)] = proxy
+            verdict = engine.attach_websocket(proxy)
+            if verdict == 'rejected':
+                proxies.pop((request.reply_to, channel), None)
+            self._answer(request, OK, verdict.encode())
+            return
+        key = (request.reply_to, request.token)
+        proxy = self._proxies.get(sid, {}).get(key)
+        if proxy is None:
+            return
+        if kind == WS_PACKET:
+            for packet in decode_packets(request.body):
+                if not engine.websocket_packet(proxy, packet):
+                    # As a local transport stops reading and closes.
+                    if proxy.mark_closing():
+                        proxy.send_close()
+                        proxy.shutdown()
+                    break
+        elif kind == WS_INVALID:
+            engine.websocket_invalid(
+                proxy, request.body.decode('utf-8', 'replace'))
+        else:
+            proxy.ended.set()
+            self._proxies.get(sid, {}).pop(key, None)
+            engine.websocket_ended(proxy, *decode_ending(request.body))
 
     # -- the requester's side -----------------------------------------------------
 
     def _wake(self, raw: bytes) -> None:
         reply = decode_reply(raw)
         waiter = self._waiters.pop(reply.token, None)
-        if waiter is None:
+        if waiter is not None:
+            waiter.reply = reply
+            waiter.event.set()
+            return
+        held = self._channels.get(reply.token)
+        if held is None:
             self.logger.debug('cluster: a late reply was dropped')
             return
-        waiter.reply = reply
-        waiter.event.set()
+        remote, sink = held
+        status = reply.status
+        if status == WRITE:
+            with remote.write_lock:
+                ok = sink.write_packets(decode_packets(reply.body))
+            if not ok or sink.backlog > self._max_backlog:
+                # The reader ends and reports it to the owner.
+                sink.shutdown()
+        elif status == CLOSE_FRAME:
+            with remote.write_lock:
+                sink.send_close()
+        elif status == CUT:
+            sink.shutdown()
+
+    def open_channel(self, remote: RemoteSession, sink: Any) -> str:
+        """Name a WebSocket held here for a session owned elsewhere."""
+        channel = f'c{next(self._tokens)}'
+        self._channels[channel] = (remote, sink)
+        return channel
+
+    def close_channel(self, channel: str) -> None:
+        """That WebSocket is over."""
+        self._channels.pop(channel, None)
 
     def facts(self, sid: str) -> tuple[str, int, bool] | None:
         """(owner, protocol, b64) of another process's session, or None
@@ -429,37 +520,30 @@ class ClusterNode:
         finally:
             self._waiters.pop(token, None)
 
-    def tell(self, sid: str, kind: bytes, body: bytes = b'') -> bool:
-        """Send a request that needs no reply; False if the session is
+    def tell(self, sid: str, kind: bytes, body: bytes = b'',
+             token: str = '') -> bool:
+        """Send a request that needs no reply (``token``: which of this
+        process's WebSockets it comes from); False if the session is
         unknown, its owner gone or Redis unreachable."""
         try:
-            return self.store.tell(sid, kind, body)
+            return self.store.tell(sid, kind, body,
+                                   self.process_id if token else '', token)
         except RedisError as exc:
             self._failed('forwarding a request', exc)
             return False
 
-    def serve(self, info: Any, method: str, environ: dict,
-              headers: list[tuple[str, str]]) -> Any:
-        """A request for a session this process does not have: the
-        polling transport's response, or the error to refuse it with."""
+    def session(self, sid: str) -> RemoteSession | RemoteProtocolError:
+        """The stand-in of a session this process does not have, for its
+        transports; or the error to refuse the request with."""
         try:
             self.start()
-            facts = self.facts(info.sid)
+            facts = self.facts(sid)
         except RedisError as exc:
             self._failed('looking a session up', exc)
             return RemoteProtocolError(UNKNOWN_SID)
         if facts is None:
             return RemoteProtocolError(UNKNOWN_SID)
-        if info.transport != 'polling':
-            return RemoteProtocolError(
-                BAD_REQUEST, 'Upgrade only on the process that owns the '
-                'session')
-        remote = RemoteSession(self, info.sid, *facts)
-        if method == 'GET':
-            return self.polling.handle_get(remote, info, environ, headers)
-        if method == 'POST':
-            return self.polling.handle_post(remote, info, environ, headers)
-        return RemoteProtocolError(BAD_REQUEST)
+        return RemoteSession(self, sid, *facts)
 
     def send(self, sid: str, packets: list[Packet]) -> bool:
         """Send packets to a session owned elsewhere (in order); False if

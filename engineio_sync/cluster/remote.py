@@ -1,18 +1,24 @@
 """A session owned by another process, as a transport here sees it.
 
-:class:`RemoteSession` offers the long-polling half of the session
-engine's port (see :mod:`engineio_sync.engine`) and carries every call to
-the session's owner through Redis: the owner's own engine decides and
-runs handlers; this side only moves bytes.
+:class:`RemoteSession` offers the session engine's port (see
+:mod:`engineio_sync.engine`) to the transports of this process and
+carries every call to the session's owner through Redis: the owner's own
+engine decides and runs handlers; this side only moves bytes. A
+WebSocket accepted here stays here: the owner's engine writes on it
+through a :class:`~engineio_sync.cluster.proxysink.ProxySink`, whose
+messages this process's reply task writes on the socket.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Protocol
+import time
+from typing import Any, Callable, Iterable, Protocol
 
 from ..core.packets import DecodeError, Packet, PacketType
 from ..exceptions import BAD_REQUEST, RemoteProtocolError
-from .wire import (ERROR, INVALID, OK, PACKETS, POLL, POST, Reply, WireError,
+from .proxysink import encode_ending
+from .wire import (ATTACH, CLOSE, ERROR, INVALID, OK, PACKETS, POLL, POST,
+                   UPGRADE, WS_ENDED, WS_INVALID, WS_PACKET, Reply, WireError,
                    decode_error, decode_packets, encode_packets)
 
 __all__ = ['RemoteSession', 'SessionFacts', 'Carrier']
@@ -27,13 +33,24 @@ class Carrier(Protocol):
     poll_wait: float
     #: seconds a POST waits for the owner to take its packets
     request_timeout: float
+    #: seconds a WebSocket's peer may leave written bytes unread
+    write_timeout: float
+    #: the driver of this process
+    driver: Any
 
     def call(self, sid: str, kind: bytes, body: bytes, wait: float
              ) -> Reply | RemoteProtocolError | None:
         """A request and its reply (None on time-out)."""
 
-    def tell(self, sid: str, kind: bytes, body: bytes = b'') -> bool:
+    def tell(self, sid: str, kind: bytes, body: bytes = b'',
+             token: str = '') -> bool:
         """A request without reply."""
+
+    def open_channel(self, remote: RemoteSession, sink: Any) -> str:
+        """Name a WebSocket held here, for the owner to write on."""
+
+    def close_channel(self, channel: str) -> None:
+        """The WebSocket is over here."""
 
 
 class SessionFacts:
@@ -50,7 +67,8 @@ class SessionFacts:
 class RemoteSession:
     """The port of a session whose owner is another process."""
 
-    __slots__ = ('node', 'sid', 'owner', 'session', 'b64')
+    __slots__ = ('node', 'sid', 'owner', 'session', 'b64', 'write_lock',
+                 'channel')
 
     def __init__(self, node: Carrier, sid: str, owner: str,
                  protocol: int, b64: bool) -> None:
@@ -60,6 +78,10 @@ class RemoteSession:
         self.session = SessionFacts(protocol)
         #: v3 long-polling: binary as base64 text
         self.b64 = b64
+        #: orders what is written on a WebSocket held here
+        self.write_lock = node.driver.lock()
+        #: the name the owner knows that WebSocket by
+        self.channel = ''
 
     def __repr__(self) -> str:
         return f'<RemoteSession {self.sid} owned by {self.owner}>'
@@ -103,11 +125,7 @@ class RemoteSession:
             raise
         reply = self.node.call(self.sid, POST, encode_packets(taken),
                                self.node.request_timeout)
-        if reply is None:
-            raise RemoteProtocolError(BAD_REQUEST,
-                                      'Session owner did not answer',
-                                      http_status=503)
-        result = _outcome(reply)
+        result = _outcome(reply or _NO_ANSWER)
         if isinstance(result, RemoteProtocolError):
             raise result
 
@@ -115,6 +133,87 @@ class RemoteSession:
         """The client sent something unreadable: the owner ends the
         session."""
         self.node.tell(self.sid, INVALID, description.encode())
+
+
+    def close(self, reason: str, description: str | None = None, *,
+              graceful: bool = False) -> None:
+        """Have the owner end the session."""
+        self.node.tell(self.sid, CLOSE)
+
+    # -- the port: WebSocket ------------------------------------------------------
+
+    def request_upgrade(self) -> RemoteProtocolError | None:
+        """A WebSocket request here, before the 101: the owner's engine
+        decides."""
+        result = _outcome(self.node.call(self.sid, UPGRADE, b'',
+                                         self.node.request_timeout)
+                          or _NO_ANSWER)
+        return result if isinstance(result, RemoteProtocolError) else None
+
+    def attach_websocket(self, sink: Any) -> str:
+        """The WebSocket was accepted: the owner's engine attaches a proxy
+        of it and says what it is (``'active'``, ``'probe'`` or
+        ``'rejected'``)."""
+        self.channel = self.node.open_channel(self, sink)
+        reply = self.node.call(self.sid, ATTACH, self.channel.encode(),
+                               self.node.request_timeout)
+        verdict = 'rejected'
+        if isinstance(reply, Reply) and reply.status == OK:
+            verdict = reply.body.decode('ascii', 'replace')
+        if verdict not in ('active', 'probe'):
+            self.node.close_channel(self.channel)
+            return 'rejected'
+        return verdict
+
+    def websocket_packet(self, sink: Any, packet: Packet) -> bool:
+        """A packet read here goes to the owner (in order); False once the
+        owner is gone: stop reading."""
+        return self.node.tell(self.sid, WS_PACKET, encode_packets([packet]),
+                              token=self.channel)
+
+    def websocket_invalid(self, sink: Any, description: str) -> None:
+        """The connection carried something unreadable."""
+        self.node.tell(self.sid, WS_INVALID, description.encode(),
+                       token=self.channel)
+        self.node.close_channel(self.channel)
+
+    def websocket_ended(self, sink: Any, reason: str,
+                        description: str | None = None) -> None:
+        """The connection is over here."""
+        self.node.tell(self.sid, WS_ENDED, encode_ending(reason, description),
+                       token=self.channel)
+        self.node.close_channel(self.channel)
+
+    def websocket_blocked(self, sink: Any) -> None:
+        """The peer does not read what the owner writes: drain the
+        backlog here, and cut the connection if the peer reads nothing
+        for ``write_timeout`` seconds (the owner then hears of its end)."""
+        if not sink.draining:
+            sink.draining = True
+            self.node.driver.spawn(self._drain, sink)
+
+    def _drain(self, sink: Any) -> None:
+        timeout = self.node.write_timeout
+        deadline = time.monotonic() + timeout
+        ok = True
+        while ok:
+            before = sink.backlog
+            sink.wait_writable(1.0)
+            with self.write_lock:
+                ok = sink.write_backlog()
+                if ok and not sink.backlog:
+                    sink.draining = False
+                    return
+                if sink.backlog < before:
+                    deadline = time.monotonic() + timeout
+            if time.monotonic() > deadline:
+                ok = False
+        sink.draining = False
+        sink.shutdown()
+
+
+_NO_ANSWER = RemoteProtocolError(BAD_REQUEST, 'Session owner did not answer',
+                                 http_status=503)
 
 
 def _outcome(reply: Reply | RemoteProtocolError

@@ -162,10 +162,13 @@ class Store:
             args=[self.prefix, message, self.inbox_limit, self.ttl, overflow,
                   _OVERFLOW_ROOM]))
 
-    def tell(self, sid: str, kind: bytes, body: bytes = b'') -> bool:
-        """Forward a request that needs no reply; False if the session is
+    def tell(self, sid: str, kind: bytes, body: bytes = b'',
+             sender: str = '', token: str = '') -> bool:
+        """Forward a request that needs no reply (``sender`` and
+        ``token`` say where it comes from); False if the session is
         unknown, its owner gone or its inbox full."""
-        return self.forward(sid, encode_request(kind, sid, body),
+        return self.forward(sid, encode_request(kind, sid, body, sender,
+                                                token),
                             encode_request(OVERFLOW, sid)).status == QUEUED
 
     def reply(self, process: str, message: bytes) -> None:

@@ -28,7 +28,8 @@ from ..core.packets import Packet, PacketType
 from ..exceptions import RemoteProtocolError
 
 __all__ = ['POST', 'POLL', 'SEND', 'CLOSE', 'INVALID', 'OVERFLOW', 'OK',
-           'PACKETS', 'ERROR', 'Request', 'Reply', 'encode_request',
+           'PACKETS', 'ERROR', 'UPGRADE', 'ATTACH', 'WS_PACKET',
+           'WS_INVALID', 'WS_ENDED', 'WRITE', 'CLOSE_FRAME', 'CUT', 'Request', 'Reply', 'encode_request',
            'decode_request', 'encode_reply', 'decode_reply',
            'encode_packets', 'decode_packets', 'encode_error',
            'decode_error', 'message_packet', 'WireError']
@@ -37,8 +38,18 @@ __all__ = ['POST', 'POLL', 'SEND', 'CLOSE', 'INVALID', 'OVERFLOW', 'OK',
 #: the application sends from another process; close the session; the
 #: client sent something unreadable; the owner's inbox overflowed.
 POST, POLL, SEND, CLOSE, INVALID, OVERFLOW = b'P', b'G', b'S', b'D', b'I', b'F'
+#: Request kinds of a WebSocket held by another process than the owner:
+#: it asks to upgrade; it was accepted (body: nothing, reply: the
+#: engine's verdict); a packet it read; something unreadable it read; its
+#: end (body: reason and description).
+UPGRADE, ATTACH, WS_PACKET, WS_INVALID, WS_ENDED = (b'U', b'A', b'W', b'V',
+                                                    b'X')
 #: Reply statuses: done; packets for the client; a protocol error.
 OK, PACKETS, ERROR = b'O', b'K', b'E'
+#: What an owner tells the holder of a WebSocket (on its reply list, the
+#: token naming the connection): write packets; send the close frame;
+#: cut the connection.
+WRITE, CLOSE_FRAME, CUT = b'W', b'C', b'X'
 
 _HEAD = struct.Struct('>BBI')
 _NONE, _TEXT, _BINARY = 0, 1, 2

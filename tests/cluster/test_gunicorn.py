@@ -70,13 +70,13 @@ def test_polling_sessions_work_on_four_workers_without_affinity(
         client.close()
 
 
-def test_upgrading_clients_upgrade_or_keep_polling(gunicorn_cluster):
+def test_upgrading_clients_upgrade_on_whichever_worker(gunicorn_cluster):
+    # Three times in four the WebSocket reaches another worker than the
+    # session's owner; every upgrade must succeed all the same.
     stats = run_clients(gunicorn_cluster.url, 100, 20,
                         'polling,websocket', upgrade=True)
-    assert stats['ok'] == 100 and stats['failures'] == [], stats
-    # An upgrade reaching the owner succeeds; one reaching another worker
-    # is refused and the session keeps polling.
-    assert 0 < stats['upgraded'] < 100, stats
+    assert stats == {'sessions': 100, 'ok': 100, 'upgraded': 100,
+                     'failures': []}
 
 
 def test_websocket_only_clients_work_on_any_worker(gunicorn_cluster):

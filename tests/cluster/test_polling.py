@@ -139,29 +139,35 @@ def test_redis_commands_per_request_are_few_and_none_for_the_owner(
     sid, _ = a.handshake()
     rounds = 30
 
-    def run(client) -> dict[str, int]:
+    def run(client) -> tuple[dict[str, int], float]:
         before = commands(store)
+        started = time.monotonic()
         for i in range(rounds):
             assert client.post(sid, f'4echo:{i}') == (200, b'ok')
             status, body = client.get(sid)
             assert status == 200 and messages(body) == [str(i)], body
+        elapsed = time.monotonic() - started
         after = commands(store)
         return {name: after[name] - before.get(name, 0) for name in after
-                if after[name] != before.get(name, 0) and name != 'info'}
+                if after[name] != before.get(name, 0) and name != 'info'
+                }, elapsed
 
-    on_owner = run(a)
-    elsewhere = run(b)
+    on_owner, _ = run(a)
+    elsewhere, elapsed = run(b)
     # Only the background tasks (liveness every second, blocked pops
     # timing out) ran while the owner served everything itself.
-    assert sum(on_owner.values()) <= 12, on_owner
+    assert set(on_owner) <= {'blpop', 'set', 'expire'}, on_owner
     # Elsewhere, per request: one script call (its HMGET, EXISTS, LLEN,
     # RPUSH and EXPIRE run inside Redis), the owner's pop, its reply
     # (RPUSH + EXPIRE in one round trip) and the asker's pop: four round
-    # trips. (The first script call may be retried once to load it; a
-    # blocked pop times out once a second.)
+    # trips. (The first script call may be retried once to load it; each
+    # of the six blocked pops times out once a second when idle.)
     requests = 2 * rounds
     assert requests <= elsewhere['evalsha'] <= requests + 1, elsewhere
-    assert 2 * requests <= elsewhere['blpop'] <= 2 * requests + 8, elsewhere
+    assert 2 * requests <= elsewhere['blpop'] <= \
+        2 * requests + 6 * (elapsed + 1), elsewhere
     assert elsewhere['rpush'] == 2 * requests, elsewhere
-    assert elsewhere['expire'] == 2 * requests, elsewhere
+    # (Each process renews its sessions' directory entries every 20 s.)
+    assert 2 * requests <= elsewhere['expire'] <= 2 * requests + 3, \
+        elsewhere
     assert elsewhere.get('hmget', 0) == requests + 1, elsewhere

@@ -1,5 +1,6 @@
 // Open N engine.io-client sessions; each sends M numbered messages and
-// expects their echoes "k@pid" once, in order, all from one process.
+// expects their echoes "k@pid" once, in order, all from one process
+// (with UPGRADE: half of them after the upgrade to WebSocket).
 // Prints one JSON summary line.
 // Usage: node numbered.js URL N M TRANSPORTS(comma-separated) [UPGRADE]
 'use strict';
@@ -33,10 +34,16 @@ function session(i) {
       socket.close();
       resolve();
     }
+    // Upgrading clients send half before the upgrade and half after it,
+    // so the messages straddle it.
+    const first = upgrade ? Math.floor(M / 2) : M;
     socket.on('open', () => {
-      for (let k = 0; k < M; k++) socket.send(String(k));
+      for (let k = 0; k < first; k++) socket.send(String(k));
     });
-    socket.on('upgrade', () => { result.upgraded = true; });
+    socket.on('upgrade', () => {
+      result.upgraded = true;
+      for (let k = first; k < M; k++) socket.send(String(k));
+    });
     socket.on('message', (data) => {
       const [k, pid] = String(data).split('@');
       if (k !== String(result.got) || !pid) return finish('unexpected ' + data + ' at ' + result.got);
