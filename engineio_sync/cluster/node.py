@@ -157,9 +157,9 @@ class ClusterNode:
 
     def stop(self, timeout: float = 3.0) -> None:
         """Leave the cluster: stop the background tasks (waiting up to
-        ``timeout`` seconds for them) and remove this process's keys.
-        Sessions still open here stay reachable only through this
-        process's own requests."""
+        ``timeout`` seconds for them) and remove this process's keys and
+        its sessions' directory entries. Sessions still open here stay
+        reachable only through this process's own requests."""
         if not self._running:
             return
         self._running = False
@@ -179,7 +179,7 @@ class ClusterNode:
             task.join(max(0.0, deadline - time.monotonic()))
         self._tasks = []
         try:
-            store.leave(self.process_id)
+            store.leave(self.process_id, list(self._owned))
         except RedisError as exc:
             self.logger.warning('cluster: leaving failed: %s', exc)
         self.logger.info('cluster: process %s left', self.process_id)

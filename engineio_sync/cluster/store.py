@@ -137,10 +137,14 @@ class Store:
         """True while ``process`` renews its liveness key."""
         return bool(self.client.exists(self.live_key(process)))
 
-    def leave(self, process: str) -> None:
-        """Remove the keys of ``process`` (it stops serving)."""
+    def leave(self, process: str, sids: list[str]) -> None:
+        """Remove the keys of ``process`` and of the sessions it owns (it
+        stops serving)."""
         self.client.delete(self.live_key(process), self.inbox_key(process),
                            self.wake_key(process))
+        for at in range(0, len(sids), 1000):
+            self.client.delete(*(self.session_key(sid)
+                                 for sid in sids[at:at + 1000]))
 
     def lookup(self, sid: str) -> tuple[str, int, bool] | None:
         """(owner, protocol, b64) of a session in the directory, or None."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -132,3 +133,53 @@ def test_a_full_inbox_closes_the_session_with_a_reason(
     assert event['reason'] == 'transport error'
     status, body = a.get(sid)
     assert status in (200, 400), body
+
+
+def test_redis_restarted_empty_mid_run_service_resumes(redis_proc,
+                                                       raw_client):
+    a_node, b_node = Node('A', redis_proc.url), Node('B', redis_proc.url)
+    try:
+        a, b = raw_client(a_node.port), raw_client(b_node.port)
+        sid, _ = a.handshake()
+        assert b.post(sid, '4before') == (200, b'ok')
+        redis_proc.stop()
+        # Down: handshakes refused, other processes cannot reach it.
+        assert a.request('GET', 'EIO=4&transport=polling')[0] == 503
+        assert b.post(sid, '4during')[0] == 400
+        redis_proc.start()  # empty: no directory, no liveness keys
+        # The owner enters its session again once it sees Redis back.
+        wait_for(lambda: b.post(sid, '4echo:after') == (200, b'ok'),
+                 timeout=10, what='the session reachable from B again')
+        assert a_node.seen('message', sid)[0] == ('before',)
+        assert a_node.seen('message', sid)[-1] == ('echo:after',)
+        assert ('during',) not in a_node.seen('message', sid)
+        status, body = b.get(sid)
+        assert status == 200 and messages(body) == ['after'], body
+        assert a_node.seen('disconnect') == []
+    finally:
+        a_node.stop()
+        b_node.stop()
+
+
+def test_a_client_that_stops_polling_is_disconnected_once_on_its_owner(
+        redis_url, raw_client):
+    nodes = [Node(name, redis_url, ping_interval=0.5, ping_timeout=1)
+             for name in 'ABC']
+    try:
+        a, b = raw_client(nodes[0].port), raw_client(nodes[1].port)
+        sid, _ = a.handshake()
+        # A GET parks on B, then the client goes away for good.
+        gone = socket.create_connection(('127.0.0.1', nodes[1].port))
+        gone.sendall(f'GET /engine.io/?EIO=4&transport=polling&sid={sid} '
+                     'HTTP/1.1\r\nHost: x\r\n\r\n'.encode())
+        time.sleep(0.2)
+        gone.close()
+        wait_for(lambda: nodes[0].seen('disconnect', sid), timeout=6,
+                 what='disconnect')
+        time.sleep(0.5)  # nothing more may come
+        assert nodes[0].seen('disconnect', sid) == [('ping timeout',)]
+        assert nodes[1].seen('disconnect') == nodes[2].seen('disconnect') \
+            == []
+    finally:
+        for node in nodes:
+            node.stop()

@@ -1,6 +1,7 @@
-"""gunicorn -w 4 with gthread workers and no affinity of any kind: every
-request of a session may reach any worker. Node's engine.io-client runs
-100 sessions that exchange numbered messages both ways."""
+"""gunicorn -w 4 with gthread and with gevent workers and no affinity of
+any kind: every request of a session may reach any worker. Node's
+engine.io-client runs 100 sessions that exchange numbered messages both
+ways."""
 
 from __future__ import annotations
 
@@ -26,13 +27,14 @@ pytestmark = [pytest.mark.timeout(150),
 SCRIPT = os.path.join(HERE, 'node', 'numbered.js')
 
 
-@pytest.fixture
-def gunicorn_cluster(redis_url):
+@pytest.fixture(params=['gthread', 'gevent'])
+def gunicorn_cluster(request, redis_url):
     port = free_port()
     app = AppProcess(
-        'gunicorn-cluster',
+        f'gunicorn-{request.param}-cluster',
         [sys.executable, '-m', 'gunicorn', '-c',
-         os.path.join(REPO, 'examples', 'gunicorn', 'gthread.conf.py'),
+         os.path.join(REPO, 'examples', 'gunicorn',
+                      f'{request.param}.conf.py'),
          '--pythonpath', HERE, '-b', f'127.0.0.1:{port}',
          '--no-control-socket', 'cluster_app:app'],
         port, env={'EIO_CLUSTER': redis_url, 'WEB_CONCURRENCY': '4',
@@ -41,6 +43,12 @@ def gunicorn_cluster(redis_url):
     yield app
     app.stop()
     assert not app.tracebacks(), app.output()
+    # The workers left the cluster on their way out: no key is left.
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.keys('*') == []
+    finally:
+        client.close()
 
 
 def run_clients(url: str, sessions: int, count: int, transports: str,

@@ -7,6 +7,7 @@ runs: handshake on A, POST on B, GET on C, close on B.
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -171,3 +172,28 @@ def test_redis_commands_per_request_are_few_and_none_for_the_owner(
     assert 2 * requests <= elsewhere['expire'] <= 2 * requests + 3, \
         elsewhere
     assert elsewhere.get('hmget', 0) == requests + 1, elsewhere
+
+
+def test_protocol_v3_base64_sessions_encode_alike_everywhere(redis_url,
+                                                            raw_client):
+    from engineio_sync import Packet, PacketType
+    from engineio_sync.core.payload import encode_payload_v3
+    made = [Node(name, redis_url, allow_eio3=True) for name in 'AB']
+    try:
+        a, b = raw_client(made[0].port), raw_client(made[1].port)
+        status, _, body = a.request('GET', 'EIO=3&transport=polling&b64=1')
+        assert status == 200, body
+        sid = json.loads(body.decode().split(':', 1)[1][1:])['sid']
+        query = f'EIO=3&transport=polling&b64=1&sid={sid}'
+        assert made[0].server.send(sid, b'\x01\x02')
+        status, _, body = b.request('GET', query)
+        expected = encode_payload_v3(
+            [Packet(PacketType.MESSAGE, b'\x01\x02')], b64=True)
+        assert (status, body.decode()) == (200, expected)
+        # A v3 POST elsewhere is decoded by the session's protocol.
+        status, _, body = b.request('POST', query, body='7:4echo:x')
+        assert (status, body) == (200, b'ok')
+        assert made[0].seen('message', sid) == [('echo:x',)]
+    finally:
+        for node in made:
+            node.stop()
