@@ -2,7 +2,8 @@
 
 Debian's ``redis-server`` (``.ci/run`` installs it), started on a free
 port in a temporary directory, without persistence, in the foreground as
-a child of the test process, and stopped at the end.
+a child of the test process, and stopped at the end; and the fixtures
+``redis_proc`` and ``redis_url`` of the tests in this folder.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import socket
 import subprocess
 import tempfile
 import time
+from typing import Iterator
+
+import pytest
 
 REDIS_SERVER = shutil.which('redis-server') or '/usr/bin/redis-server'
 
@@ -83,3 +87,26 @@ class RedisProcess:
 def available() -> bool:
     """True if redis-server is installed here."""
     return os.access(REDIS_SERVER, os.X_OK)
+
+
+# Fixtures, imported by the test modules of this folder (a conftest.py
+# here would clash with tests/conftest.py, which modules import by name).
+
+@pytest.fixture
+def redis_proc() -> Iterator[RedisProcess]:
+    """A running redis-server of this test alone (stop/start it to test
+    outages); stopped and removed afterwards."""
+    if not available():
+        pytest.fail('redis-server is not installed (.ci/run installs it)')
+    server = RedisProcess()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def redis_url(redis_proc: RedisProcess) -> str:
+    """The URL of a fresh, empty redis-server: ``redis://127.0.0.1:N/0``."""
+    return redis_proc.url

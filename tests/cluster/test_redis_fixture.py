@@ -6,7 +6,7 @@ import time
 
 import redis
 
-from redisproc import ping
+from redisproc import ping, redis_proc  # noqa: F401  (fixture)
 
 
 def test_fixture_serves_an_empty_private_redis(redis_proc):

@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from clusterkit import Node, in_thread, messages, wait_for
+from redisproc import redis_proc, redis_url  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import redis
 from engineio_sync.cluster import ClusterOptions, Emitter
 
 from clusterkit import Node, in_thread, messages, wait_for
+from redisproc import redis_proc, redis_url  # noqa: F401  (fixtures)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

@@ -15,6 +15,7 @@ import pytest
 from engineio_sync.cluster import Emitter
 
 from clusterkit import Node, in_thread, wait_for
+from redisproc import redis_proc, redis_url  # noqa: F401  (fixtures)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), 'deploy'))

@@ -15,6 +15,7 @@ from engineio_sync import ConfigError
 from engineio_sync.cluster import ClusterOptions
 
 from clusterkit import Node
+from redisproc import redis_proc, redis_url  # noqa: F401  (fixtures)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

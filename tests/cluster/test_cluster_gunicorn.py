@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.join(REPO, 'tests', 'deploy'))
 
 from deploykit import AppProcess, free_port, wait_until  # noqa: E402
 from nodeclient import node_available  # noqa: E402
+from redisproc import redis_proc, redis_url  # noqa: E402,F401  (fixtures)
 
 pytestmark = [pytest.mark.timeout(150),
               pytest.mark.skipif(not node_available(),
