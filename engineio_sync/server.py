@@ -95,7 +95,7 @@ class Server(EventEmitter):
             from .cluster import join
             self.cluster = join(config.cluster, driver=self.driver,
                                 logger=self.logger, config=config,
-                                lookup=self._sessions.get)
+                                sessions=self._sessions)
 
     @staticmethod
     def _make_logger(logger: bool | logging.Logger) -> logging.Logger:

@@ -11,19 +11,20 @@ is given (or this package imported); it needs redis-py
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Mapping
 
 from ..core.packets import Packet
 from ..exceptions import ConfigError
 from .options import ClusterOptions, make_client, resolve
 from .store import Store
-from .wire import CLOSE, SEND, encode_packets, message_packet
+from .wire import (BROADCAST, CLOSE, SEND, encode_packets, encode_request,
+                   message_packet)
 
 __all__ = ['ClusterOptions', 'Emitter', 'join']
 
 
 def join(value: Any, *, driver: Any, logger: Any, config: Any,
-         lookup: Callable[[str], Any]) -> Any:
+         sessions: Mapping[str, Any]) -> Any:
     """The :class:`~engineio_sync.cluster.node.ClusterNode` of a server
     whose ``cluster`` option is ``value`` (it starts on first use)."""
     options = resolve(value)
@@ -33,7 +34,7 @@ def join(value: Any, *, driver: Any, logger: Any, config: Any,
         raise ConfigError("the cluster option needs redis-py: pip install "
                           "'engineio_sync[redis]'") from None
     return ClusterNode(options, driver=driver, logger=logger, config=config,
-                       lookup=lookup)
+                       sessions=sessions)
 
 
 class Emitter:
@@ -61,6 +62,12 @@ class Emitter:
     def send_packet(self, sid: str, packet: Packet) -> bool:
         """Send a raw :class:`~engineio_sync.Packet` to session ``sid``."""
         return self.store.tell(sid, SEND, encode_packets([packet]))
+
+    def broadcast(self, data: str | bytes | bytearray | memoryview) -> int:
+        """Send a message to every session of every process; returns how
+        many processes took it."""
+        return self.store.broadcast(encode_request(
+            BROADCAST, '', encode_packets([message_packet(data)])))
 
     def disconnect(self, sid: str) -> bool:
         """Close session ``sid`` (its queued messages go first)."""

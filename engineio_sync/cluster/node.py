@@ -20,7 +20,7 @@ import secrets
 import socket
 import time
 from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from redis.exceptions import RedisError
 
@@ -33,7 +33,7 @@ from .proxysink import ProxySink, decode_ending
 from .remote import RemoteSession
 from .serial import SerialRunner
 from .store import FULL, OWNER_GONE, QUEUED, UNKNOWN, Forwarded, Store
-from .wire import (ATTACH, CLOSE, CLOSE_FRAME, CUT, ERROR, INVALID, OK,
+from .wire import (ATTACH, BROADCAST, CLOSE, CLOSE_FRAME, CUT, ERROR, INVALID, OK,
                    OVERFLOW, PACKETS, POLL, POST, SEND, UPGRADE, WRITE,
                    WS_ENDED, WS_INVALID, WS_PACKET, Reply, Request,
                    WireError, decode_packets, decode_reply, decode_request,
@@ -72,14 +72,15 @@ def default_process_id() -> str:
 class ClusterNode:
     """This process in the cluster (one per :class:`~engineio_sync.Server`).
 
-    ``lookup(sid)`` returns the local engine of a session or None. A
+    ``sessions`` maps the sids of this process's sessions to their
+    engines (the server's table, read only). A
     request for another process's session is served by this process's
     transports through the :class:`RemoteSession` of :meth:`session`.
     """
 
     def __init__(self, options: ClusterOptions, *, driver: Any,
                  logger: logging.Logger, config: Any,
-                 lookup: Callable[[str], Any]) -> None:
+                 sessions: Mapping[str, Any]) -> None:
         self.options = options
         self.client = make_client(options)
         self.store = Store(self.client, options.prefix,
@@ -87,7 +88,8 @@ class ClusterNode:
                            inbox_limit=options.inbox_limit)
         self.driver = driver
         self.logger = logger
-        self.lookup = lookup
+        self.sessions = sessions
+        self.lookup = sessions.get
         #: seconds a WebSocket held here may leave written bytes unread
         self.write_timeout = config.write_timeout
         # Past this many unread bytes a WebSocket held here is cut.
@@ -295,7 +297,13 @@ class ClusterNode:
 
     def _dispatch(self, raw: bytes) -> None:
         request = decode_request(raw)
-        if request.kind == POLL:
+        if request.kind == BROADCAST:
+            # Queued behind each session's earlier requests.
+            for sid in list(self.sessions):
+                self._serial.submit(sid, self._run_request, Request(
+                    SEND, sid, request.reply_to, request.token,
+                    request.body))
+        elif request.kind == POLL:
             # A parked GET must not hold up the session's POSTs.
             self.driver.spawn(self._answer_poll, request)
         else:
@@ -323,7 +331,12 @@ class ClusterNode:
         if engine is None:
             self._refuse(request, RemoteProtocolError(UNKNOWN_SID))
             return
-        result = engine.poll()
+        try:
+            result = engine.poll()
+        except Exception:
+            self.logger.exception('%s: a GET from %s failed', request.sid,
+                                  request.reply_to)
+            result = RemoteProtocolError(BAD_REQUEST)
         if isinstance(result, RemoteProtocolError):
             self._refuse(request, result)
         elif result is not None:
@@ -332,10 +345,18 @@ class ClusterNode:
 
     def _run_request(self, request: Request) -> None:
         engine = self.lookup(request.sid)
-        kind = request.kind
         if engine is None:
             self._refuse(request, RemoteProtocolError(UNKNOWN_SID))
             return
+        try:
+            self._run(engine, request)
+        except Exception:
+            # The asker must not wait for an answer that never comes.
+            self._refuse(request, RemoteProtocolError(BAD_REQUEST))
+            raise
+
+    def _run(self, engine: Any, request: Request) -> None:
+        kind = request.kind
         if kind == POST:
             refusal = engine.begin_post()
             if refusal is not None:
@@ -343,9 +364,6 @@ class ClusterNode:
                 return
             try:
                 engine.receive(decode_packets(request.body))
-            except WireError as exc:
-                self._refuse(request, RemoteProtocolError(BAD_REQUEST))
-                raise exc
             finally:
                 engine.end_post()
             self._answer(request, OK)
@@ -553,6 +571,13 @@ class ClusterNode:
     def send_message(self, sid: str, data: Any) -> bool:
         """Send a message (str or bytes) to a session owned elsewhere."""
         return self.send(sid, [message_packet(data)])
+
+    def broadcast(self, data: Any) -> int:
+        """Send a message (str or bytes) to every session of every process
+        of the cluster, this one included; returns how many processes took
+        it. Raises redis-py's errors when Redis is unreachable."""
+        return self.store.broadcast(encode_request(
+            BROADCAST, '', encode_packets([message_packet(data)])))
 
     def disconnect(self, sid: str) -> bool:
         """Close a session owned elsewhere; False if it is not known."""

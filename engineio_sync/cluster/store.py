@@ -52,6 +52,19 @@ return {status, owner, info[2], info[3]}
 """
 
 
+_BROADCAST = """
+local pushed = 0
+for _, inbox in ipairs(KEYS) do
+  if redis.call('LLEN', inbox) < tonumber(ARGV[2]) then
+    redis.call('RPUSH', inbox, ARGV[1])
+    redis.call('EXPIRE', inbox, ARGV[3])
+    pushed = pushed + 1
+  end
+end
+return pushed
+"""
+
+
 class Forwarded:
     """What became of a request: ``status`` (:data:`QUEUED`,
     :data:`UNKNOWN`, :data:`OWNER_GONE` or :data:`FULL`), the owner's
@@ -80,6 +93,7 @@ class Store:
         self.ttl = max(1, round(directory_ttl))
         self.inbox_limit = inbox_limit
         self._forward = client.register_script(_FORWARD)
+        self._broadcast = client.register_script(_BROADCAST)
 
     # -- key names --------------------------------------------------------------
 
@@ -145,6 +159,21 @@ class Store:
         for at in range(0, len(sids), 1000):
             self.client.delete(*(self.session_key(sid)
                                  for sid in sids[at:at + 1000]))
+
+    def processes(self) -> list[str]:
+        """The processes alive now."""
+        start = len(self.live_key(''))
+        return [_text(key)[start:] for key in self.client.scan_iter(
+            match=self.live_key('*'), count=1000)]
+
+    def broadcast(self, message: bytes) -> int:
+        """Push ``message`` to the inbox of every live process (skipping
+        full inboxes); returns how many took it."""
+        inboxes = [self.inbox_key(process) for process in self.processes()]
+        if not inboxes:
+            return 0
+        return int(self._broadcast(keys=inboxes, args=[
+            message, self.inbox_limit, self.ttl]))
 
     def lookup(self, sid: str) -> tuple[str, int, bool] | None:
         """(owner, protocol, b64) of a session in the directory, or None."""

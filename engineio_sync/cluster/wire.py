@@ -27,7 +27,8 @@ from typing import NamedTuple
 from ..core.packets import Packet, PacketType
 from ..exceptions import RemoteProtocolError
 
-__all__ = ['POST', 'POLL', 'SEND', 'CLOSE', 'INVALID', 'OVERFLOW', 'OK',
+__all__ = ['POST', 'POLL', 'SEND', 'CLOSE', 'INVALID', 'OVERFLOW',
+           'BROADCAST', 'OK',
            'PACKETS', 'ERROR', 'UPGRADE', 'ATTACH', 'WS_PACKET',
            'WS_INVALID', 'WS_ENDED', 'WRITE', 'CLOSE_FRAME', 'CUT', 'Request', 'Reply', 'encode_request',
            'decode_request', 'encode_reply', 'decode_reply',
@@ -36,8 +37,10 @@ __all__ = ['POST', 'POLL', 'SEND', 'CLOSE', 'INVALID', 'OVERFLOW', 'OK',
 
 #: Request kinds: the packets of a POST; a GET waiting for packets; packets
 #: the application sends from another process; close the session; the
-#: client sent something unreadable; the owner's inbox overflowed.
+#: client sent something unreadable; the owner's inbox overflowed;
+#: packets for every session of the process (no sid).
 POST, POLL, SEND, CLOSE, INVALID, OVERFLOW = b'P', b'G', b'S', b'D', b'I', b'F'
+BROADCAST = b'B'
 #: Request kinds of a WebSocket held by another process than the owner:
 #: it asks to upgrade; it was accepted (body: nothing, reply: the
 #: engine's verdict); a packet it read; something unreadable it read; its

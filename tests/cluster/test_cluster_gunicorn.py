@@ -92,3 +92,36 @@ def test_websocket_only_clients_work_on_any_worker(gunicorn_cluster):
     stats = run_clients(gunicorn_cluster.url, 100, 20, 'websocket')
     assert stats == {'sessions': 100, 'ok': 100, 'upgraded': 0,
                      'failures': []}
+
+
+SIO_SCRIPT = os.path.join(HERE, 'node', 'sio_numbered.js')
+
+
+@pytest.mark.parametrize('transports', ['polling', 'polling,websocket'])
+def test_socketio_with_redis_manager_on_four_workers(redis_url, transports):
+    """python-socketio on the cluster with its RedisManager: 50
+    socket.io-client clients exchange numbered events, handled in order on
+    one worker each, and a broadcast to a room reaches every client
+    once, wherever its session lives."""
+    port = free_port()
+    app = AppProcess(
+        'gunicorn-socketio-cluster',
+        [sys.executable, '-m', 'gunicorn', '-c',
+         os.path.join(REPO, 'examples', 'gunicorn', 'gthread.conf.py'),
+         '--pythonpath', HERE, '-b', f'127.0.0.1:{port}',
+         '--no-control-socket', 'sio_cluster_app:app'],
+        port, env={'EIO_CLUSTER': redis_url, 'WEB_CONCURRENCY': '4',
+                   'THREADS': '60', 'PYTHONPATH': REPO},
+        ready_path='/health')
+    try:
+        out = subprocess.run(['node', SIO_SCRIPT, app.url, '50', '10',
+                              transports],
+                             capture_output=True, text=True, timeout=120,
+                             cwd=REPO)
+        assert out.returncode == 0, out.stdout + out.stderr
+        stats = json.loads(out.stdout.strip().splitlines()[-1])
+        assert stats == {'clients': 50, 'ok': 50, 'shouted': 50,
+                         'failures': []}
+    finally:
+        app.stop()
+    assert not app.tracebacks(), app.output()

@@ -198,3 +198,26 @@ def test_protocol_v3_base64_sessions_encode_alike_everywhere(redis_url,
     finally:
         for node in made:
             node.stop()
+
+
+def test_broadcast_reaches_every_session_of_every_process_once(
+        nodes, raw_client, redis_url):
+    from engineio_sync.cluster import Emitter
+    a, b, c = (raw_client(nodes[n].port) for n in 'ABC')
+    sids = [a.handshake()[0], a.handshake()[0], b.handshake()[0]]
+    # A process joins at its first request: A and B have, C not yet.
+    assert nodes['C'].server.cluster.broadcast('to all') == 2
+    emitter = Emitter(redis_url)
+    try:
+        assert emitter.broadcast(b'\x07') == 2
+    finally:
+        emitter.close()
+    for sid in sids:
+        got: list[str] = []
+        for _ in range(2):
+            status, body = c.get(sid)
+            assert status == 200, body
+            got += body.decode().split('\x1e')
+            if len(got) >= 2:
+                break
+        assert got == ['4to all', 'bBw=='], (sid, got)
