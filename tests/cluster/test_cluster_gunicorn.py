@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import redis
@@ -17,7 +19,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, 'tests', 'deploy'))
 
-from deploykit import AppProcess, free_port, wait_until  # noqa: E402
+from deploykit import (AppProcess, ParkedGet, free_port,  # noqa: E402
+                       open_polling, wait_until)
 from nodeclient import node_available  # noqa: E402
 from redisproc import redis_proc, redis_url  # noqa: E402,F401  (fixtures)
 
@@ -92,6 +95,27 @@ def test_websocket_only_clients_work_on_any_worker(gunicorn_cluster):
     stats = run_clients(gunicorn_cluster.url, 100, 20, 'websocket')
     assert stats == {'sessions': 100, 'ok': 100, 'upgraded': 0,
                      'failures': []}
+
+
+def test_sigterm_with_parked_gets_on_other_workers_is_graceful(
+        gunicorn_cluster, redis_url):
+    """Parked GETs, most of them on another worker than their session's
+    owner, are all answered when the master gets SIGTERM, and gunicorn
+    exits by itself well within graceful_timeout (10 s)."""
+    port = gunicorn_cluster.port
+    sids = [open_polling(port) for _ in range(20)]
+    parked = [ParkedGet(port, sid) for sid in sids]
+    time.sleep(0.5)  # let them park
+    stopped_at = time.monotonic()
+    gunicorn_cluster.signal(signal.SIGTERM)
+    assert gunicorn_cluster.wait_exit(15) == 0, gunicorn_cluster.output()
+    assert time.monotonic() - stopped_at < 10
+    for get in parked:
+        get.join(5)
+        assert get.error is None, get.error
+        status, body = get.result
+        # The close packet from the owner, or 400 once it is gone.
+        assert (status, body) == (200, b'1') or status == 400, get.result
 
 
 SIO_SCRIPT = os.path.join(HERE, 'node', 'sio_numbered.js')
