@@ -7,6 +7,9 @@ so that a test can tell which process ran a handler.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import threading
 import time
 from typing import Any, Callable
@@ -106,3 +109,20 @@ def in_thread(fn: Callable[[], Any]) -> Callable[[float], Any]:
             raise value
         return value
     return result
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+NUMBERED = os.path.join(REPO, 'tests', 'cluster', 'node', 'numbered.js')
+
+
+def run_clients(url: str, sessions: int, count: int, transports: str,
+                upgrade: bool = False) -> dict:
+    """Run node/numbered.js (node's engine.io-client) against ``url``:
+    its summary (sessions, ok, upgraded, owners, failures)."""
+    out = subprocess.run(
+        ['node', NUMBERED, url, str(sessions), str(count), transports,
+         'upgrade' if upgrade else 'no-upgrade'],
+        capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])

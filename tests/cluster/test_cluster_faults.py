@@ -167,7 +167,7 @@ def test_a_client_that_stops_polling_is_disconnected_once_on_its_owner(
     nodes = [Node(name, redis_url, ping_interval=0.5, ping_timeout=1)
              for name in 'ABC']
     try:
-        a, b = raw_client(nodes[0].port), raw_client(nodes[1].port)
+        a = raw_client(nodes[0].port)
         sid, _ = a.handshake()
         # A GET parks on B, then the client goes away for good.
         gone = socket.create_connection(('127.0.0.1', nodes[1].port))

@@ -21,15 +21,13 @@ sys.path.insert(0, os.path.join(REPO, 'tests', 'deploy'))
 
 from deploykit import (AppProcess, ParkedGet, free_port,  # noqa: E402
                        open_polling, wait_until)
+from clusterkit import run_clients  # noqa: E402
 from nodeclient import node_available  # noqa: E402
 from redisproc import redis_proc, redis_url  # noqa: E402,F401  (fixtures)
 
 pytestmark = [pytest.mark.timeout(150),
               pytest.mark.skipif(not node_available(),
                                  reason='npm ci not run')]
-
-SCRIPT = os.path.join(HERE, 'node', 'numbered.js')
-
 
 @pytest.fixture(params=['gthread', 'gevent'])
 def gunicorn_cluster(request, redis_url):
@@ -55,21 +53,13 @@ def gunicorn_cluster(request, redis_url):
         client.close()
 
 
-def run_clients(url: str, sessions: int, count: int, transports: str,
-                upgrade: bool = False) -> dict:
-    out = subprocess.run(
-        ['node', SCRIPT, url, str(sessions), str(count), transports,
-         'upgrade' if upgrade else 'no-upgrade'],
-        capture_output=True, text=True, timeout=120, cwd=REPO)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def test_polling_sessions_work_on_four_workers_without_affinity(
         gunicorn_cluster, redis_url):
     stats = run_clients(gunicorn_cluster.url, 100, 20, 'polling')
+    owners = stats.pop('owners')
     assert stats == {'sessions': 100, 'ok': 100, 'upgraded': 0,
                      'failures': []}
+    assert owners > 1  # the sessions are owned by several workers
     # The sessions really were spread: every worker owned some.
     client = redis.Redis.from_url(redis_url)
     try:
@@ -87,12 +77,14 @@ def test_upgrading_clients_upgrade_on_whichever_worker(gunicorn_cluster):
     # session's owner; every upgrade must succeed all the same.
     stats = run_clients(gunicorn_cluster.url, 100, 20,
                         'polling,websocket', upgrade=True)
+    stats.pop('owners')
     assert stats == {'sessions': 100, 'ok': 100, 'upgraded': 100,
                      'failures': []}
 
 
 def test_websocket_only_clients_work_on_any_worker(gunicorn_cluster):
     stats = run_clients(gunicorn_cluster.url, 100, 20, 'websocket')
+    stats.pop('owners')
     assert stats == {'sessions': 100, 'ok': 100, 'upgraded': 0,
                      'failures': []}
 

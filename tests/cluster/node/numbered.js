@@ -58,10 +58,13 @@ function session(i) {
 
 function stats() {
   const failures = results.filter((r) => !r.ok).map((r) => r.error);
+  const owners = new Set();
+  for (const r of results) for (const pid of r.pids) owners.add(pid);
   return {
     sessions: results.length,
     ok: results.filter((r) => r.ok).length,
     upgraded: results.filter((r) => r.upgraded).length,
+    owners: owners.size,
     failures: failures.slice(0, 5),
   };
 }
