@@ -26,7 +26,8 @@ from redis.exceptions import RedisError
 
 from ..core.packets import Packet
 from ..core.session import CloseReason
-from ..exceptions import (BAD_REQUEST, UNKNOWN_SID, RemoteProtocolError,
+from ..drivers import sockets_cooperate
+from ..exceptions import (BAD_REQUEST, ConfigError, UNKNOWN_SID, RemoteProtocolError,
                           SendBufferFull)
 from .options import ClusterOptions, make_client
 from .proxysink import ProxySink, decode_ending
@@ -81,6 +82,15 @@ class ClusterNode:
     def __init__(self, options: ClusterOptions, *, driver: Any,
                  logger: logging.Logger, config: Any,
                  sessions: Mapping[str, Any]) -> None:
+        if not sockets_cooperate(driver.name):
+            # redis-py blocks on the standard library's sockets: unpatched,
+            # every Redis call would stall all green threads.
+            patch = ('eventlet.monkey_patch()' if driver.name == 'eventlet'
+                     else 'gevent.monkey.patch_all()')
+            raise ConfigError(
+                f'the cluster option with async_mode {driver.name!r} needs '
+                f'a monkey-patched process: call {patch} first (gunicorn\'s '
+                f'{driver.name} workers do)')
         self.options = options
         self.client = make_client(options)
         self.store = Store(self.client, options.prefix,

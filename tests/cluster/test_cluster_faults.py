@@ -21,6 +21,8 @@ from redisproc import redis_proc, redis_url  # noqa: F401  (fixtures)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'e2e'))
+import wsclient  # noqa: E402
 
 
 @pytest.fixture
@@ -184,3 +186,51 @@ def test_a_client_that_stops_polling_is_disconnected_once_on_its_owner(
     finally:
         for node in nodes:
             node.stop()
+
+
+@pytest.mark.parametrize('driver', ['native', 'eventlet', 'gevent'])
+def test_green_drivers_in_monkey_patched_processes(driver, redis_url,
+                                                   start_server, node_b,
+                                                   raw_client):
+    """eventlet (behind our HTTP server and behind eventlet.wsgi) and
+    gevent processes, monkey-patched, in one cluster with a threading
+    one: requests cross both ways, and a WebSocket upgrade on the green
+    process carries a session the threading process owns."""
+    green = start_server(driver, cluster=redis_url,
+                         env={'EIO_TEST_MONKEY_PATCH': '1'})
+    g, b = raw_client(green.port), raw_client(node_b.port)
+    sid, _ = g.handshake()
+    assert b.post(sid, '4from b') == (200, b'ok')
+    green.wait_event(ev='message', sid=sid, data='from b')
+    status, body = b.get(sid)
+    assert status == 200 and messages(body) == ['from b'], body
+    sid, _ = b.handshake()
+    assert g.post(sid, '4echo:from green') == (200, b'ok')
+    status, body = g.get(sid)
+    assert status == 200 and messages(body) == ['from green'], body
+    ws = wsclient.connect(green.port, f'EIO=4&transport=websocket&sid={sid}')
+    ws.send('2probe')
+    assert wsclient.receive(ws) == '3probe'
+    ws.send('5')
+    ws.send('4echo:over the upgrade')
+    assert wsclient.receive(ws) == '4over the upgrade'
+    ws.close()
+    wait_for(lambda: node_b.seen('disconnect', sid), what='disconnect')
+    assert node_b.seen('disconnect', sid) == [('transport close',)]
+
+
+def test_green_drivers_refuse_the_option_without_monkey_patching(redis_url):
+    code = ('import sys, engineio_sync\n'
+            'try:\n'
+            '    engineio_sync.Server(async_mode=sys.argv[1],'
+            ' cluster=sys.argv[2])\n'
+            'except engineio_sync.ConfigError as exc:\n'
+            '    print(exc)\n')
+    for mode, patch in (('eventlet', 'eventlet.monkey_patch()'),
+                        ('gevent', 'gevent.monkey.patch_all()')):
+        out = subprocess.run([sys.executable, '-W', 'ignore', '-c', code,
+                              mode, redis_url], capture_output=True,
+                             text=True, timeout=60,
+                             env={**os.environ, 'PYTHONPATH': ROOT})
+        assert out.returncode == 0, out.stderr
+        assert f'needs a monkey-patched process: call {patch}' in out.stdout
