@@ -34,7 +34,7 @@ from .proxysink import ProxySink, decode_ending
 from .remote import RemoteSession
 from .serial import SerialRunner
 from .store import FULL, OWNER_GONE, QUEUED, UNKNOWN, Forwarded, Store
-from .wire import (ATTACH, BROADCAST, CLOSE, CLOSE_FRAME, CUT, ERROR, INVALID, OK,
+from .wire import (ABANDON, ABANDONED, ATTACH, BROADCAST, CLOSE, CLOSE_FRAME, CUT, ERROR, INVALID, OK,
                    OVERFLOW, PACKETS, POLL, POST, SEND, UPGRADE, WRITE,
                    WS_ENDED, WS_INVALID, WS_PACKET, Reply, Request,
                    WireError, decode_packets, decode_reply, decode_request,
@@ -117,6 +117,10 @@ class ClusterNode:
         # sid -> (owner, protocol, b64) of other processes' sessions
         self._facts: OrderedDict[str, tuple[str, int, bool]] = OrderedDict()
         self._waiters: dict[str, _Waiter] = {}
+        # (asker, token) of GETs parked here for other processes, and of
+        # those whose client went away
+        self._parked: set[tuple[str, str]] = set()
+        self._abandoned: set[tuple[str, str]] = set()
         # channel -> (RemoteSession, sink): WebSockets held here for
         # sessions owned elsewhere
         self._channels: dict[str, tuple[RemoteSession, Any]] = {}
@@ -307,7 +311,11 @@ class ClusterNode:
 
     def _dispatch(self, raw: bytes) -> None:
         request = decode_request(raw)
-        if request.kind == BROADCAST:
+        if request.kind == ABANDON:
+            key = (request.reply_to, request.token)
+            if key in self._parked:
+                self._abandoned.add(key)
+        elif request.kind == BROADCAST:
             # Queued behind each session's earlier requests.
             for sid in list(self.sessions):
                 self._serial.submit(sid, self._run_request, Request(
@@ -341,12 +349,20 @@ class ClusterNode:
         if engine is None:
             self._refuse(request, RemoteProtocolError(UNKNOWN_SID))
             return
+        key = (request.reply_to, request.token)
+        abandoned = self._abandoned
+        self._parked.add(key)
         try:
-            result = engine.poll()
+            # Its client gone, a GET takes nothing: the packets wait for
+            # the next one, as for a GET of this process.
+            result = engine.poll(lambda: key not in abandoned)
         except Exception:
             self.logger.exception('%s: a GET from %s failed', request.sid,
                                   request.reply_to)
             result = RemoteProtocolError(BAD_REQUEST)
+        finally:
+            self._parked.discard(key)
+            abandoned.discard(key)
         if isinstance(result, RemoteProtocolError):
             self._refuse(request, result)
         elif result is not None:
@@ -506,12 +522,15 @@ class ClusterNode:
                                        'overloaded', http_status=503)
         return RemoteProtocolError(BAD_REQUEST)
 
-    def call(self, sid: str, kind: bytes, body: bytes, wait: float
+    def call(self, sid: str, kind: bytes, body: bytes, wait: float,
+             connected: Callable[[], bool] | None = None
              ) -> Reply | RemoteProtocolError | None:
         """Send a request to ``sid``'s owner and wait up to ``wait``
         seconds for its reply: the reply, a refusal, or None on time-out.
         An owner that stops renewing its liveness meanwhile, or Redis
-        failing, ends the wait with ``Session ID unknown``."""
+        failing, ends the wait with ``Session ID unknown``. Once
+        ``connected()`` is False (the asking client went away) the owner
+        is told to drop the request and :data:`ABANDONED` returned."""
         token = str(next(self._tokens))
         waiter = _Waiter(self.driver.event())
         self._waiters[token] = waiter
@@ -542,6 +561,9 @@ class ClusterNode:
                 if not alive or not self._running:
                     self._facts.pop(sid, None)
                     return RemoteProtocolError(UNKNOWN_SID)
+                if connected is not None and not connected():
+                    self.tell(sid, ABANDON, b'', token)
+                    return ABANDONED
             if waiter.reply is None:  # stop() woke it
                 return RemoteProtocolError(UNKNOWN_SID)
             return waiter.reply

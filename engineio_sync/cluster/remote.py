@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Protocol
 from ..core.packets import DecodeError, Packet, PacketType
 from ..exceptions import BAD_REQUEST, RemoteProtocolError
 from .proxysink import encode_ending
-from .wire import (ATTACH, CLOSE, ERROR, INVALID, OK, PACKETS, POLL, POST,
+from .wire import (ABANDONED, ATTACH, CLOSE, ERROR, INVALID, OK, PACKETS, POLL, POST,
                    UPGRADE, WS_ENDED, WS_INVALID, WS_PACKET, Reply, WireError,
                    decode_error, decode_packets, encode_packets)
 
@@ -38,7 +38,8 @@ class Carrier(Protocol):
     #: the driver of this process
     driver: Any
 
-    def call(self, sid: str, kind: bytes, body: bytes, wait: float
+    def call(self, sid: str, kind: bytes, body: bytes, wait: float,
+             connected: Callable[[], bool] | None = None
              ) -> Reply | RemoteProtocolError | None:
         """A request and its reply (None on time-out)."""
 
@@ -87,10 +88,15 @@ class RemoteSession:
         return f'<RemoteSession {self.sid} owned by {self.owner}>'
 
     def poll(self, connected: Callable[[], bool] | None = None
-             ) -> list[Packet] | RemoteProtocolError:
+             ) -> list[Packet] | RemoteProtocolError | None:
         """A GET here: the owner's engine answers it as if it were its
-        own (it parks there, this GET waits here)."""
-        reply = self.node.call(self.sid, POLL, b'', self.node.poll_wait)
+        own (it parks there, this GET waits here). Once ``connected()`` is
+        False the GET takes nothing (None) and the packets wait for the
+        next one."""
+        reply = self.node.call(self.sid, POLL, b'', self.node.poll_wait,
+                               connected)
+        if reply is ABANDONED:
+            return None
         if reply is None:
             # The owner took longer than its heartbeat allows; an empty
             # answer makes the client poll again.

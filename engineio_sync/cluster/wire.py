@@ -28,7 +28,7 @@ from ..core.packets import Packet, PacketType
 from ..exceptions import RemoteProtocolError
 
 __all__ = ['POST', 'POLL', 'SEND', 'CLOSE', 'INVALID', 'OVERFLOW',
-           'BROADCAST', 'OK',
+           'BROADCAST', 'ABANDON', 'ABANDONED', 'OK',
            'PACKETS', 'ERROR', 'UPGRADE', 'ATTACH', 'WS_PACKET',
            'WS_INVALID', 'WS_ENDED', 'WRITE', 'CLOSE_FRAME', 'CUT', 'Request', 'Reply', 'encode_request',
            'decode_request', 'encode_reply', 'decode_reply',
@@ -41,6 +41,8 @@ __all__ = ['POST', 'POLL', 'SEND', 'CLOSE', 'INVALID', 'OVERFLOW',
 #: packets for every session of the process (no sid).
 POST, POLL, SEND, CLOSE, INVALID, OVERFLOW = b'P', b'G', b'S', b'D', b'I', b'F'
 BROADCAST = b'B'
+#: The client of a GET carried to the owner went away (token: the GET's).
+ABANDON = b'Q'
 #: Request kinds of a WebSocket held by another process than the owner:
 #: it asks to upgrade; it was accepted (body: nothing, reply: the
 #: engine's verdict); a packet it read; something unreadable it read; its
@@ -80,6 +82,10 @@ class Reply(NamedTuple):
     token: str
     status: bytes
     body: bytes
+
+
+#: What a wait for a reply ends with when its client went away.
+ABANDONED = Reply('', b'', b'')
 
 
 def encode_request(kind: bytes, sid: str, body: bytes = b'',

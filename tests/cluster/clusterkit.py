@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -86,6 +87,15 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 5.0,
 def messages(body: bytes) -> list[str]:
     """The message packets of a v4 polling payload, without their type."""
     return [p[1:] for p in body.decode().split('\x1e') if p.startswith('4')]
+
+
+def vanishing_get(port: int, sid: str) -> None:
+    """A long-poll GET whose client goes away for good once it parked."""
+    sock = socket.create_connection(('127.0.0.1', port))
+    sock.sendall(f'GET /engine.io/?EIO=4&transport=polling&sid={sid} '
+                 'HTTP/1.1\r\nHost: x\r\n\r\n'.encode())
+    time.sleep(0.2)
+    sock.close()
 
 
 def in_thread(fn: Callable[[], Any]) -> Callable[[float], Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import redis
 
 from engineio_sync.cluster import ClusterOptions, Emitter
 
-from clusterkit import Node, in_thread, messages, wait_for
+from clusterkit import Node, in_thread, messages, vanishing_get, wait_for
 from redisproc import redis_proc, redis_url  # noqa: F401  (fixtures)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -172,11 +171,7 @@ def test_a_client_that_stops_polling_is_disconnected_once_on_its_owner(
         a = raw_client(nodes[0].port)
         sid, _ = a.handshake()
         # A GET parks on B, then the client goes away for good.
-        gone = socket.create_connection(('127.0.0.1', nodes[1].port))
-        gone.sendall(f'GET /engine.io/?EIO=4&transport=polling&sid={sid} '
-                     'HTTP/1.1\r\nHost: x\r\n\r\n'.encode())
-        time.sleep(0.2)
-        gone.close()
+        vanishing_get(nodes[1].port, sid)
         wait_for(lambda: nodes[0].seen('disconnect', sid), timeout=6,
                  what='disconnect')
         time.sleep(0.5)  # nothing more may come
@@ -234,3 +229,22 @@ def test_green_drivers_refuse_the_option_without_monkey_patching(redis_url):
                              env={**os.environ, 'PYTHONPATH': ROOT})
         assert out.returncode == 0, out.stderr
         assert f'needs a monkey-patched process: call {patch}' in out.stdout
+
+
+def test_a_get_elsewhere_whose_client_left_takes_nothing(redis_url,
+                                                         raw_client):
+    made = [Node(name, redis_url) for name in 'ABC']
+    try:
+        a, c = raw_client(made[0].port), raw_client(made[2].port)
+        sid, _ = a.handshake()
+        vanishing_get(made[1].port, sid)
+        # B notices within a second and tells the owner; the message sent
+        # then stays queued for the client's next GET instead of going to
+        # the GET nobody reads.
+        time.sleep(1.5)
+        assert made[0].server.send(sid, 'kept')
+        status, body = c.get(sid, timeout=5)
+        assert status == 200 and messages(body) == ['kept'], body
+    finally:
+        for node in made:
+            node.stop()
