@@ -27,19 +27,20 @@ from redis.exceptions import RedisError
 from ..core.packets import Packet
 from ..core.session import CloseReason
 from ..drivers import sockets_cooperate
-from ..exceptions import (BAD_REQUEST, ConfigError, UNKNOWN_SID, RemoteProtocolError,
-                          SendBufferFull)
+from ..exceptions import (BAD_REQUEST, UNKNOWN_SID, ConfigError,
+                          RemoteProtocolError, SendBufferFull)
 from .options import ClusterOptions, make_client
 from .proxysink import ProxySink, decode_ending
 from .remote import RemoteSession
 from .serial import SerialRunner
 from .store import FULL, OWNER_GONE, QUEUED, UNKNOWN, Forwarded, Store
-from .wire import (ABANDON, ABANDONED, ATTACH, BROADCAST, CLOSE, CLOSE_FRAME, CUT, ERROR, INVALID, OK,
-                   OVERFLOW, PACKETS, POLL, POST, SEND, UPGRADE, WRITE,
-                   WS_ENDED, WS_INVALID, WS_PACKET, Reply, Request,
-                   WireError, decode_packets, decode_reply, decode_request,
-                   encode_error, encode_packets, encode_reply,
-                   encode_request, message_packet)
+from .wire import (ABANDON, ABANDONED, ATTACH, BROADCAST, CLOSE,
+                   CLOSE_FRAME, CUT, ERROR, INVALID, OK, OVERFLOW, PACKETS,
+                   POLL, POST, SEND, UPGRADE, WRITE, WS_ENDED, WS_INVALID,
+                   WS_PACKET, Reply, Request, WireError, decode_packets,
+                   decode_reply, decode_request, encode_error,
+                   encode_packets, encode_reply, encode_request,
+                   message_packet)
 
 __all__ = ['ClusterNode']
 
@@ -139,7 +140,7 @@ class ClusterNode:
     def __repr__(self) -> str:
         return f'<ClusterNode {self.process_id}>'
 
-    # -- life ---------------------------------------------------------------------
+    # -- life -----------------------------------------------------------------
 
     def start(self) -> None:
         """Announce this process and start its background tasks (once per
@@ -277,7 +278,7 @@ class ClusterNode:
         self._take(lambda: self.store.wake_key(self.process_id),
                    self._wake, 'reading replies')
 
-    # -- the owner's side ---------------------------------------------------------
+    # -- the owner's side -----------------------------------------------------
 
     def register(self, sid: str, protocol: int, b64: bool
                  ) -> RemoteProtocolError | None:
@@ -457,7 +458,7 @@ class ClusterNode:
             self._proxies.get(sid, {}).pop(key, None)
             engine.websocket_ended(proxy, *decode_ending(request.body))
 
-    # -- the requester's side -----------------------------------------------------
+    # -- the requester's side -------------------------------------------------
 
     def _wake(self, raw: bytes) -> None:
         reply = decode_reply(raw)

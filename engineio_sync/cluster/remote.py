@@ -17,9 +17,10 @@ from typing import Any, Callable, Iterable, Protocol
 from ..core.packets import DecodeError, Packet, PacketType
 from ..exceptions import BAD_REQUEST, RemoteProtocolError
 from .proxysink import encode_ending
-from .wire import (ABANDONED, ATTACH, CLOSE, ERROR, INVALID, OK, PACKETS, POLL, POST,
-                   UPGRADE, WS_ENDED, WS_INVALID, WS_PACKET, Reply, WireError,
-                   decode_error, decode_packets, encode_packets)
+from .wire import (ABANDONED, ATTACH, CLOSE, ERROR, INVALID, OK, PACKETS,
+                   POLL, POST, UPGRADE, WS_ENDED, WS_INVALID, WS_PACKET,
+                   Reply, WireError, decode_error, decode_packets,
+                   encode_packets)
 
 __all__ = ['RemoteSession', 'SessionFacts', 'Carrier']
 
@@ -146,7 +147,7 @@ class RemoteSession:
         """Have the owner end the session."""
         self.node.tell(self.sid, CLOSE)
 
-    # -- the port: WebSocket ------------------------------------------------------
+    # -- the port: WebSocket --------------------------------------------------
 
     def request_upgrade(self) -> RemoteProtocolError | None:
         """A WebSocket request here, before the 101: the owner's engine

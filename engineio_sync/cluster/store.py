@@ -95,7 +95,7 @@ class Store:
         self._forward = client.register_script(_FORWARD)
         self._broadcast = client.register_script(_BROADCAST)
 
-    # -- key names --------------------------------------------------------------
+    # -- key names ------------------------------------------------------------
 
     def session_key(self, sid: str) -> str:
         """The directory entry of ``sid``."""
@@ -113,7 +113,7 @@ class Store:
         """The list of replies for ``process``."""
         return f'{self.prefix}:wake:{process}'
 
-    # -- owners -------------------------------------------------------------------
+    # -- owners ---------------------------------------------------------------
 
     def register(self, sid: str, owner: str, protocol: int, b64: bool
                  ) -> None:
@@ -183,7 +183,7 @@ class Store:
             return None
         return _text(owner), int(protocol or 4), b64 == b'1'
 
-    # -- messages -----------------------------------------------------------------
+    # -- messages -------------------------------------------------------------
 
     def forward(self, sid: str, message: bytes, overflow: bytes
                 ) -> Forwarded:

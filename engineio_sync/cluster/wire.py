@@ -28,12 +28,12 @@ from ..core.packets import Packet, PacketType
 from ..exceptions import RemoteProtocolError
 
 __all__ = ['POST', 'POLL', 'SEND', 'CLOSE', 'INVALID', 'OVERFLOW',
-           'BROADCAST', 'ABANDON', 'ABANDONED', 'OK',
-           'PACKETS', 'ERROR', 'UPGRADE', 'ATTACH', 'WS_PACKET',
-           'WS_INVALID', 'WS_ENDED', 'WRITE', 'CLOSE_FRAME', 'CUT', 'Request', 'Reply', 'encode_request',
-           'decode_request', 'encode_reply', 'decode_reply',
-           'encode_packets', 'decode_packets', 'encode_error',
-           'decode_error', 'message_packet', 'WireError']
+           'BROADCAST', 'ABANDON', 'ABANDONED', 'OK', 'PACKETS', 'ERROR',
+           'UPGRADE', 'ATTACH', 'WS_PACKET', 'WS_INVALID', 'WS_ENDED',
+           'WRITE', 'CLOSE_FRAME', 'CUT', 'Request', 'Reply',
+           'encode_request', 'decode_request', 'encode_reply', 'decode_reply',
+           'encode_packets', 'decode_packets', 'encode_error', 'decode_error',
+           'message_packet', 'WireError']
 
 #: Request kinds: the packets of a POST; a GET waiting for packets; packets
 #: the application sends from another process; close the session; the
