@@ -35,6 +35,10 @@ write on (see :class:`WebSocketSink`). The application's side is
 :meth:`SessionEngine.send` and :meth:`SessionEngine.close`; the server's
 timer task calls :meth:`SessionEngine.on_timer`.
 
+Metrics: an engine whose ``traffic`` is set (see :mod:`engineio_sync.metrics`)
+counts the packets it moves there and reports its life cycle to it; with
+``traffic`` None (metrics off) the hot paths pay one None check.
+
 Locks: ``lock`` guards the state machine and is never held across I/O
 (green drivers make it a no-op). ``write_lock`` orders everything written
 on the session's WebSocket; when both are taken, ``write_lock`` comes first.
@@ -50,18 +54,17 @@ from .core.packets import Packet, PacketType
 from .core.session import CloseReason, ReadyState, Session, SessionSettings
 from .core.session_events import (
     AnswerPoll, Close, Closed, CloseWebSocket, Deliver, DropProbe, Dropped,
-    Flush,
-    Forget, InvalidInput, Open, PacketReceived, ParkPoll, PingQueued,
-    PollAbandoned, PollResumed, PollStarted, PostEnded, PostStarted,
-    ProbeEnded,
-    ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send, SendNow,
-    TimerFired, TransportClosed, TransportEnded, Upgraded, UpgradeCancelled,
-    UpgradeRequested, Upgrading, WakePoll, WebSocketAttached,
-    WebSocketBlocked, WebSocketDrained, Write, WriteProbe, WriteWebSocket)
-from .exceptions import RemoteProtocolError
+    Flush, Forget, InvalidInput, Open, PacketReceived, ParkPoll,
+    PingQueued, PollAbandoned, PollResumed, PollStarted, PollUndelivered,
+    PostEnded, PostStarted, ProbeEnded, ProbeReceived, RefuseRequest,
+    RejectWebSocket, Schedule, Send, SendNow, TimerFired, TransportClosed,
+    TransportEnded, Upgraded, UpgradeCancelled, UpgradeRequested,
+    Upgrading, WakePoll, WebSocketAttached, WebSocketBlocked,
+    WebSocketDrained, Write, WriteProbe, WriteWebSocket)
+from .exceptions import RemoteProtocolError, SendBufferFull
 
-__all__ = ['SessionEngine', 'EngineContext', 'WebSocketSink', 'CLOSE_GRACE',
-           'RECEIVE_SLICE', 'describe_packets']
+__all__ = ['SessionEngine', 'EngineContext', 'WebSocketSink', 'Traffic',
+           'CLOSE_GRACE', 'RECEIVE_SLICE', 'describe_packets']
 
 #: Seconds a closing WebSocket may take to write its last packets, and
 #: then to receive the peer's close frame, before its TCP connection is cut.
@@ -146,6 +149,39 @@ class WebSocketSink(Protocol):
         """The engine's closing is over (the transport may now return)."""
 
 
+class Traffic(Protocol):
+    """A session's counters for the metrics. Per packet they only add
+    integers; the life-cycle calls come once per session event."""
+
+    def packet_in(self, packet: Packet) -> None:
+        """A packet from the client."""
+
+    def packet_out(self, packet: Packet) -> None:
+        """A packet written without being queued."""
+
+    def flushed(self, packets: list[Packet]) -> None:
+        """Queued packets handed to a transport, in one go."""
+
+    def undelivered(self, packets: list[Packet]) -> None:
+        """Flushed packets went back to the queue (a long-poll answer
+        that could not be written): they are counted when they go out."""
+
+    def ping_queued(self) -> None:
+        """The server queued a ping (v4): a round trip starts."""
+
+    def upgraded(self) -> None:
+        """The session moved from polling to WebSocket."""
+
+    def upgrade_failed(self, description: str) -> None:
+        """An upgrade was cancelled; the session keeps polling."""
+
+    def closed(self, reason: str) -> None:
+        """The session closed (the application is being told)."""
+
+    def forgotten(self) -> None:
+        """The session needs no transport any more."""
+
+
 class EngineContext:
     """What the engines of one server share: the driver, the clock, the
     timer service, the logger, and the server's side of the handlers.
@@ -182,7 +218,7 @@ class SessionEngine:
 
     __slots__ = ('ctx', 'session', 'sid', 'socket', 'lock', 'write_lock',
                  'poll_event', 'ws', 'probe', 'callbacks', 'announced',
-                 'unconfirmed', 'b64', '__weakref__')
+                 'unconfirmed', 'b64', 'room', 'traffic', '__weakref__')
 
     def __init__(self, ctx: EngineContext, session: Session) -> None:
         driver = ctx.driver
@@ -204,9 +240,14 @@ class SessionEngine:
         self.unconfirmed: list[Packet] | None = None
         #: v3 long-polling: binary as base64 text, as the handshake asked
         self.b64 = False
+        #: set when the queue is below max_buffered_bytes again (created
+        #: by the first send that waits for room)
+        self.room: Any = None
         #: False for a session its connect handlers refused: the
         #: application never saw it, so it hears nothing of its close
         self.announced = True
+        #: the session's :class:`Traffic` counters while metrics are on
+        self.traffic: Traffic | None = None
 
     @classmethod
     def create(cls, ctx: EngineContext, sid: str, *, transport: str,
@@ -254,6 +295,8 @@ class SessionEngine:
                 self._on_closed(action.reason, action.description)
             elif kind is Forget:
                 self.ctx.forget(self)
+                if self.traffic is not None:
+                    self.traffic.forgotten()
             elif kind is CloseWebSocket:
                 if self.ws is not None:
                     self._close_websocket(self.ws)
@@ -267,11 +310,17 @@ class SessionEngine:
                 self._emit('upgrading', 'websocket')
             elif kind is Upgraded:
                 self.ctx.logger.info('%s: upgraded to websocket', self.sid)
+                if self.traffic is not None:
+                    self.traffic.upgraded()
                 self._emit('upgrade', 'websocket')
             elif kind is UpgradeCancelled:
                 self.ctx.logger.info('%s: %s; staying on polling', self.sid,
                                      action.description)
+                if self.traffic is not None:
+                    self.traffic.upgrade_failed(action.description)
             elif kind is PingQueued:
+                if self.traffic is not None:
+                    self.traffic.ping_queued()
                 if self.socket.handlers:
                     self.socket.emit('heartbeat')
                     self.socket.emit('packet_create', _PING)
@@ -317,13 +366,25 @@ class SessionEngine:
                     # under the write lock so that writes keep the order
                     # of sends.
                     if direct and ws.write_packet(packet):
+                        if self.traffic is not None:
+                            self.traffic.packet_out(packet)
                         return True
                 if direct:
                     # Outside the write lock: closing runs handlers that
                     # may send.
                     self._write_failed()
                     return True
-                return self._send_now(ws, packet)
+                try:
+                    return self._send_now(ws, packet)
+                except SendBufferFull as error:
+                    return self._send_when_room(error, packet, callback)
+        try:
+            return self._queue(packet, callback)
+        except SendBufferFull as error:
+            return self._send_when_room(error, packet, callback)
+
+    def _queue(self, packet: Packet, callback: Callable[[], Any] | None
+               ) -> bool:
         session = self.session
         with self.lock:
             actions = session.handle(_new(Send, (packet,)), self.ctx.clock())
@@ -341,6 +402,31 @@ class SessionEngine:
             self._apply(actions)
         return True
 
+    def _send_when_room(self, error: SendBufferFull, packet: Packet,
+                        callback: Callable[[], Any] | None) -> bool:
+        """The queue is full. With ``on_buffer_full='wait'``, wait until
+        it is below the limit again (at most ``write_timeout``) and queue
+        then; otherwise, or on timeout, raise ``error``."""
+        ctx = self.ctx
+        if ctx.settings.on_buffer_full != 'wait':
+            raise error
+        room = self.room
+        if room is None:
+            room = self.room = ctx.driver.event()
+        deadline = ctx.clock() + ctx.settings.write_timeout
+        # Bounded: each round waits for room, the deadline ends it.
+        while True:
+            remaining = deadline - ctx.clock()
+            if remaining <= 0:
+                raise error
+            room.wait(remaining)
+            # Cleared before trying: a drain after this try sets it again.
+            room.clear()
+            try:
+                return self._queue(packet, callback)
+            except SendBufferFull as again:
+                error = again
+
     def _send_now(self, ws: WebSocketSink, packet: Packet) -> bool:
         """Queue a packet and write what the WebSocket can carry at once,
         holding the write lock throughout, so that writes keep the order
@@ -351,6 +437,8 @@ class SessionEngine:
                                               self.ctx.clock())
             packets = (actions[0].packets
                        if actions and type(actions[0]) is Write else None)
+            if packets is not None and self.traffic is not None:
+                self.traffic.flushed(packets)
             failed = packets is not None and not (
                 self.ws is ws and ws.write_packets(packets))
             if packets is not None and not failed:
@@ -494,6 +582,8 @@ class SessionEngine:
             return
         with self.write_lock:
             ok = probe.write_packet(packet)
+        if self.traffic is not None:
+            self.traffic.packet_out(packet)
         if not ok:
             self.websocket_ended(probe, CloseReason.TRANSPORT_ERROR, 'write failed')
 
@@ -503,6 +593,8 @@ class SessionEngine:
                                              'write failed')))
 
     def _flushing(self, packets: list[Packet]) -> None:
+        if self.traffic is not None:
+            self.traffic.flushed(packets)
         ctx = self.ctx
         logger = ctx.logger
         if logger.isEnabledFor(_DEBUG):
@@ -526,18 +618,34 @@ class SessionEngine:
                 except Exception:
                     self.ctx.logger.exception('%s: send callback raised',
                                               self.sid)
+        room = self.room
         socket = self.socket
+        events = self.ctx.events
+        if room is None and not socket.handlers and \
+                'drain' not in events.handlers:
+            return
+        limit = self.ctx.settings.max_buffered_bytes
+        if limit is not None and self.buffered_amount >= limit:
+            # Still full: not a drain yet.
+            return
+        if room is not None:
+            room.set()
         if socket.handlers:
             socket.emit('drain')
-        events = self.ctx.events
         if 'drain' in events.handlers:
             events.emit('drain', socket)
 
     # -- closing ------------------------------------------------------------------------
 
     def _on_closed(self, reason: str, description: str | None) -> None:
+        room = self.room
+        if room is not None:
+            # Senders waiting for room find the session closed.
+            room.set()
         if not self.announced:
             return
+        if self.traffic is not None:
+            self.traffic.closed(reason)
         self.ctx.closed(self, reason)
         self._emit('close', reason, description)
         self.callbacks = None
@@ -613,6 +721,21 @@ class SessionEngine:
         self._flushing(reply.packets)
         return reply.packets
 
+    def poll_answered(self, packets: list[Packet], delivered: bool) -> None:
+        """The WSGI server is done with a GET's answer (from :meth:`poll`):
+        written, or (``delivered`` False) not, and then its packets go back
+        to the front of the queue."""
+        if delivered:
+            self.sent(packets)
+            return
+        self.ctx.logger.info('%s: writing a GET\'s answer failed; its '
+                             'packets wait for the next one', self.sid)
+        if self.traffic is not None:
+            self.traffic.undelivered(packets)
+        actions = self._run(_new(PollUndelivered, (packets,)))
+        if actions:
+            self._apply(actions)
+
     def begin_post(self) -> RemoteProtocolError | None:
         """A POST arrived (its body not read yet): None to go on, or the
         error to answer with."""
@@ -637,7 +760,10 @@ class SessionEngine:
         hold up every other client while its handlers run.
         """
         receive_packet = self.receive_packet
+        traffic = self.traffic
         for count, packet in enumerate(packets, 1):
+            if traffic is not None:
+                traffic.packet_in(packet)
             if not receive_packet(packet):
                 break
             if count % RECEIVE_SLICE == 0:
@@ -712,6 +838,8 @@ class SessionEngine:
 
     def websocket_packet(self, sink: WebSocketSink, packet: Packet) -> bool:
         """A packet arrived on ``sink``; False: stop reading from it."""
+        if self.traffic is not None:
+            self.traffic.packet_in(packet)
         if sink is self.ws:
             if packet.type is _MESSAGE and self.session.delivers_directly \
                     and not self.socket.handlers \

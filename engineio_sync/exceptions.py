@@ -51,10 +51,11 @@ class LocalProtocolError(EngineIOError, ValueError):
 
 class SendBufferFull(EngineIOError):
     """A send would take a session's queue past ``max_buffered_bytes`` and
-    the server's ``on_buffer_full`` policy is ``'fail'``: the message was
-    not queued. The session stays open; send again once it has drained
+    the server's ``on_buffer_full`` policy is ``'fail'`` (or ``'wait'``,
+    and no room came within ``write_timeout``): the message was not
+    queued. The session stays open; send again once it has drained
     (``socket.buffered_amount`` says how much waits, the ``drain`` event
-    when some went out)."""
+    when it is below the limit again)."""
 
 class ConfigError(LocalProtocolError):
     """An option given to :class:`~engineio_sync.Server` is invalid."""

@@ -97,7 +97,7 @@ _TLS_ARGUMENTS = frozenset({'keyfile', 'certfile', 'server_side', 'cert_reqs',
                             'do_handshake_on_connect', 'suppress_ragged_eofs',
                             'ciphers'})
 _LISTEN_ARGUMENTS = frozenset({'shutdown_timeout', 'handle_signals',
-                               'http_server', 'ready'})
+                               'http_server', 'ready', 'metrics'})
 
 
 def check_option_names(names: Iterable[str]) -> None:
@@ -385,7 +385,8 @@ class SocketIO(flask_socketio.SocketIO):
         ``reloader_options``, ``extra_files``, ``log_output`` and
         ``allow_unsafe_werkzeug`` (no effect: werkzeug's server is not
         used), and :func:`~engineio_sync.listen`'s ``shutdown_timeout``,
-        ``handle_signals``, ``http_server`` and ``ready``. ``port=0`` picks
+        ``handle_signals``, ``http_server``, ``ready`` and ``metrics``
+        (Prometheus metrics on ``/metrics``). ``port=0`` picks
         a free port (``ready(server)`` sees it as
         ``server.listening_port``).
         """

@@ -23,16 +23,29 @@ The servers are found by walking the WSGI application (``WSGIApp``
 instances, Flask's ``app.wsgi_app``, Django's handler wrapped by
 ``WSGIApp``, python-socketio's ``WSGIApp`` and ``Server.eio``...). An application can also name them explicitly with an
 ``engineio_servers`` attribute (a list) on its WSGI callable.
+
+Prometheus metrics with several workers (:mod:`engineio_sync.metrics`,
+prometheus_client's multiprocess mode): set ``PROMETHEUS_MULTIPROC_DIR``
+in the config file, before any worker imports prometheus_client, and
+import two more hooks: ``on_starting`` empties that directory when the
+master starts (files of an earlier run would add to the new numbers) and
+``child_exit`` drops a finished worker's open-session gauge::
+
+    os.environ.setdefault('PROMETHEUS_MULTIPROC_DIR', '/run/myapp-metrics')
+    from engineio_sync.gunicorn import on_starting, child_exit  # noqa: F401
 """
 
 from __future__ import annotations
 
+import glob
+import os
 import signal
 import weakref
 from collections import deque
 from typing import Any
 
-__all__ = ['find_servers', 'post_worker_init', 'worker_int', 'worker_exit']
+__all__ = ['find_servers', 'post_worker_init', 'worker_int', 'worker_exit',
+           'on_starting', 'child_exit', 'multiprocess_dir']
 
 #: seconds between checks of ``worker.alive``
 WATCH_INTERVAL = 0.5
@@ -147,3 +160,39 @@ def worker_exit(server: Any, worker: Any) -> None:
         cluster = getattr(engineio_server, 'cluster', None)
         if cluster is not None:
             cluster.stop()
+
+
+# -- Prometheus multiprocess mode ---------------------------------------------
+
+def multiprocess_dir() -> str | None:
+    """prometheus_client's ``PROMETHEUS_MULTIPROC_DIR`` (or its old
+    lower-case spelling), or None when it is not set."""
+    return (os.environ.get('PROMETHEUS_MULTIPROC_DIR')
+            or os.environ.get('prometheus_multiproc_dir') or None)
+
+
+def on_starting(server: Any) -> None:
+    """The master starts: create ``PROMETHEUS_MULTIPROC_DIR`` if needed and
+    remove the metric files an earlier run left there."""
+    path = multiprocess_dir()
+    if path is None:
+        return
+    os.makedirs(path, exist_ok=True)
+    stale = glob.glob(os.path.join(path, '*.db'))
+    for name in stale:
+        os.remove(name)
+    if stale:
+        server.log.info('engineio_sync: removed %d metric file(s) of an '
+                        'earlier run from %s', len(stale), path)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker is gone (in the master): its open-session gauge no longer
+    counts; its counters stay in the totals."""
+    if multiprocess_dir() is None:
+        return
+    try:
+        from prometheus_client import multiprocess
+    except ImportError:  # pragma: no cover - metrics not installed
+        return
+    multiprocess.mark_process_dead(worker.pid)

@@ -8,6 +8,13 @@ server does only what Engine.IO and an ordinary WSGI app need: keep-alive,
 chunked responses, and handing the raw socket to a WebSocket handler
 (``environ['engineio_sync.socket']``). It runs on any driver.
 
+A handler that took the socket over may append the rest of its work to
+the list ``environ['engineio_sync.then']`` (a callable taking no
+arguments) and return: the server calls it in the connection's task once
+the request's own frames are gone, then closes the socket. (A list, shared
+by every copy of the environ that middleware may make.) A WebSocket that lives for hours then holds none
+of its upgrade request's locals and a shallower stack.
+
 It is often the first thing the internet meets, so it parses as RFC 9112
 asks a server to and refuses whatever a front proxy could read differently
 (request smuggling) or that could inject a header: every malformed request
@@ -175,6 +182,10 @@ class _BadRequest(Exception):
         super().__init__(message)
         self.status = status
 
+
+#: the environ key where a taken-over request may leave the rest of its
+#: work (see the module's docstring)
+THEN_KEY = 'engineio_sync.then'
 
 # What _serve_request tells _serve_connection to do next.
 _KEEP, _CLOSE, _LINGER, _TAKEN = range(4)
@@ -349,7 +360,7 @@ class _Connection:
     """Buffered reads from one client socket."""
 
     __slots__ = ('sock', 'buf', 'recv', 'sendall', 'head_timeout',
-                 'idle_since')
+                 'idle_since', 'then')
 
     def __init__(self, sock: Any, io: tuple[Callable, Callable],
                  head_timeout: float) -> None:
@@ -359,6 +370,8 @@ class _Connection:
         self.head_timeout = head_timeout
         #: when the connection began waiting for a request (None: busy)
         self.idle_since: float | None = None
+        #: what a taken-over request left to run (environ[THEN_KEY])
+        self.then: list[Callable[[], Any]] = []
 
     def fill(self) -> bool:
         data = self.recv(65536)
@@ -468,6 +481,16 @@ class _Connection:
             start = len(self.buf)
             if not self.fill():
                 raise BadRequestBody('request body cut short')
+
+
+def _close_result(result: Any) -> None:
+    """Call the WSGI iterable's ``close()``, if it has one (PEP 3333)."""
+    close = getattr(result, 'close', None)
+    if close is not None:
+        try:
+            close()
+        except Exception:
+            logger.exception('closing the WSGI response failed')
 
 
 class _Reply:
@@ -653,7 +676,7 @@ class HTTPServer:
 
     def _accept_loop(self) -> None:
         listener = self.listener
-        spawn = self.driver.spawn
+        start = self.driver.start
         while self._running:
             # At the connection limit, stop accepting (the kernel backlog
             # holds newcomers) until a connection ends.
@@ -678,7 +701,7 @@ class HTTPServer:
                 if self._active >= self.max_connections:
                     self._room.clear()
             try:
-                spawn(self._serve_connection, sock, addr)
+                start(self._serve_connection, sock, addr)
             except Exception as exc:  # e.g. no more threads
                 self._connection_ended()
                 sock.close()
@@ -738,6 +761,7 @@ class HTTPServer:
                            self.head_timeout)
         base = self._base_environ(conn, addr)
         self._connections.add(conn)
+        after = _CLOSE
         try:
             while True:
                 sock.settimeout(None)
@@ -756,6 +780,13 @@ class HTTPServer:
                     self._linger(conn)
                 if after != _KEEP:
                     break
+            if after == _TAKEN and conn.then:
+                then = conn.then.pop()
+                conn.then = base = None  # type: ignore[assignment]
+                try:
+                    then()
+                except Exception:
+                    logger.exception('a taken-over connection failed')
         finally:
             # A WebSocket handler returns only once its connection is over.
             try:
@@ -821,6 +852,7 @@ class HTTPServer:
             'wsgi.input_terminated': True,
             'SERVER_SOFTWARE': 'engineio_sync',
             'engineio_sync.socket': conn.sock,
+            THEN_KEY: conn.then,
         }
 
     def _environ(self, head: bytes, conn: _Connection, base: dict
@@ -990,12 +1022,14 @@ class HTTPServer:
                            else itertools.chain((first,), iterator))
             if not reply.started:
                 # No response: a WebSocket handler took the connection over.
-                close = getattr(result, 'close', None)
-                if close is not None:
-                    close()
+                _close_result(result)
                 return _TAKEN
             reply.send(content)
         except OSError:
+            # Closed while the error is in hand, the app's iterable can
+            # tell (sys.exc_info()) that its bytes never reached the client.
+            _close_result(result)
+            result = None
             if body.failed:
                 return self._app_failed(conn, body, reply, None, '')
             return _CLOSE
@@ -1003,12 +1037,8 @@ class HTTPServer:
             return self._app_failed(conn, body, reply, exc,
                                     'response failed')
         finally:
-            close = getattr(result, 'close', None)
-            if close is not None and reply.started:
-                try:
-                    close()
-                except Exception:
-                    logger.exception('closing the WSGI response failed')
+            if reply.started:
+                _close_result(result)
         if body.failed or reply.linger:
             return _LINGER
         if reply.close or not keep:

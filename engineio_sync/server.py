@@ -96,6 +96,12 @@ class Server(EventEmitter):
             self.cluster = join(config.cluster, driver=self.driver,
                                 logger=self.logger, config=config,
                                 sessions=self._sessions)
+        #: What counts this server's sessions for Prometheus, or None:
+        #: set by :func:`engineio_sync.metrics.instrument`. It is told of
+        #: each accepted session (``opened(engine)``, which gives the
+        #: engine its ``traffic`` counters) and each refused request
+        #: (``refused(code)``).
+        self.metrics: Any = None
 
     @staticmethod
     def _make_logger(logger: bool | logging.Logger) -> logging.Logger:
@@ -272,6 +278,8 @@ class Server(EventEmitter):
 
     def _refuse(self, error: RemoteProtocolError, environ: dict,
                 headers: list[tuple[str, str]]) -> Response:
+        if self.metrics is not None:
+            self.metrics.refused(error.code)
         if self.handlers.get('connection_error'):
             self.emit('connection_error', _ConnectionError(error, environ))
         self.logger.info('refused %s %s: %s', environ.get('REQUEST_METHOD'),
@@ -397,10 +405,10 @@ class Server(EventEmitter):
         packets = engine.poll()
         if isinstance(packets, RemoteProtocolError):  # pragma: no cover
             return self._refuse(packets, environ, headers)
-        return self._polling.encode(engine.session.protocol, packets, info,
-                                    environ, headers,
-                                    lambda: engine.sent(packets),
-                                    b64=engine.b64)
+        return self._polling.encode(
+            engine.session.protocol, packets, info, environ, headers,
+            lambda delivered: engine.poll_answered(packets, delivered),
+            b64=engine.b64)
 
     def _open_session(self, sid: str, info: RequestInfo,
                       environ: dict) -> SessionEngine | None:
@@ -436,6 +444,8 @@ class Server(EventEmitter):
                     self.logger.info('%s: refused by the connect handler',
                                      sid)
                     return None
+        if self.metrics is not None:
+            self.metrics.opened(engine)
         if 'connection' in handlers:
             self.emit('connection', socket)
         return engine

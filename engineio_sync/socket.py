@@ -102,11 +102,14 @@ class Socket(EventEmitter):
              callback: SendCallback | None = None) -> bool:
         """Queue a message; return False if the session is closed.
 
-        ``callback()`` runs once the message has been written to the
-        transport. ``compress`` is accepted for API parity; compression
+        ``callback()`` runs once the message has been handed to a live
+        connection. ``compress`` is accepted for API parity; compression
         is decided by the server's options. Text containing U+001E cannot
         travel over v4 long-polling: that raises
-        :class:`~engineio_sync.exceptions.LocalProtocolError`.
+        :class:`~engineio_sync.exceptions.LocalProtocolError`. A send
+        past ``max_buffered_bytes`` does what ``on_buffer_full`` says
+        (close the session, raise
+        :class:`~engineio_sync.exceptions.SendBufferFull`, or wait).
         """
         kind = type(data)
         if kind is not str and kind is not bytes:

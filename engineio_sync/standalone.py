@@ -100,7 +100,8 @@ def listen(port: int, host: str = '127.0.0.1', *,
            server: Any = None, ready: Callable[[Any], None] | None = None,
            static_files: dict[str, Any] | None = None,
            shutdown_timeout: float = 5.0, handle_signals: bool = True,
-           http_server: str = 'native', **options: Any) -> Any:
+           http_server: str = 'native', metrics: bool | str = False,
+           **options: Any) -> Any:
     """Run an Engine.IO server on ``host:port`` until stopped.
 
     ``async_mode`` defaults to eventlet when it is installed, else threads.
@@ -114,6 +115,10 @@ def listen(port: int, host: str = '127.0.0.1', *,
     ``static_files`` go to :class:`~engineio_sync.WSGIApp`.
     ``ready(server)`` is called once the socket listens (``port=0`` picks
     a free port, readable as ``server.listening_port`` in ``ready``).
+    ``metrics=True`` (or a path) instruments the server with
+    :func:`engineio_sync.metrics.instrument`, unless it already is, and
+    serves its Prometheus metrics on ``/metrics`` (or that path); it
+    needs ``prometheus_client`` (the ``metrics`` extra).
 
     SIGTERM and SIGINT (when called from the process's main thread, also
     under eventlet's or gevent's monkey-patching, and ``handle_signals``
@@ -133,8 +138,14 @@ def listen(port: int, host: str = '127.0.0.1', *,
         server = Server(async_mode=async_mode, **options)
     elif options:
         raise TypeError('pass either server= or server options, not both')
-    app = WSGIApp(server, wsgi_app, engineio_path=engineio_path,
-                  static_files=static_files)
+    app: Any = WSGIApp(server, wsgi_app, engineio_path=engineio_path,
+                       static_files=static_files)
+    if metrics:
+        from .metrics import MetricsApp, instrument
+        if server.metrics is None:
+            instrument(server)
+        app = MetricsApp(app, path=metrics if isinstance(metrics, str)
+                         else '/metrics')
     if http_server == 'native':
         name = native.NAME
     elif http_server == 'wsgi':

@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -37,10 +38,13 @@ def stop_process(proc: subprocess.Popen) -> None:
 
 
 class ServerProcess:
-    """A running ``tests/e2e/server_app.py`` and the events it printed."""
+    """A running ``tests/e2e/server_app.py`` (or another ``script`` of
+    tests/e2e that prints ``LISTENING <port>`` first) and the events it
+    printed."""
 
     def __init__(self, driver: str, options: dict[str, Any] | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None,
+                 script: str = 'server_app.py') -> None:
         self.driver = driver
         #: set True when the test expects tracebacks in the server's stderr
         self.allow_tracebacks = False
@@ -48,7 +52,7 @@ class ServerProcess:
         self.events: queue.Queue = queue.Queue()
         self.seen: list[dict] = []
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, 'e2e', 'server_app.py'),
+            [sys.executable, os.path.join(HERE, 'e2e', script),
              driver, json.dumps(self.options)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, **(env or {})})
@@ -136,9 +140,9 @@ def start_server():
     servers: list[ServerProcess] = []
 
     def start(driver: str, env: dict[str, str] | None = None,
-              allow_tracebacks: bool = False,
+              allow_tracebacks: bool = False, script: str = 'server_app.py',
               **options: Any) -> ServerProcess:
-        server = ServerProcess(driver, options, env)
+        server = ServerProcess(driver, options, env, script)
         server.allow_tracebacks = allow_tracebacks
         servers.append(server)
         return server
@@ -203,6 +207,24 @@ def raw_exchange(port: int, data: bytes, timeout: float = 5.0,
         return out
     finally:
         sock.close()
+
+
+def reset_get(port: int, sid: str, query: str = 'EIO=4&transport=polling'
+              ) -> None:
+    """A long-poll GET whose client reads only the start of a big answer,
+    then resets the connection while the server is still writing it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(5)
+    sock.connect(('127.0.0.1', port))
+    sock.sendall(f'GET /engine.io/?{query}&sid={sid} HTTP/1.1\r\n'
+                 f'Host: 127.0.0.1:{port}\r\n\r\n'.encode())
+    assert sock.recv(4096).startswith(b'HTTP/1.1 200')
+    time.sleep(0.5)                     # the server is stuck in its write
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                    struct.pack('ii', 1, 0))
+    sock.close()
+    time.sleep(0.5)
 
 
 class RawClient:

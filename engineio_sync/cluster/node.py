@@ -34,7 +34,7 @@ from .proxysink import ProxySink, decode_ending
 from .remote import RemoteSession
 from .serial import SerialRunner
 from .store import FULL, OWNER_GONE, QUEUED, UNKNOWN, Forwarded, Store
-from .wire import (ABANDON, ABANDONED, ATTACH, BROADCAST, CLOSE,
+from .wire import (ABANDON, ABANDONED, ANSWERED, ATTACH, BROADCAST, CLOSE,
                    CLOSE_FRAME, CUT, ERROR, INVALID, OK, OVERFLOW, PACKETS,
                    POLL, POST, SEND, UPGRADE, WRITE, WS_ENDED, WS_INVALID,
                    WS_PACKET, Reply, Request, WireError, decode_packets,
@@ -122,6 +122,9 @@ class ClusterNode:
         # those whose client went away
         self._parked: set[tuple[str, str]] = set()
         self._abandoned: set[tuple[str, str]] = set()
+        # sid -> {(asker, token): packets}: answers of GETs of other
+        # processes, until they report them written (or not)
+        self._answers: dict[str, dict[tuple[str, str], list[Packet]]] = {}
         # channel -> (RemoteSession, sink): WebSockets held here for
         # sessions owned elsewhere
         self._channels: dict[str, tuple[RemoteSession, Any]] = {}
@@ -162,6 +165,7 @@ class ClusterNode:
                 self._waiters.clear()
                 self._channels.clear()
                 self._proxies.clear()
+                self._answers.clear()
             self.store.keep_alive(self.process_id, self.options.liveness_ttl)
             self._started_in = pid
             self._running = True
@@ -298,6 +302,7 @@ class ClusterNode:
     def forget(self, sid: str) -> None:
         """A session owned here is over: remove it from the directory."""
         self._proxies.pop(sid, None)
+        self._answers.pop(sid, None)
         if self._owned.pop(sid, None) is None:
             return
         try:
@@ -367,8 +372,9 @@ class ClusterNode:
         if isinstance(result, RemoteProtocolError):
             self._refuse(request, result)
         elif result is not None:
+            # Kept until the asker says whether it wrote them.
+            self._answers.setdefault(request.sid, {})[key] = result
             self._answer(request, PACKETS, encode_packets(result))
-            engine.sent(result)
 
     def _run_request(self, request: Request) -> None:
         engine = self.lookup(request.sid)
@@ -407,6 +413,11 @@ class ClusterNode:
             engine.close(CloseReason.SERVER_DISCONNECT, None, graceful=True)
         elif kind == INVALID:
             engine.invalid_input(request.body.decode('utf-8', 'replace'))
+        elif kind == ANSWERED:
+            packets = self._answers.get(request.sid, {}).pop(
+                (request.reply_to, request.token), None)
+            if packets is not None:
+                engine.poll_answered(packets, request.body == b'1')
         elif kind == OVERFLOW:
             self.logger.warning('%s: inbox of %s full; closing',
                                 request.sid, self.process_id)

@@ -17,10 +17,10 @@ from typing import Any, Callable, Iterable, Protocol
 from ..core.packets import DecodeError, Packet, PacketType
 from ..exceptions import BAD_REQUEST, RemoteProtocolError
 from .proxysink import encode_ending
-from .wire import (ABANDONED, ATTACH, CLOSE, ERROR, INVALID, OK, PACKETS,
-                   POLL, POST, UPGRADE, WS_ENDED, WS_INVALID, WS_PACKET,
-                   Reply, WireError, decode_error, decode_packets,
-                   encode_packets)
+from .wire import (ABANDONED, ANSWERED, ATTACH, CLOSE, ERROR, INVALID, OK,
+                   PACKETS, POLL, POST, UPGRADE, WS_ENDED, WS_INVALID,
+                   WS_PACKET, Reply, WireError, decode_error,
+                   decode_packets, encode_packets)
 
 __all__ = ['RemoteSession', 'SessionFacts', 'Carrier']
 
@@ -70,7 +70,7 @@ class RemoteSession:
     """The port of a session whose owner is another process."""
 
     __slots__ = ('node', 'sid', 'owner', 'session', 'b64', 'write_lock',
-                 'channel')
+                 'channel', 'poll_token')
 
     def __init__(self, node: Carrier, sid: str, owner: str,
                  protocol: int, b64: bool) -> None:
@@ -84,6 +84,8 @@ class RemoteSession:
         self.write_lock = node.driver.lock()
         #: the name the owner knows that WebSocket by
         self.channel = ''
+        #: the name the owner knows this GET by
+        self.poll_token = ''
 
     def __repr__(self) -> str:
         return f'<RemoteSession {self.sid} owned by {self.owner}>'
@@ -103,11 +105,17 @@ class RemoteSession:
             # answer makes the client poll again.
             return _NOOP
         result = _outcome(reply)
+        if isinstance(result, list):
+            self.poll_token = reply.token
+            return result
         return [] if result is None else result
 
-    def sent(self, packets: list[Packet]) -> None:
-        """Nothing to do: the owner counted the packets as sent when it
-        handed them over."""
+    def poll_answered(self, packets: list[Packet], delivered: bool) -> None:
+        """The GET's answer was written (or, ``delivered`` False, not):
+        the owner's engine hears of it as of a GET of its own."""
+        if packets is not _NOOP and self.poll_token:
+            self.node.tell(self.sid, ANSWERED, b'1' if delivered else b'0',
+                           self.poll_token)
 
     def begin_post(self) -> RemoteProtocolError | None:
         """A POST here: the owner checks it when its packets arrive."""

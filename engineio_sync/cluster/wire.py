@@ -27,13 +27,13 @@ from typing import NamedTuple
 from ..core.packets import Packet, PacketType
 from ..exceptions import RemoteProtocolError
 
-__all__ = ['POST', 'POLL', 'SEND', 'CLOSE', 'INVALID', 'OVERFLOW',
-           'BROADCAST', 'ABANDON', 'ABANDONED', 'OK', 'PACKETS', 'ERROR',
-           'UPGRADE', 'ATTACH', 'WS_PACKET', 'WS_INVALID', 'WS_ENDED',
-           'WRITE', 'CLOSE_FRAME', 'CUT', 'Request', 'Reply',
-           'encode_request', 'decode_request', 'encode_reply', 'decode_reply',
-           'encode_packets', 'decode_packets', 'encode_error', 'decode_error',
-           'message_packet', 'WireError']
+__all__ = ['POST', 'POLL', 'SEND', 'CLOSE', 'INVALID', 'OVERFLOW', 'BROADCAST',
+           'ABANDON', 'ANSWERED', 'ABANDONED', 'OK', 'PACKETS', 'ERROR',
+           'UPGRADE', 'ATTACH', 'WS_PACKET', 'WS_INVALID', 'WS_ENDED', 'WRITE',
+           'CLOSE_FRAME', 'CUT', 'Request', 'Reply', 'encode_request',
+           'decode_request', 'encode_reply', 'decode_reply', 'encode_packets',
+           'decode_packets', 'encode_error', 'decode_error', 'message_packet',
+           'WireError']
 
 #: Request kinds: the packets of a POST; a GET waiting for packets; packets
 #: the application sends from another process; close the session; the
@@ -43,6 +43,9 @@ POST, POLL, SEND, CLOSE, INVALID, OVERFLOW = b'P', b'G', b'S', b'D', b'I', b'F'
 BROADCAST = b'B'
 #: The client of a GET carried to the owner went away (token: the GET's).
 ABANDON = b'Q'
+#: The answer of a GET carried to the owner was written (body ``1``) or
+#: could not be (``0``) (token: the GET's).
+ANSWERED = b'N'
 #: Request kinds of a WebSocket held by another process than the owner:
 #: it asks to upgrade; it was accepted (body: nothing, reply: the
 #: engine's verdict); a packet it read; something unreadable it read; its

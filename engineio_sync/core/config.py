@@ -233,9 +233,9 @@ def _buffered_bytes(value: Any) -> int | None:
 
 
 def _buffer_full(value: Any) -> str:
-    if value not in ('close', 'fail'):
-        raise ConfigError("on_buffer_full must be 'close' or 'fail', not "
-                          f'{value!r}')
+    if value not in ('close', 'fail', 'wait'):
+        raise ConfigError("on_buffer_full must be 'close', 'fail' or "
+                          f"'wait', not {value!r}")
     return value
 
 
@@ -491,7 +491,10 @@ OPTIONS: tuple[Option, ...] = (
            "``'close'``: the session closes with reason ``'transport "
            "error'`` (``send buffer full``) and ``send`` returns False; "
            "``'fail'``: ``send`` raises ``SendBufferFull`` and the session "
-           'stays open', _buffer_full),
+           "stays open; ``'wait'``: ``send`` waits for room (at most "
+           '``write_timeout`` seconds, then raises ``SendBufferFull``). The '
+           "``drain`` event fires when the queue is below the limit again",
+           _buffer_full),
     Option('monitor_clients', None, 'bool | None',
            'accepted for python-engineio compatibility and ignored: '
            'heartbeats always run, from one timer task per server'),

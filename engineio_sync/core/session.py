@@ -32,12 +32,13 @@ from ..exceptions import BAD_REQUEST, LocalProtocolError, SendBufferFull
 from .packets import Packet, PacketType
 from .session_events import (
     AnswerPoll, Close, Closed, CloseWebSocket, Deliver, DropProbe, Dropped,
-    Flush, Forget, InvalidInput, Open, PacketReceived, ParkPoll, PingQueued,
-    PollAbandoned, PollResumed, PollStarted, PostEnded, PostStarted,
-    ProbeEnded, ProbeReceived, RefuseRequest, RejectWebSocket, Schedule,
-    Send, SendNow, TimerFired, TransportClosed, TransportEnded, Upgraded, UpgradeCancelled,
-    UpgradeRequested, Upgrading, WakePoll, WebSocketAttached,
-    WebSocketBlocked, WebSocketDrained, Write, WriteProbe, WriteWebSocket)
+    Flush, Forget, InvalidInput, Open, PacketReceived, ParkPoll,
+    PingQueued, PollAbandoned, PollResumed, PollStarted, PollUndelivered,
+    PostEnded, PostStarted, ProbeEnded, ProbeReceived, RefuseRequest,
+    RejectWebSocket, Schedule, Send, SendNow, TimerFired, TransportClosed,
+    TransportEnded, Upgraded, UpgradeCancelled, UpgradeRequested,
+    Upgrading, WakePoll, WebSocketAttached, WebSocketBlocked,
+    WebSocketDrained, Write, WriteProbe, WriteWebSocket)
 
 __all__ = ['Session', 'SessionSettings', 'ReadyState', 'Upgrade',
            'CloseReason']
@@ -87,7 +88,9 @@ class SessionSettings:
     close_timeout: float = 30.0
     write_timeout: float = 20.0
     #: most bytes of messages queued per session (None: no limit), and
-    #: what a send past it does: 'close' the session or 'fail' the send
+    #: what a send past it does: 'close' the session, or 'fail' the send
+    #: (SendBufferFull); 'wait' fails it too, and the engine waits for
+    #: room and sends again
     max_buffered_bytes: int | None = None
     on_buffer_full: str = 'close'
     allow_upgrades: bool = True
@@ -429,7 +432,7 @@ class Session:
                 self.buffer:
             # Bounded memory per session: the client does not collect
             # what it is sent (a stuck WebSocket, a poll that never comes).
-            if self.settings.on_buffer_full == 'fail':
+            if self.settings.on_buffer_full != 'close':
                 raise SendBufferFull(
                     f'{self.buffered_bytes} bytes are queued for session '
                     f'{self.sid}; the limit is {limit}')
@@ -489,6 +492,25 @@ class Session:
         self.poll_waiting = False
         self.poll_reply = None
         return _NOTHING
+
+    def _on_poll_undelivered(self, event: PollUndelivered,
+                             now: float) -> tuple:
+        packets = event.packets
+        state = self.ready_state
+        if (state is not ReadyState.OPEN and state is not ReadyState.OPENING) \
+                or (len(packets) == 1 and packets[0] is _NOOP):
+            # A closing session's last answer, or one with nothing in it.
+            return _NOTHING
+        if self.websocket_attached:
+            # The WebSocket may have written newer packets already: putting
+            # these back would reorder them.
+            return self._close(CloseReason.TRANSPORT_ERROR,
+                               'poll write failed', now)
+        self.buffer[:0] = packets
+        self.buffered_bytes += sum(0 if p.data is None else len(p.data)
+                                   for p in packets)
+        self.sent_count -= len(packets)
+        return _WAKE if self.poll_waiting else _NOTHING
 
     def _on_post_started(self, event: PostStarted, now: float) -> tuple:
         if self.transport != 'polling':
@@ -704,6 +726,7 @@ class Session:
         PollStarted: _on_poll_started,
         PollResumed: _on_poll_resumed,
         PollAbandoned: _on_poll_abandoned,
+        PollUndelivered: _on_poll_undelivered,
         PostStarted: _on_post_started,
         PostEnded: _on_post_ended,
         PacketReceived: _on_packet,

@@ -21,7 +21,7 @@ from .packets import Packet
 __all__ = [
     # events
     'Open', 'Send', 'SendNow', 'Close', 'PollStarted', 'PollResumed',
-    'PollAbandoned', 'PostStarted',
+    'PollAbandoned', 'PollUndelivered', 'PostStarted',
     'PostEnded', 'PacketReceived', 'InvalidInput', 'UpgradeRequested',
     'WebSocketAttached', 'ProbeReceived', 'ProbeEnded', 'TransportEnded',
     'TransportClosed', 'Flush', 'WebSocketBlocked', 'WebSocketDrained',
@@ -172,6 +172,15 @@ class PollAbandoned(NamedTuple):
 
 
 @_typed
+class PollUndelivered(NamedTuple):
+    """Writing a GET's answer failed: ``packets`` (what
+    :class:`AnswerPoll` carried) never reached the client. They go back to
+    the front of the queue, in order, for the next GET."""
+
+    packets: list[Packet]
+
+
+@_typed
 class WebSocketBlocked(NamedTuple):
     """The WebSocket's peer is not taking what was written: bytes wait in
     the transport. Queue instead of writing, within ``write_timeout``."""
@@ -188,7 +197,7 @@ class TimerFired(NamedTuple):
 
 
 Event = Union[Open, Send, SendNow, Close, PollStarted, PollResumed,
-              PollAbandoned, PostStarted,
+              PollAbandoned, PollUndelivered, PostStarted,
               PostEnded, PacketReceived, InvalidInput, UpgradeRequested,
               WebSocketAttached, ProbeReceived, ProbeEnded, TransportEnded,
               TransportClosed, Flush, WebSocketBlocked, WebSocketDrained,

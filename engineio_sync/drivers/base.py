@@ -43,6 +43,10 @@ class Driver(Protocol):
     def spawn(self, fn: Callable[..., Any], *args: Any,
               **kwargs: Any) -> Task: ...
 
+    def start(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` in a new task that nobody will join (the
+        cheapest kind the driver has: one per connection)."""
+
     def sleep(self, seconds: float) -> None: ...
 
     def event(self) -> Event: ...

@@ -72,6 +72,9 @@ class GeventDriver:
               **kwargs: Any) -> _Task:
         return _Task(gevent.spawn(fn, *args, **kwargs))
 
+    def start(self, fn: Callable[..., Any], *args: Any) -> None:
+        gevent.spawn(fn, *args)
+
     def sleep(self, seconds: float) -> None:
         gevent.sleep(seconds)
 

@@ -25,6 +25,9 @@ class ThreadingDriver:
         thread.start()
         return thread
 
+    def start(self, fn: Callable[..., Any], *args: Any) -> None:
+        threading.Thread(target=fn, args=args, daemon=True).start()
+
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 

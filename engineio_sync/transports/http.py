@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 import zlib
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from ..exceptions import ProtocolError
 
@@ -36,13 +37,17 @@ class BadBody(Exception):
 
 
 class Response:
-    """A complete HTTP response; ``on_close`` runs once it has been sent."""
+    """A complete HTTP response.
+
+    ``on_close(delivered)`` runs once the WSGI server is done with it;
+    ``delivered`` is False when writing it failed.
+    """
 
     __slots__ = ('status', 'headers', 'body', 'on_close')
 
     def __init__(self, status: int, body: bytes = b'',
                  headers: list[tuple[str, str]] | None = None,
-                 on_close: Callable[[], Any] | None = None) -> None:
+                 on_close: Callable[[bool], Any] | None = None) -> None:
         self.status = status
         self.body = body
         self.headers = headers if headers is not None else []
@@ -59,21 +64,34 @@ class Response:
 
 
 class _ClosingBody(list):
-    """A one-chunk WSGI body whose ``close()`` reports delivery.
+    """A one-chunk WSGI body whose ``close()`` reports whether it was
+    written.
 
     A list, so that servers see a complete response they can send at once.
+    A failed write shows in one of two ways: the server closes the body
+    while the error unwinds (``sys.exc_info()``: PEP 3333 servers close in
+    a ``finally``), or the server iterated, writing as it went, and closed
+    before asking for the end of the iteration (it caught the error
+    first).
     """
 
-    __slots__ = ('_on_close',)
+    __slots__ = ('_on_close', '_iterating')
 
-    def __init__(self, body: bytes, on_close: Callable[[], Any]) -> None:
+    def __init__(self, body: bytes, on_close: Callable[[bool], Any]) -> None:
         super().__init__((body,))
-        self._on_close: Callable[[], Any] | None = on_close
+        self._on_close: Callable[[bool], Any] | None = on_close
+        self._iterating = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._iterating = True
+        yield from list.__iter__(self)
+        # The server asked for more: what it was handed is written.
+        self._iterating = False
 
     def close(self) -> None:
         callback, self._on_close = self._on_close, None
         if callback is not None:
-            callback()
+            callback(not self._iterating and sys.exc_info()[0] is None)
 
 
 def error_response(error: ProtocolError,

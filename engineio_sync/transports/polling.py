@@ -93,8 +93,14 @@ class PollingTransport:
             return Response(200, b'', headers)
         if isinstance(packets, RemoteProtocolError):
             return error_response(packets, headers)
+        # eventlet.wsgi writes small bodies only after the iteration ends;
+        # with no minimum it writes as it iterates, so the body can tell
+        # a failed write (see Response).
+        environ['eventlet.minimum_write_chunk_size'] = 0
         return self.encode(engine.session.protocol, packets, info, environ,
-                           headers, lambda: engine.sent(packets),
+                           headers,
+                           lambda delivered: engine.poll_answered(packets,
+                                                                  delivered),
                            b64=engine.b64)
 
     def _connected(self, environ: dict) -> bool:

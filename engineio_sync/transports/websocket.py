@@ -21,7 +21,7 @@ from ..core.session import CloseReason
 from ..core.wsframes import accept_token, negotiate_deflate
 from ..engine import CLOSE_GRACE, REJECT_LINGER
 from ..exceptions import BAD_REQUEST, RemoteProtocolError
-from ..wsgi_servers import Hijack, find
+from ..wsgi_servers import Hijack, find, run_later
 from .wsconnection import WebSocketConnection, handshake_error
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -211,10 +211,18 @@ class WebSocketTransport:
                                    max_message_size=self.max_size)
         binding = WebSocketBinding(conn, self.driver, engine.session.protocol)
         conn.on_blocked = partial(engine.websocket_blocked, binding)
+        if not run_later(environ, partial(self._run, engine, binding)):
+            self._run(engine, binding)
+        return hijack.finish
+
+    def _run(self, engine: SessionEngine, binding: WebSocketBinding) -> None:
+        """Attach the WebSocket to its session and read it until it is
+        over."""
+        conn = binding.conn
         try:
             if engine.attach_websocket(binding) == 'rejected':
                 conn.locked_close(1000)
-                self._end_rejected(sock)
+                self._end_rejected(conn.sock)
             else:
                 self._read_loop(engine, binding)
         except Exception:
@@ -238,7 +246,6 @@ class WebSocketTransport:
                 if not binding.draining:
                     break
                 self.driver.sleep(0.05)
-        return hijack.finish
 
     @staticmethod
     def _end_rejected(sock: Any) -> None:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..drivers import Driver
 
 __all__ = ['SERVERS', 'FALLBACK_WSGI', 'Hijack', 'Runner', 'announce_close',
-           'find', 'names', 'runner', 'wsgi_server_for']
+           'find', 'names', 'run_later', 'runner', 'wsgi_server_for']
 
 #: The registry, in the order :func:`find` asks. The order matters where a
 #: server's environ could look like another's: the native server's key is
@@ -78,6 +78,14 @@ def find(environ: dict) -> Hijack | None:
         if sock is not None:
             return Hijack(sock, server.NAME, server.finish)
     return None
+
+
+def run_later(environ: dict, work: Callable[[], Any]) -> bool:
+    """Leave ``work()`` for the server to run in the connection's task
+    once this taken-over request has returned, so that a long-lived
+    WebSocket holds none of the request's frames; False (and nothing
+    done) if the server cannot (only ours can)."""
+    return native.run_later(environ, work)
 
 
 def announce_close(environ: dict, start_response: Callable) -> Callable:

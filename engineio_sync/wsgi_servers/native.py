@@ -9,7 +9,7 @@ from .base import Runner
 if TYPE_CHECKING:  # pragma: no cover
     from ..drivers import Driver
 
-__all__ = ['NAME', 'DRIVERS', 'raw_socket', 'finish', 'run']
+__all__ = ['NAME', 'DRIVERS', 'raw_socket', 'run_later', 'finish', 'run']
 
 NAME = 'native'
 # Chosen by listen(http_server='native') whatever the driver, never as a
@@ -17,11 +17,24 @@ NAME = 'native'
 DRIVERS: tuple[str, ...] = ()
 
 ENVIRON_KEY = 'engineio_sync.socket'
+#: where a request that took its socket over may leave the rest of its
+#: work (see :mod:`engineio_sync.http_server`)
+THEN_KEY = 'engineio_sync.then'
 
 
 def raw_socket(environ: dict) -> Any | None:
     """The connection's socket, which the server puts in the environ."""
     return environ.get(ENVIRON_KEY)
+
+
+def run_later(environ: dict, work: Callable[[], Any]) -> bool:
+    """Have the server run ``work()`` in the connection's task once the
+    request has returned; False if this request's server cannot."""
+    then = environ.get(THEN_KEY)
+    if then is None:
+        return False
+    then.append(work)
+    return True
 
 
 def finish(start_response: Callable, sock: Any) -> Iterable[bytes]:

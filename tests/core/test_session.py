@@ -20,7 +20,8 @@ from engineio_sync.core.session import (CloseReason, ReadyState, Session,
 from engineio_sync.core.session_events import (
     AnswerPoll, Close, Closed, CloseWebSocket, Deliver, DropProbe, Dropped,
     Flush, Forget, InvalidInput, Open, PacketReceived, ParkPoll, PingQueued,
-    PollAbandoned, PollResumed, PollStarted, PostEnded, PostStarted,
+    PollAbandoned, PollResumed, PollStarted, PollUndelivered, PostEnded,
+    PostStarted,
     ProbeEnded, ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send, SendNow,
     TimerFired, TransportClosed, TransportEnded, Upgraded, UpgradeCancelled,
     UpgradeRequested, Upgrading, WakePoll, WebSocketAttached,
@@ -934,6 +935,58 @@ def test_abandoned_poll_takes_nothing():
     t.handle(Close(CloseReason.SERVER_DISCONNECT), 100.1)
     assert t.handle(PollAbandoned(), 100.2) == ()
     assert t.ready_state is ReadyState.CLOSED and t.poll_reply is None
+
+
+def test_an_undelivered_answer_goes_back_to_the_front():
+    s = make(max_buffered_bytes=100)
+    send(s, msg('a'))
+    send(s, msg('b'))
+    taken = poll(s, 100.1)
+    assert taken == [msg('a'), msg('b')] and s.buffered_bytes == 0
+    send(s, msg('c'))                               # sent meanwhile
+    assert s.handle(PollUndelivered(taken), 100.2) == ()
+    assert s.buffer == [msg('a'), msg('b'), msg('c')]
+    assert s.buffered_bytes == 3
+    assert s.sent_count == s.queued_count - 3       # none confirmed
+    assert poll(s, 100.3) == [msg('a'), msg('b'), msg('c')]
+    # A GET parked by now is woken for them.
+    send(s, msg('d'))
+    taken = poll(s, 100.4)
+    assert poll(s, 100.5) is None
+    assert s.handle(PollUndelivered(taken), 100.6) == (WakePoll(),)
+    assert resume(s, 100.7) == [msg('d')]
+
+
+def test_an_undelivered_noop_or_last_answer_changes_nothing():
+    s = make()
+    assert poll(s) is None
+    nothing = resume(s)
+    assert nothing == [NOOP]
+    assert s.handle(PollUndelivered(nothing), 100.1) == ()
+    assert s.buffer == []
+    # A closed session's last answer: nobody will poll again.
+    s.handle(Close(CloseReason.SERVER_DISCONNECT), 100.2)
+    taken = poll(s, 100.3)
+    assert taken[-1] == CLOSE and s.ready_state is ReadyState.CLOSED
+    assert s.handle(PollUndelivered(taken), 100.4) == ()
+    assert s.buffer == []
+
+
+def test_an_undelivered_answer_after_the_websocket_attached_closes():
+    # The WebSocket may have carried newer packets: requeued ones would
+    # arrive out of order, so the session ends instead.
+    s = make(now=0.0)
+    send(s, msg('a'))
+    taken = poll(s, 0.1)
+    s.handle(UpgradeRequested(), 0.2)
+    s.handle(WebSocketAttached(), 0.2)
+    s.handle(ProbeReceived(PROBE), 0.2)
+    s.handle(ProbeReceived(UPGRADE), 0.2)
+    assert s.websocket_attached
+    actions = s.handle(PollUndelivered(taken), 0.3)
+    assert any(type(a) is Closed and a.reason == CloseReason.TRANSPORT_ERROR
+               for a in actions), actions
+    assert s.ready_state is ReadyState.CLOSED
 
 
 # -- clients that refuse big payloads ----------------------------------------------

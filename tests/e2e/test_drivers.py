@@ -98,3 +98,108 @@ def test_one_timer_task_for_many_sessions(start_server):
     assert client.get(sids[-1], timeout=5) == (200, b'2')
     after = thread_count(first)
     assert after - before < 10, (before, after)
+
+
+LOCK_CHECK = '''
+import json, sys
+from engineio_sync.drivers import get_driver
+driver = get_driver(sys.argv[1])
+lock = driver.lock()
+state = {'inside': 0, 'overlaps': 0, 'done': 0}
+
+def worker():
+    for _ in range(20):
+        with lock:
+            state['inside'] += 1
+            if state['inside'] != 1:
+                state['overlaps'] += 1
+            driver.sleep(0.001)          # switch while holding it
+            state['inside'] -= 1
+        state['done'] += 1
+
+tasks = [driver.spawn(worker) for _ in range(5)]
+for task in tasks:
+    task.join(20)
+# A waiter that gives up, and one killed by nothing: the lock stays usable.
+assert lock.acquire()
+gave_up = []
+waiter = driver.spawn(lambda: gave_up.append(lock.acquire(True, 0.05)))
+waiter.join(5)
+queued = []
+def patient():
+    with lock:
+        queued.append(True)
+late = driver.spawn(patient)
+driver.sleep(0.05)
+lock.release()                           # handed to the patient waiter
+late.join(5)
+free = lock.acquire(False)
+print(json.dumps({**state, 'gave_up': gave_up, 'queued': queued,
+                  'free_after': free}))
+'''
+
+
+def run_check(code: str, driver: str) -> dict:
+    """Run ``code`` with the driver's name as its argument in a new
+    interpreter; the JSON it printed last."""
+    env = {**os.environ, 'PYTHONPATH': REPO, 'PYTHONWARNINGS': 'ignore'}
+    proc = subprocess.run([sys.executable, '-c', code, driver],
+                          capture_output=True, text=True, timeout=60,
+                          cwd=REPO, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize('name', ['eventlet', 'gevent', 'threading'])
+def test_driver_locks_exclude_and_hand_over(name):
+    assert run_check(LOCK_CHECK, name) == {
+        'inside': 0, 'overlaps': 0, 'done': 100, 'gave_up': [False],
+        'queued': [True], 'free_after': True}
+
+
+EVENT_CHECK = '''
+import json, sys, time
+from engineio_sync.drivers import get_driver
+driver = get_driver(sys.argv[1])
+event = driver.event()
+out = {}
+started = time.monotonic()
+out['timed_out'] = event.wait(0.05)
+out['waited'] = time.monotonic() - started >= 0.04
+woken = []
+tasks = [driver.spawn(lambda: woken.append(event.wait(5))) for _ in range(3)]
+driver.sleep(0.02)
+event.set()
+for task in tasks:
+    task.join(5)
+out['woken'] = woken
+out['set_already'] = event.wait(0)
+event.clear()
+out['cleared'] = (event.is_set(), event.wait(0))
+# Wake-ups racing timeouts: each round a waiter with a tiny timeout and a
+# setter at about the same moment. A wake-up delivered after its waiter
+# gave up would resume that task in the middle of its next sleep.
+results, early = [], 0
+def racer():
+    global early
+    for round in range(200):
+        ev = driver.event()
+        driver.spawn(lambda: (driver.sleep(0.001 * (round % 3)), ev.set()))
+        results.append(ev.wait(0.001 * (round % 4)))
+        began = time.monotonic()
+        driver.sleep(0.005)
+        if time.monotonic() - began < 0.004:
+            early += 1
+driver.spawn(racer).join(30)
+out['rounds'] = len(results)
+out['early_wakeups'] = early
+print(json.dumps(out))
+'''
+
+
+@pytest.mark.parametrize('name', ['eventlet', 'gevent', 'threading'])
+def test_driver_events_wake_waiters_and_time_out(name):
+    assert run_check(EVENT_CHECK, name) == {
+        'timed_out': False, 'waited': True, 'woken': [True, True, True],
+        'set_already': True, 'cleared': [False, False], 'rounds': 200,
+        'early_wakeups': 0}

@@ -107,3 +107,29 @@ def test_a_peer_that_stops_reading_holds_up_nobody(start_server, driver):
         stuck.close()
         for ws in healthy:
             ws.sock.close()
+
+
+LIMIT = 1_000_000
+
+
+@pytest.mark.parametrize('driver', DRIVERS)
+def test_a_peer_that_stops_reading_holds_at_most_the_limit(start_server,
+                                                           driver):
+    # The same stuck client with a 1 MB limit and the 'fail' policy: the
+    # application is refused once 1 MB waits for the peer, and what the
+    # session holds (queue and WebSocket backlog) stays within the limit
+    # plus the one message the socket took part of.
+    server = start_server(driver, write_timeout=30, max_buffered_bytes=LIMIT,
+                          on_buffer_full='fail')
+    stuck, stuck_sid = stuck_client(server.port)
+    try:
+        full = server.wait_event(ev='buffer_full', sid=stuck_sid, timeout=10)
+        # The kernel's buffers took some, the session holds the rest.
+        assert LIMIT // 1001 <= full['at'] < 20_000
+        assert LIMIT - 1001 < full['buffered'] <= LIMIT + 1001
+        # Refused, not closed: the session is still there.
+        assert not [e for e in server.drain_events()
+                    if e.get('ev') == 'disconnect'
+                    and e.get('sid') == stuck_sid]
+    finally:
+        stuck.close()

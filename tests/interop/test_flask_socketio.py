@@ -57,7 +57,8 @@ APP_OPTIONS = {
 }
 
 # Extra socketio.run() arguments of each driver's app.
-RUN_OPTIONS = {'gevent': {'debug': True, 'use_reloader': False}}
+RUN_OPTIONS = {'gevent': {'debug': True, 'use_reloader': False},
+               'threading': {'metrics': True}}
 
 needs_node = pytest.mark.skipif(
     shutil.which('node') is None or not os.path.isfile(os.path.join(
@@ -234,6 +235,40 @@ def test_socket_io_client(apps, driver):
     # The session Flask-SocketIO manages survives until the disconnect.
     gone = {e['name']: e['reason'] for e in seen if e['ev'] == 'disconnect'}
     assert gone == {'A': 'client disconnect', 'B': 'server disconnect'}
+
+
+@needs_node
+def test_run_serves_metrics(apps):
+    """run(metrics=True): Prometheus metrics on /metrics, counting the
+    Engine.IO sessions under Socket.IO."""
+    pytest.importorskip('prometheus_client')
+    from prometheus_client.parser import text_string_to_metric_families
+    app = apps('threading')
+
+    def scrape() -> dict[str, float]:
+        with urllib.request.urlopen(app.url + '/metrics', timeout=5) as r:
+            families = text_string_to_metric_families(r.read().decode())
+        totals: dict[str, float] = {}
+        for family in families:
+            for sample in family.samples:
+                totals[sample.name] = totals.get(sample.name, 0) + \
+                    sample.value
+        return totals
+
+    before = scrape()
+    run_node(app.url)
+    # Every session the scenario opened is closed again.
+    after = wait_until(lambda: (lambda s: s if s['engineio_sessions_open'] ==
+                                before['engineio_sessions_open'] else None)(
+        scrape()), 5, what='the sessions closed')
+    opened = after['engineio_handshakes_total'] - \
+        before['engineio_handshakes_total']
+    assert opened >= 2     # the scenario's clients A and B, at least
+    assert after['engineio_closes_total'] - \
+        before['engineio_closes_total'] == opened
+    assert after['engineio_upgrades_total'] > before['engineio_upgrades_total']
+    assert after['engineio_received_bytes_total'] > \
+        before['engineio_received_bytes_total']
 
 
 @needs_node
