@@ -152,8 +152,14 @@ def worker_int(worker: Any) -> None:
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    """The worker is exiting (e.g. ``max_requests``): close what is left."""
+    """The worker is exiting (e.g. ``max_requests``): close what is left,
+    and leave the cluster (``cluster`` option) at once rather than by
+    expiry."""
     _shutdown_all(worker, 'worker exit')
+    for engineio_server in _servers(worker):
+        cluster = getattr(engineio_server, 'cluster', None)
+        if cluster is not None:
+            cluster.stop()
 
 
 # -- Prometheus multiprocess mode ---------------------------------------------

@@ -87,6 +87,15 @@ class Server(EventEmitter):
                                          self.driver)
         self._websocket = WebSocketTransport(self.config, self.driver,
                                              self.logger)
+        #: This process in a cluster (:mod:`engineio_sync.cluster`) when
+        #: the ``cluster`` option is set, else None; it starts on first use.
+        self.cluster: Any = None
+        if config.cluster is not None:
+            # Imported here: without the option nothing of Redis loads.
+            from .cluster import join
+            self.cluster = join(config.cluster, driver=self.driver,
+                                logger=self.logger, config=config,
+                                sessions=self._sessions)
         #: What counts this server's sessions for Prometheus, or None:
         #: set by :func:`engineio_sync.metrics.instrument`. It is told of
         #: each accepted session (``opened(engine)``, which gives the
@@ -169,6 +178,8 @@ class Server(EventEmitter):
         """Send a message to one client; False if the sid is not open."""
         socket = self.clients.get(sid)
         if socket is None:
+            if self.cluster is not None:
+                return self.cluster.send_message(sid, data)
             self.logger.warning('send to unknown or closed session %s', sid)
             return False
         return socket.send(data)
@@ -177,6 +188,8 @@ class Server(EventEmitter):
         """Send a raw :class:`Packet`; False if the sid is not open."""
         socket = self.clients.get(sid)
         if socket is None:
+            if self.cluster is not None:
+                return self.cluster.send(sid, [packet])
             return False
         return socket.send_packet(packet)
 
@@ -189,6 +202,8 @@ class Server(EventEmitter):
         socket = self.clients.get(sid)
         if socket is not None:
             socket.close()
+        elif self.cluster is not None:
+            self.cluster.disconnect(sid)
 
     def transport(self, sid: str) -> str:
         """The transport of a session: 'polling' or 'websocket'."""
@@ -298,7 +313,12 @@ class Server(EventEmitter):
             return self._refuse(error, environ, headers)
         if info.sid is None:
             return self._handshake(info, environ, headers)
-        engine = self._sessions.get(info.sid)
+        engine: Any = self._sessions.get(info.sid)
+        if engine is None and self.cluster is not None:
+            # Owned by another process: a stand-in with the same port.
+            engine = self.cluster.session(info.sid)
+            if isinstance(engine, RemoteProtocolError):
+                return self._refuse(engine, environ, headers)
         if engine is None:
             return self._refuse(RemoteProtocolError(UNKNOWN_SID), environ,
                                 headers)
@@ -356,10 +376,17 @@ class Server(EventEmitter):
             self.logger.error('generate_id returned a sid in use')
             return self._refuse(RemoteProtocolError(BAD_REQUEST), environ,
                                 headers)
+        if self.cluster is not None:
+            refusal = self.cluster.register(sid, info.protocol, info.b64)
+            if refusal is not None:
+                headers.append(('Retry-After', '5'))
+                return self._refuse(refusal, environ, headers)
         hijack = None
         if info.transport == 'websocket':
             hijack = self._websocket.accept(environ)
             if isinstance(hijack, RemoteProtocolError):
+                if self.cluster is not None:
+                    self.cluster.forget(sid)
                 return self._refuse(hijack, environ, headers)
         engine = self._open_session(sid, info, environ)
         if engine is None:
@@ -456,6 +483,8 @@ class Server(EventEmitter):
                                           sid)
 
     def _forget(self, engine: SessionEngine) -> None:
+        if self.cluster is not None:
+            self.cluster.forget(engine.sid)
         if self._sessions.get(engine.sid) is engine:
             del self._sessions[engine.sid]
 

@@ -179,6 +179,9 @@ def listen(port: int, host: str = '127.0.0.1', *,
         except KeyboardInterrupt:  # pragma: no cover - handlers not ours
             pass
         http.stop()
+        cluster = getattr(server, 'cluster', None)
+        if cluster is not None:
+            cluster.stop()
     finally:
         if installed:
             stop.restore()

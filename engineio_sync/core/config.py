@@ -15,6 +15,7 @@ import difflib
 import inspect
 import json as _stdlib_json
 import re
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -284,6 +285,43 @@ def _initial_packet(value: Any) -> str | bytes | None:
     return value
 
 
+_CLUSTER_SCHEMES = ('redis', 'rediss', 'unix')
+
+
+def _cluster(value: Any) -> Any:
+    """A Redis URL is checked here; an object (a redis-py client or a
+    ``ClusterOptions``) by :mod:`engineio_sync.cluster`, which knows them."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            url = urllib.parse.urlsplit(value)
+            port = url.port
+        except ValueError as exc:
+            raise ConfigError(f'cluster URL {value!r} is malformed: '
+                              f'{exc}') from None
+        if url.scheme not in _CLUSTER_SCHEMES:
+            raise ConfigError(
+                f'cluster must be a redis://, rediss:// or unix:// URL, not '
+                f'{value!r}')
+        if url.scheme == 'unix':
+            if not url.path:
+                raise ConfigError(f'cluster URL {value!r} names no socket '
+                                  'path')
+        elif not url.hostname:
+            raise ConfigError(f'cluster URL {value!r} names no host')
+        database = url.path.strip('/')
+        if url.scheme != 'unix' and database and not database.isdigit():
+            raise ConfigError(f'cluster URL {value!r}: the database must '
+                              f'be a number, not {database!r}')
+        del port  # only checked
+        return value
+    if isinstance(value, (bool, int, float, bytes)):
+        raise ConfigError('cluster must be a Redis URL, a redis-py client '
+                          f'or a ClusterOptions, not {value!r}')
+    return value
+
+
 def _headers(name: str) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         return _headers_option(name, value)
@@ -475,6 +513,12 @@ OPTIONS: tuple[Option, ...] = (
     Option('initial_headers', None, _HEADERS_ANNOTATION,
            'the same as ``headers``, for the handshake response only (not '
            'the WebSocket ``101``)', _headers('initial_headers')),
+    Option('cluster', None, 'str | Any | None',
+           "share sessions between processes and hosts through Redis: "
+           "``'redis://host:6379/0'``, a ``redis.Redis`` client, or an "
+           '``engineio_sync.cluster.ClusterOptions``; ``None``: sessions '
+           'live in this process only (see "Deploying on several workers '
+           'and hosts")', _cluster),
 )
 
 _BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
@@ -577,6 +621,8 @@ class ServerConfig:
     async_handlers: bool
     #: accepted for python-engineio compatibility; unused
     monitor_clients: bool | None
+    #: None, a Redis URL, or an object for engineio_sync.cluster
+    cluster: Any
 
     @property
     def ping_interval_ms(self) -> int:

@@ -14,7 +14,8 @@ import sys
 
 from .base import Driver
 
-__all__ = ['Driver', 'get_driver', 'detect_async_mode', 'ASYNC_MODES',
+__all__ = ['Driver', 'get_driver', 'detect_async_mode', 'sockets_cooperate',
+           'ASYNC_MODES',
            'DRIVERS']
 
 #: async_mode -> ``'module:Class'`` of its driver. A module is imported
@@ -48,6 +49,17 @@ def _gevent_patched() -> bool:
     except ImportError:  # pragma: no cover
         return False
     return bool(monkey.is_module_patched('socket'))
+
+
+def sockets_cooperate(async_mode: str) -> bool:
+    """True if blocking calls on the standard library's sockets let the
+    other tasks of ``async_mode`` run: always for threads, for eventlet
+    and gevent only once they monkey-patched the process."""
+    if async_mode == 'eventlet':
+        return _eventlet_patched()
+    if async_mode == 'gevent':
+        return _gevent_patched()
+    return True
 
 
 def detect_async_mode() -> str:

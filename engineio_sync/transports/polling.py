@@ -148,6 +148,9 @@ class PollingTransport:
         except DecodeError as exc:
             engine.invalid_input(f'parse error: {exc}')
             return error_response(exc, headers)
+        except RemoteProtocolError as exc:
+            # A session owned by another process: its owner refused.
+            return error_response(exc, headers)
         headers.append(TEXT_PLAIN)
         return Response(200, _OK, headers)
 

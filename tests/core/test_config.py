@@ -316,7 +316,7 @@ def test_every_unknown_option_is_named():
 
 def test_option_names_are_unique():
     names = [o.name for o in OPTIONS]
-    assert len(names) == len(set(names)) == 31
+    assert len(names) == len(set(names)) == 32
 
 
 def test_every_option_has_a_doc_and_an_annotation():

@@ -1,0 +1,80 @@
+"""Sessions shared by several processes and hosts through Redis.
+
+``Server(cluster='redis://host:6379/0')`` (or a redis-py client, or a
+:class:`ClusterOptions`) makes a server one process of a cluster: any
+process of it serves any request of any session, and
+:class:`Emitter` sends to sessions from processes that serve none (a
+job, a script). Nothing here is imported unless the ``cluster`` option
+is given (or this package imported); it needs redis-py
+(``pip install 'engineio_sync[redis]'``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..core.packets import Packet
+from ..exceptions import ConfigError
+from .options import ClusterOptions, make_client, resolve
+from .store import Store
+from .wire import (BROADCAST, CLOSE, SEND, encode_packets, encode_request,
+                   message_packet)
+
+__all__ = ['ClusterOptions', 'Emitter', 'join']
+
+
+def join(value: Any, *, driver: Any, logger: Any, config: Any,
+         sessions: Mapping[str, Any]) -> Any:
+    """The :class:`~engineio_sync.cluster.node.ClusterNode` of a server
+    whose ``cluster`` option is ``value`` (it starts on first use)."""
+    options = resolve(value)
+    try:
+        from .node import ClusterNode
+    except ImportError:
+        raise ConfigError("the cluster option needs redis-py: pip install "
+                          "'engineio_sync[redis]'") from None
+    return ClusterNode(options, driver=driver, logger=logger, config=config,
+                       sessions=sessions)
+
+
+class Emitter:
+    """Sends to the sessions of a cluster from any Python process.
+
+    ``Emitter('redis://host:6379/0')`` (or a client, or
+    :class:`ClusterOptions` with the servers' prefix). Each call is one
+    Redis round trip; per emitter, messages to a session keep their
+    order. Calls return False when the session is not open (or its
+    owner is gone) and raise redis-py's errors when Redis is unreachable.
+    """
+
+    def __init__(self, cluster: Any) -> None:
+        options = resolve(cluster)
+        self._owns_client = options.client is None
+        self.store = Store(make_client(options), options.prefix,
+                           directory_ttl=options.directory_ttl,
+                           inbox_limit=options.inbox_limit)
+
+    def send(self, sid: str, data: str | bytes | bytearray | memoryview
+             ) -> bool:
+        """Send a message to session ``sid``."""
+        return self.send_packet(sid, message_packet(data))
+
+    def send_packet(self, sid: str, packet: Packet) -> bool:
+        """Send a raw :class:`~engineio_sync.Packet` to session ``sid``."""
+        return self.store.tell(sid, SEND, encode_packets([packet]))
+
+    def broadcast(self, data: str | bytes | bytearray | memoryview) -> int:
+        """Send a message to every session of every process; returns how
+        many processes took it."""
+        return self.store.broadcast(encode_request(
+            BROADCAST, '', encode_packets([message_packet(data)])))
+
+    def disconnect(self, sid: str) -> bool:
+        """Close session ``sid`` (its queued messages go first)."""
+        return self.store.tell(sid, CLOSE)
+
+    def close(self) -> None:
+        """Release the connections of an emitter built from a URL (a
+        client given to it stays the caller's)."""
+        if self._owns_client:
+            self.store.client.close()

@@ -1,0 +1,118 @@
+"""How a server reaches Redis and how long what it keeps there lives."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..exceptions import ConfigError
+
+__all__ = ['ClusterOptions', 'resolve', 'make_client']
+
+_ID = re.compile(r'[A-Za-z0-9._:-]{1,100}')
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """The ``cluster`` option of :class:`~engineio_sync.Server` in full.
+
+    Give ``url`` (``redis://``, ``rediss://`` or ``unix://``) or ``client``
+    (a ``redis.Redis`` built as you need it: Sentinel's
+    ``master_for()``, TLS settings, your own pool; its socket timeout, if
+    any, must exceed one second, the longest blocking pop used here).
+
+    ``prefix`` starts every key (run several applications on one Redis
+    with different prefixes). ``process_id`` names this process in the
+    cluster (default: host name, pid and a random part; it must be unique
+    among live processes). A process whose liveness key is older than
+    ``liveness_ttl`` seconds counts as dead: its sessions end. Session
+    directory entries live ``directory_ttl`` seconds unless their owner
+    renews them. At most ``inbox_limit`` requests wait in one process's
+    inbox; a session whose request finds it full is closed. A request
+    sent to another process waits at most ``request_timeout`` seconds
+    for that process to take it (long-polls wait for the heartbeat as
+    usual). ``max_connections`` bounds this process's pool of
+    connections to Redis (when it makes the client).
+    """
+
+    url: str | None = None
+    client: Any = None
+    prefix: str = 'engineio'
+    process_id: str | None = None
+    liveness_ttl: float = 3.0
+    directory_ttl: float = 60.0
+    inbox_limit: int = 10_000
+    request_timeout: float = 30.0
+    max_connections: int = 64
+
+    def __post_init__(self) -> None:
+        if (self.url is None) == (self.client is None):
+            raise ConfigError('ClusterOptions needs exactly one of url and '
+                              'client')
+        if self.client is not None and not _is_client(self.client):
+            raise ConfigError('ClusterOptions client must be a redis-py '
+                              f'client (redis.Redis), not {self.client!r}')
+        if not isinstance(self.prefix, str) or not _ID.fullmatch(self.prefix):
+            raise ConfigError('cluster prefix must be 1-100 letters, digits '
+                              f'or ._:- characters, not {self.prefix!r}')
+        if self.process_id is not None and not (
+                isinstance(self.process_id, str)
+                and _ID.fullmatch(self.process_id)):
+            raise ConfigError('cluster process_id must be 1-100 letters, '
+                              'digits or ._:- characters, not '
+                              f'{self.process_id!r}')
+        for name in ('liveness_ttl', 'directory_ttl', 'request_timeout'):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(
+                    value, (int, float)) or value < 1:
+                raise ConfigError(f'cluster {name} must be at least 1 '
+                                  f'second, not {value!r}')
+        if self.directory_ttl < 3 * self.liveness_ttl:
+            raise ConfigError('cluster directory_ttl must be at least three '
+                              'times liveness_ttl')
+        for name in ('inbox_limit', 'max_connections'):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or \
+                    value < 2:
+                raise ConfigError(f'cluster {name} must be an int of at '
+                                  f'least 2, not {value!r}')
+
+
+def _is_client(value: Any) -> bool:
+    return all(callable(getattr(value, name, None))
+               for name in ('register_script', 'blpop', 'pipeline'))
+
+
+def resolve(value: Any) -> ClusterOptions:
+    """The ``cluster`` option (a URL, a client or options) as options."""
+    if isinstance(value, ClusterOptions):
+        return value
+    if isinstance(value, str):
+        return ClusterOptions(url=value)
+    if _is_client(value):
+        return ClusterOptions(client=value)
+    raise ConfigError('cluster must be a Redis URL, a redis-py client or a '
+                      f'ClusterOptions, not {value!r}')
+
+
+def make_client(options: ClusterOptions) -> Any:
+    """The redis-py client for ``options``: the given one, or one with a
+    bounded pool for the URL."""
+    if options.client is not None:
+        return options.client
+    try:
+        import redis
+    except ImportError:
+        raise ConfigError("the cluster option needs redis-py: pip install "
+                          "'engineio_sync[redis]'") from None
+    try:
+        pool = redis.BlockingConnectionPool.from_url(
+            options.url, max_connections=options.max_connections,
+            timeout=5, socket_timeout=5, socket_connect_timeout=2,
+            health_check_interval=30)
+    except ValueError as exc:
+        raise ConfigError(f'cluster URL {options.url!r}: {exc}') from None
+    return redis.Redis(connection_pool=pool)
+
+

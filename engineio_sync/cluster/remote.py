@@ -1,0 +1,249 @@
+"""A session owned by another process, as a transport here sees it.
+
+:class:`RemoteSession` offers the session engine's port (see
+:mod:`engineio_sync.engine`) to the transports of this process and
+carries every call to the session's owner through Redis: the owner's own
+engine decides and runs handlers; this side only moves bytes. A
+WebSocket accepted here stays here: the owner's engine writes on it
+through a :class:`~engineio_sync.cluster.proxysink.ProxySink`, whose
+messages this process's reply task writes on the socket.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Iterable, Protocol
+
+from ..core.packets import DecodeError, Packet, PacketType
+from ..exceptions import BAD_REQUEST, RemoteProtocolError
+from .proxysink import encode_ending
+from .wire import (ABANDONED, ANSWERED, ATTACH, CLOSE, ERROR, INVALID, OK,
+                   PACKETS, POLL, POST, UPGRADE, WS_ENDED, WS_INVALID,
+                   WS_PACKET, Reply, WireError, decode_error,
+                   decode_packets, encode_packets)
+
+__all__ = ['RemoteSession', 'SessionFacts', 'Carrier']
+
+_NOOP = [Packet(PacketType.NOOP)]
+
+
+class Carrier(Protocol):
+    """What carries requests to owners (the process's cluster node)."""
+
+    #: seconds a GET waits for the owner's answer
+    poll_wait: float
+    #: seconds a POST waits for the owner to take its packets
+    request_timeout: float
+    #: seconds a WebSocket's peer may leave written bytes unread
+    write_timeout: float
+    #: the driver of this process
+    driver: Any
+
+    def call(self, sid: str, kind: bytes, body: bytes, wait: float,
+             connected: Callable[[], bool] | None = None
+             ) -> Reply | RemoteProtocolError | None:
+        """A request and its reply (None on time-out)."""
+
+    def tell(self, sid: str, kind: bytes, body: bytes = b'',
+             token: str = '') -> bool:
+        """A request without reply."""
+
+    def open_channel(self, remote: RemoteSession, sink: Any) -> str:
+        """Name a WebSocket held here, for the owner to write on."""
+
+    def close_channel(self, channel: str) -> None:
+        """The WebSocket is over here."""
+
+
+class SessionFacts:
+    """What a transport reads of a session besides the port: its
+    protocol (4 or 3) and transport."""
+
+    __slots__ = ('protocol', 'transport')
+
+    def __init__(self, protocol: int) -> None:
+        self.protocol = protocol
+        self.transport = 'polling'
+
+
+class RemoteSession:
+    """The port of a session whose owner is another process."""
+
+    __slots__ = ('node', 'sid', 'owner', 'session', 'b64', 'write_lock',
+                 'channel', 'poll_token')
+
+    def __init__(self, node: Carrier, sid: str, owner: str,
+                 protocol: int, b64: bool) -> None:
+        self.node = node
+        self.sid = sid
+        self.owner = owner
+        self.session = SessionFacts(protocol)
+        #: v3 long-polling: binary as base64 text
+        self.b64 = b64
+        #: orders what is written on a WebSocket held here
+        self.write_lock = node.driver.lock()
+        #: the name the owner knows that WebSocket by
+        self.channel = ''
+        #: the name the owner knows this GET by
+        self.poll_token = ''
+
+    def __repr__(self) -> str:
+        return f'<RemoteSession {self.sid} owned by {self.owner}>'
+
+    def poll(self, connected: Callable[[], bool] | None = None
+             ) -> list[Packet] | RemoteProtocolError | None:
+        """A GET here: the owner's engine answers it as if it were its
+        own (it parks there, this GET waits here). Once ``connected()`` is
+        False the GET takes nothing (None) and the packets wait for the
+        next one."""
+        reply = self.node.call(self.sid, POLL, b'', self.node.poll_wait,
+                               connected)
+        if reply is ABANDONED:
+            return None
+        if reply is None:
+            # The owner took longer than its heartbeat allows; an empty
+            # answer makes the client poll again.
+            return _NOOP
+        result = _outcome(reply)
+        if isinstance(result, list):
+            self.poll_token = reply.token
+            return result
+        return [] if result is None else result
+
+    def poll_answered(self, packets: list[Packet], delivered: bool) -> None:
+        """The GET's answer was written (or, ``delivered`` False, not):
+        the owner's engine hears of it as of a GET of its own."""
+        if packets is not _NOOP and self.poll_token:
+            self.node.tell(self.sid, ANSWERED, b'1' if delivered else b'0',
+                           self.poll_token)
+
+    def begin_post(self) -> RemoteProtocolError | None:
+        """A POST here: the owner checks it when its packets arrive."""
+        return None
+
+    def end_post(self) -> None:
+        """Nothing to do: the owner ended the POST it ran."""
+
+    def receive(self, packets: Iterable[Packet]) -> None:
+        """Hand a POST's packets to the owner and wait until its engine
+        took them (so that the client's next POST, wherever it lands,
+        comes after). Raises the owner's refusal as a
+        :class:`RemoteProtocolError`; a :class:`DecodeError` of the
+        payload after the packets before it went to the owner."""
+        taken: list[Packet] = []
+        try:
+            for packet in packets:
+                taken.append(packet)
+        except DecodeError:
+            if taken:
+                self.node.tell(self.sid, POST, encode_packets(taken))
+            raise
+        reply = self.node.call(self.sid, POST, encode_packets(taken),
+                               self.node.request_timeout)
+        result = _outcome(reply or _NO_ANSWER)
+        if isinstance(result, RemoteProtocolError):
+            raise result
+
+    def invalid_input(self, description: str) -> None:
+        """The client sent something unreadable: the owner ends the
+        session."""
+        self.node.tell(self.sid, INVALID, description.encode())
+
+
+    def close(self, reason: str, description: str | None = None, *,
+              graceful: bool = False) -> None:
+        """Have the owner end the session."""
+        self.node.tell(self.sid, CLOSE)
+
+    # -- the port: WebSocket --------------------------------------------------
+
+    def request_upgrade(self) -> RemoteProtocolError | None:
+        """A WebSocket request here, before the 101: the owner's engine
+        decides."""
+        result = _outcome(self.node.call(self.sid, UPGRADE, b'',
+                                         self.node.request_timeout)
+                          or _NO_ANSWER)
+        return result if isinstance(result, RemoteProtocolError) else None
+
+    def attach_websocket(self, sink: Any) -> str:
+        """The WebSocket was accepted: the owner's engine attaches a proxy
+        of it and says what it is (``'active'``, ``'probe'`` or
+        ``'rejected'``)."""
+        self.channel = self.node.open_channel(self, sink)
+        reply = self.node.call(self.sid, ATTACH, self.channel.encode(),
+                               self.node.request_timeout)
+        verdict = 'rejected'
+        if isinstance(reply, Reply) and reply.status == OK:
+            verdict = reply.body.decode('ascii', 'replace')
+        if verdict not in ('active', 'probe'):
+            self.node.close_channel(self.channel)
+            return 'rejected'
+        return verdict
+
+    def websocket_packet(self, sink: Any, packet: Packet) -> bool:
+        """A packet read here goes to the owner (in order); False once the
+        owner is gone: stop reading."""
+        return self.node.tell(self.sid, WS_PACKET, encode_packets([packet]),
+                              token=self.channel)
+
+    def websocket_invalid(self, sink: Any, description: str) -> None:
+        """The connection carried something unreadable."""
+        self.node.tell(self.sid, WS_INVALID, description.encode(),
+                       token=self.channel)
+        self.node.close_channel(self.channel)
+
+    def websocket_ended(self, sink: Any, reason: str,
+                        description: str | None = None) -> None:
+        """The connection is over here."""
+        self.node.tell(self.sid, WS_ENDED, encode_ending(reason, description),
+                       token=self.channel)
+        self.node.close_channel(self.channel)
+
+    def websocket_blocked(self, sink: Any) -> None:
+        """The peer does not read what the owner writes: drain the
+        backlog here, and cut the connection if the peer reads nothing
+        for ``write_timeout`` seconds (the owner then hears of its end)."""
+        if not sink.draining:
+            sink.draining = True
+            self.node.driver.spawn(self._drain, sink)
+
+    def _drain(self, sink: Any) -> None:
+        timeout = self.node.write_timeout
+        deadline = time.monotonic() + timeout
+        ok = True
+        while ok:
+            before = sink.backlog
+            sink.wait_writable(1.0)
+            with self.write_lock:
+                ok = sink.write_backlog()
+                if ok and not sink.backlog:
+                    sink.draining = False
+                    return
+                if sink.backlog < before:
+                    deadline = time.monotonic() + timeout
+            if time.monotonic() > deadline:
+                ok = False
+        sink.draining = False
+        sink.shutdown()
+
+
+_NO_ANSWER = RemoteProtocolError(BAD_REQUEST, 'Session owner did not answer',
+                                 http_status=503)
+
+
+def _outcome(reply: Reply | RemoteProtocolError
+             ) -> list[Packet] | RemoteProtocolError | None:
+    """An owner's reply as packets, an error, or None for done."""
+    if isinstance(reply, RemoteProtocolError):
+        return reply
+    try:
+        if reply.status == OK:
+            return None
+        if reply.status == PACKETS:
+            return decode_packets(reply.body)
+        if reply.status == ERROR:
+            return decode_error(reply.body)
+    except WireError:
+        pass
+    return RemoteProtocolError(BAD_REQUEST, 'Malformed reply from the '
+                               'session owner')

@@ -1,0 +1,225 @@
+"""The cluster's keys in Redis and the only code that touches them.
+
+Keys (``P`` is the prefix; every key expires):
+
+``P:sid:<sid>``        hash: ``o`` owner process, ``p`` protocol, ``b`` v3
+                       base64; the owner renews its TTL
+``P:live:<process>``   the process is alive; it renews this often
+``P:inbox:<process>``  list: requests for sessions the process owns
+``P:wake:<process>``   list: replies for requests the process made
+
+A request is pushed by one script that checks the session, its owner's
+liveness and the inbox's bound and pushes, atomically: nothing can fall
+between the check and the push (an owner that dies after the push leaves
+a request that expires with its inbox).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .wire import OVERFLOW, encode_request
+
+__all__ = ['Store', 'Forwarded', 'UNKNOWN', 'OWNER_GONE', 'FULL', 'QUEUED']
+
+#: Outcomes of :meth:`Store.forward`.
+UNKNOWN, OWNER_GONE, FULL, QUEUED = 0, -1, -2, 1
+
+# Past the inbox limit only the overflow notices go in, and only this many
+# more: a flood cannot grow an inbox without bound.
+_OVERFLOW_ROOM = 100
+
+_FORWARD = """
+local info = redis.call('HMGET', KEYS[1], 'o', 'p', 'b')
+local owner = info[1]
+if not owner then return {0} end
+if redis.call('EXISTS', ARGV[1] .. ':live:' .. owner) == 0 then
+  return {-1, owner}
+end
+local inbox = ARGV[1] .. ':inbox:' .. owner
+local length = redis.call('LLEN', inbox)
+local limit = tonumber(ARGV[3])
+local status = 1
+if length >= limit then
+  if length >= limit + tonumber(ARGV[6]) then return {-2, owner} end
+  redis.call('RPUSH', inbox, ARGV[5])
+  status = -2
+else
+  redis.call('RPUSH', inbox, ARGV[2])
+end
+redis.call('EXPIRE', inbox, ARGV[4])
+return {status, owner, info[2], info[3]}
+"""
+
+
+_BROADCAST = """
+local pushed = 0
+for _, inbox in ipairs(KEYS) do
+  if redis.call('LLEN', inbox) < tonumber(ARGV[2]) then
+    redis.call('RPUSH', inbox, ARGV[1])
+    redis.call('EXPIRE', inbox, ARGV[3])
+    pushed = pushed + 1
+  end
+end
+return pushed
+"""
+
+
+class Forwarded:
+    """What became of a request: ``status`` (:data:`QUEUED`,
+    :data:`UNKNOWN`, :data:`OWNER_GONE` or :data:`FULL`), the owner's
+    process id and the session's protocol and base64 flag."""
+
+    __slots__ = ('status', 'owner', 'protocol', 'b64')
+
+    def __init__(self, reply: list) -> None:
+        self.status = int(reply[0])
+        self.owner = _text(reply[1]) if len(reply) > 1 else None
+        self.protocol = int(reply[2]) if len(reply) > 2 and reply[2] else 4
+        self.b64 = len(reply) > 3 and reply[3] == b'1'
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Store:
+    """The cluster's view of one Redis (a redis-py client)."""
+
+    def __init__(self, client: Any, prefix: str, *, directory_ttl: float,
+                 inbox_limit: int) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.ttl = max(1, round(directory_ttl))
+        self.inbox_limit = inbox_limit
+        self._forward = client.register_script(_FORWARD)
+        self._broadcast = client.register_script(_BROADCAST)
+
+    # -- key names ------------------------------------------------------------
+
+    def session_key(self, sid: str) -> str:
+        """The directory entry of ``sid``."""
+        return f'{self.prefix}:sid:{sid}'
+
+    def live_key(self, process: str) -> str:
+        """The liveness key of ``process``."""
+        return f'{self.prefix}:live:{process}'
+
+    def inbox_key(self, process: str) -> str:
+        """The inbox of ``process``."""
+        return f'{self.prefix}:inbox:{process}'
+
+    def wake_key(self, process: str) -> str:
+        """The list of replies for ``process``."""
+        return f'{self.prefix}:wake:{process}'
+
+    # -- owners ---------------------------------------------------------------
+
+    def register(self, sid: str, owner: str, protocol: int, b64: bool
+                 ) -> None:
+        """Enter a session in the directory, owned by ``owner``."""
+        key = self.session_key(sid)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(key, mapping={'o': owner, 'p': protocol,
+                                'b': '1' if b64 else '0'})
+        pipe.expire(key, self.ttl)
+        pipe.execute()
+
+    def unregister(self, sid: str) -> None:
+        """Remove a session from the directory."""
+        self.client.delete(self.session_key(sid))
+
+    def renew(self, sids: list[str]) -> list[str]:
+        """Extend the directory TTL of sessions (in batches of 1000);
+        returns those whose entry was gone (Redis restarted empty)."""
+        missing = []
+        for at in range(0, len(sids), 1000):
+            batch = sids[at:at + 1000]
+            pipe = self.client.pipeline(transaction=False)
+            for sid in batch:
+                pipe.expire(self.session_key(sid), self.ttl)
+            missing.extend(sid for sid, renewed in zip(batch, pipe.execute())
+                           if not renewed)
+        return missing
+
+    def keep_alive(self, process: str, ttl: float) -> None:
+        """Mark ``process`` alive for ``ttl`` seconds."""
+        self.client.set(self.live_key(process), b'1',
+                        px=max(1, round(ttl * 1000)))
+
+    def is_alive(self, process: str) -> bool:
+        """True while ``process`` renews its liveness key."""
+        return bool(self.client.exists(self.live_key(process)))
+
+    def leave(self, process: str, sids: list[str]) -> None:
+        """Remove the keys of ``process`` and of the sessions it owns (it
+        stops serving)."""
+        self.client.delete(self.live_key(process), self.inbox_key(process),
+                           self.wake_key(process))
+        for at in range(0, len(sids), 1000):
+            self.client.delete(*(self.session_key(sid)
+                                 for sid in sids[at:at + 1000]))
+
+    def processes(self) -> list[str]:
+        """The processes alive now."""
+        start = len(self.live_key(''))
+        return [_text(key)[start:] for key in self.client.scan_iter(
+            match=self.live_key('*'), count=1000)]
+
+    def broadcast(self, message: bytes) -> int:
+        """Push ``message`` to the inbox of every live process (skipping
+        full inboxes); returns how many took it."""
+        inboxes = [self.inbox_key(process) for process in self.processes()]
+        if not inboxes:
+            return 0
+        return int(self._broadcast(keys=inboxes, args=[
+            message, self.inbox_limit, self.ttl]))
+
+    def lookup(self, sid: str) -> tuple[str, int, bool] | None:
+        """(owner, protocol, b64) of a session in the directory, or None."""
+        owner, protocol, b64 = self.client.hmget(self.session_key(sid),
+                                                 'o', 'p', 'b')
+        if owner is None:
+            return None
+        return _text(owner), int(protocol or 4), b64 == b'1'
+
+    # -- messages -------------------------------------------------------------
+
+    def forward(self, sid: str, message: bytes, overflow: bytes
+                ) -> Forwarded:
+        """Push ``message`` to the inbox of ``sid``'s owner if the session
+        is known and its owner alive; ``overflow`` goes instead when the
+        inbox is full."""
+        return Forwarded(self._forward(
+            keys=[self.session_key(sid)],
+            args=[self.prefix, message, self.inbox_limit, self.ttl, overflow,
+                  _OVERFLOW_ROOM]))
+
+    def tell(self, sid: str, kind: bytes, body: bytes = b'',
+             sender: str = '', token: str = '') -> bool:
+        """Forward a request that needs no reply (``sender`` and
+        ``token`` say where it comes from); False if the session is
+        unknown, its owner gone or its inbox full."""
+        return self.forward(sid, encode_request(kind, sid, body, sender,
+                                                token),
+                            encode_request(OVERFLOW, sid)).status == QUEUED
+
+    def reply(self, process: str, message: bytes) -> None:
+        """Push a reply to ``process``'s wake list."""
+        self._push(self.wake_key(process), message)
+
+    def push_inbox(self, process: str, message: bytes) -> None:
+        """Push straight to ``process``'s inbox (no checks)."""
+        self._push(self.inbox_key(process), message)
+
+    def _push(self, key: str, message: bytes) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.rpush(key, message)
+        pipe.expire(key, self.ttl)
+        pipe.execute()
+
+    def pop(self, key: str, timeout: float) -> bytes | None:
+        """The next item of list ``key``, waiting up to ``timeout``
+        seconds (whole seconds, at least one)."""
+        item = self.client.blpop([key], timeout=max(1, round(timeout)))
+        return None if item is None else item[1]

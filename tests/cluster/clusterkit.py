@@ -1,0 +1,138 @@
+"""Several in-process servers sharing one real Redis, each behind its own
+real HTTP listener (engineio_sync's HTTP server on the threading driver).
+
+Each :class:`Node` records what its handlers saw, tagged with its name,
+so that a test can tell which process ran a handler.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from typing import Any, Callable
+
+import engineio_sync
+from engineio_sync.wsgi_servers import runner
+
+
+class Node:
+    """One cluster process: a Server with ``cluster=url`` and a listener.
+
+    Handlers: ``connect`` and ``disconnect`` are recorded; a message
+    ``echo:X`` is answered with ``X`` (from the handler, so from the
+    owner), every message is recorded.
+    """
+
+    def __init__(self, name: str, cluster: Any, **options: Any) -> None:
+        self.name = name
+        self.server = engineio_sync.Server(async_mode='threading',
+                                           cluster=cluster, **options)
+        self.events: list[tuple] = []
+        self._lock = threading.Lock()
+        server = self.server
+
+        @server.on('connect')
+        def connect(sid: str, environ: dict) -> None:
+            self.record('connect', sid)
+
+        @server.on('message')
+        def message(sid: str, data: Any) -> None:
+            self.record('message', sid, data)
+            if isinstance(data, str) and data.startswith('echo:'):
+                server.send(sid, data[5:])
+
+        @server.on('disconnect')
+        def disconnect(sid: str, reason: str) -> None:
+            self.record('disconnect', sid, reason)
+
+        self.http = runner('native')('127.0.0.1', 0,
+                                     engineio_sync.WSGIApp(server),
+                                     server.driver)
+        self.port = self.http.port
+
+    def record(self, *event: Any) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def seen(self, kind: str, sid: str | None = None) -> list[tuple]:
+        """Recorded events of ``kind`` (for ``sid``), without kind/sid."""
+        with self._lock:
+            return [e[2:] for e in self.events
+                    if e[0] == kind and (sid is None or e[1] == sid)]
+
+    def stop(self) -> None:
+        self.http.stop()
+        if self.server.cluster is not None:
+            self.server.cluster.stop()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 5.0,
+             what: str = 'condition') -> Any:
+    """Poll ``predicate`` every 20 ms until it is truthy; fail after
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f'{what} not reached within {timeout}s')
+        time.sleep(0.02)
+
+
+def messages(body: bytes) -> list[str]:
+    """The message packets of a v4 polling payload, without their type."""
+    return [p[1:] for p in body.decode().split('\x1e') if p.startswith('4')]
+
+
+def vanishing_get(port: int, sid: str) -> None:
+    """A long-poll GET whose client goes away for good once it parked."""
+    sock = socket.create_connection(('127.0.0.1', port))
+    sock.sendall(f'GET /engine.io/?EIO=4&transport=polling&sid={sid} '
+                 'HTTP/1.1\r\nHost: x\r\n\r\n'.encode())
+    time.sleep(0.2)
+    sock.close()
+
+
+def in_thread(fn: Callable[[], Any]) -> Callable[[float], Any]:
+    """Run ``fn`` in a thread; returns ``result(timeout)``."""
+    out: list = []
+
+    def run() -> None:
+        try:
+            out.append(('ok', fn()))
+        except BaseException as exc:  # reported to the test
+            out.append(('error', exc))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def result(timeout: float = 10.0) -> Any:
+        thread.join(timeout)
+        assert out, f'no result within {timeout}s'
+        kind, value = out[0]
+        if kind == 'error':
+            raise value
+        return value
+    return result
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+NUMBERED = os.path.join(REPO, 'tests', 'cluster', 'node', 'numbered.js')
+
+
+def run_clients(url: str, sessions: int, count: int, transports: str,
+                upgrade: bool = False) -> dict:
+    """Run node/numbered.js (node's engine.io-client) against ``url``:
+    its summary (sessions, ok, upgraded, owners, failures)."""
+    out = subprocess.run(
+        ['node', NUMBERED, url, str(sessions), str(count), transports,
+         'upgrade' if upgrade else 'no-upgrade'],
+        capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])

@@ -1,0 +1,143 @@
+"""gunicorn -w 4 with gthread and with gevent workers and no affinity of
+any kind: every request of a session may reach any worker. Node's
+engine.io-client runs 100 sessions that exchange numbered messages both
+ways."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, 'tests', 'deploy'))
+
+from deploykit import (AppProcess, ParkedGet, free_port,  # noqa: E402
+                       open_polling, wait_until)
+from clusterkit import run_clients  # noqa: E402
+from nodeclient import node_available  # noqa: E402
+from redisproc import redis_proc, redis_url  # noqa: E402,F401  (fixtures)
+
+pytestmark = [pytest.mark.timeout(150),
+              pytest.mark.skipif(not node_available(),
+                                 reason='npm ci not run')]
+
+@pytest.fixture(params=['gthread', 'gevent'])
+def gunicorn_cluster(request, redis_url):
+    port = free_port()
+    app = AppProcess(
+        f'gunicorn-{request.param}-cluster',
+        [sys.executable, '-m', 'gunicorn', '-c',
+         os.path.join(REPO, 'examples', 'gunicorn',
+                      f'{request.param}.conf.py'),
+         '--pythonpath', HERE, '-b', f'127.0.0.1:{port}',
+         '--no-control-socket', 'cluster_app:app'],
+        port, env={'EIO_CLUSTER': redis_url, 'WEB_CONCURRENCY': '4',
+                   'THREADS': '60', 'PYTHONPATH': REPO},
+        ready_path='/health')
+    yield app
+    app.stop()
+    assert not app.tracebacks(), app.output()
+    # The workers left the cluster on their way out: no key is left.
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.keys('*') == []
+    finally:
+        client.close()
+
+
+def test_polling_sessions_work_on_four_workers_without_affinity(
+        gunicorn_cluster, redis_url):
+    stats = run_clients(gunicorn_cluster.url, 100, 20, 'polling')
+    owners = stats.pop('owners')
+    assert stats == {'sessions': 100, 'ok': 100, 'upgraded': 0,
+                     'failures': []}
+    assert owners > 1  # the sessions are owned by several workers
+    # The sessions really were spread: every worker owned some.
+    client = redis.Redis.from_url(redis_url)
+    try:
+        live = client.keys('engineio:live:*')
+        assert len(live) == 4, live
+        # Once every session has ended, no session key is left.
+        wait_until(lambda: not client.keys('engineio:sid:*'), 15,
+                   what='no session keys')
+    finally:
+        client.close()
+
+
+def test_upgrading_clients_upgrade_on_whichever_worker(gunicorn_cluster):
+    # Three times in four the WebSocket reaches another worker than the
+    # session's owner; every upgrade must succeed all the same.
+    stats = run_clients(gunicorn_cluster.url, 100, 20,
+                        'polling,websocket', upgrade=True)
+    stats.pop('owners')
+    assert stats == {'sessions': 100, 'ok': 100, 'upgraded': 100,
+                     'failures': []}
+
+
+def test_websocket_only_clients_work_on_any_worker(gunicorn_cluster):
+    stats = run_clients(gunicorn_cluster.url, 100, 20, 'websocket')
+    stats.pop('owners')
+    assert stats == {'sessions': 100, 'ok': 100, 'upgraded': 0,
+                     'failures': []}
+
+
+def test_sigterm_with_parked_gets_on_other_workers_is_graceful(
+        gunicorn_cluster, redis_url):
+    """Parked GETs, most of them on another worker than their session's
+    owner, are all answered when the master gets SIGTERM, and gunicorn
+    exits by itself well within graceful_timeout (10 s)."""
+    port = gunicorn_cluster.port
+    sids = [open_polling(port) for _ in range(20)]
+    parked = [ParkedGet(port, sid) for sid in sids]
+    time.sleep(0.5)  # let them park
+    stopped_at = time.monotonic()
+    gunicorn_cluster.signal(signal.SIGTERM)
+    assert gunicorn_cluster.wait_exit(15) == 0, gunicorn_cluster.output()
+    assert time.monotonic() - stopped_at < 10
+    for get in parked:
+        get.join(5)
+        assert get.error is None, get.error
+        status, body = get.result
+        # The close packet from the owner, or 400 once it is gone.
+        assert (status, body) == (200, b'1') or status == 400, get.result
+
+
+SIO_SCRIPT = os.path.join(HERE, 'node', 'sio_numbered.js')
+
+
+@pytest.mark.parametrize('transports', ['polling', 'polling,websocket'])
+def test_socketio_with_redis_manager_on_four_workers(redis_url, transports):
+    """python-socketio on the cluster with its RedisManager: 50
+    socket.io-client clients exchange numbered events, handled in order on
+    one worker each, and a broadcast to a room reaches every client
+    once, wherever its session lives."""
+    port = free_port()
+    app = AppProcess(
+        'gunicorn-socketio-cluster',
+        [sys.executable, '-m', 'gunicorn', '-c',
+         os.path.join(REPO, 'examples', 'gunicorn', 'gthread.conf.py'),
+         '--pythonpath', HERE, '-b', f'127.0.0.1:{port}',
+         '--no-control-socket', 'sio_cluster_app:app'],
+        port, env={'EIO_CLUSTER': redis_url, 'WEB_CONCURRENCY': '4',
+                   'THREADS': '60', 'PYTHONPATH': REPO},
+        ready_path='/health')
+    try:
+        out = subprocess.run(['node', SIO_SCRIPT, app.url, '50', '10',
+                              transports],
+                             capture_output=True, text=True, timeout=120,
+                             cwd=REPO)
+        assert out.returncode == 0, out.stdout + out.stderr
+        stats = json.loads(out.stdout.strip().splitlines()[-1])
+        assert stats == {'clients': 50, 'ok': 50, 'shouted': 50,
+                         'failures': []}
+    finally:
+        app.stop()
+    assert not app.tracebacks(), app.output()
