@@ -29,6 +29,8 @@ eio = engineio_sync.Server(
     ping_timeout=20,
     max_http_buffer_size=1_000_000,
     http_compression=False,
+    # bench/cluster.py: several of these on one Redis
+    cluster=os.environ.get('BENCH_CLUSTER') or None,
 )
 
 
