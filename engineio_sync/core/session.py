@@ -73,6 +73,11 @@ class Upgrade(enum.IntEnum):
     UPGRADED = 3
 
 
+def _data_size(packets: list[Packet]) -> int:
+    """What ``packets`` add to ``buffered_bytes``: their data's length."""
+    return sum(0 if p.data is None else len(p.data) for p in packets)
+
+
 def _compact_dumps(value: Any) -> str:
     return _stdlib_json.dumps(value, separators=(',', ':'))
 
@@ -336,8 +341,7 @@ class Session:
             # The rest waits for the client's next GET.
             self.buffer = packets[limit:]
             packets = packets[:limit]
-            self.buffered_bytes = sum(0 if p.data is None else len(p.data)
-                                      for p in self.buffer)
+            self.buffered_bytes = _data_size(self.buffer)
         else:
             self.buffer = []
             self.buffered_bytes = 0
@@ -507,8 +511,7 @@ class Session:
             return self._close(CloseReason.TRANSPORT_ERROR,
                                'poll write failed', now)
         self.buffer[:0] = packets
-        self.buffered_bytes += sum(0 if p.data is None else len(p.data)
-                                   for p in packets)
+        self.buffered_bytes += _data_size(packets)
         self.sent_count -= len(packets)
         return _WAKE if self.poll_waiting else _NOTHING
 
