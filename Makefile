@@ -25,7 +25,7 @@ node_modules/.installed: package.json package-lock.json
 $(G25)/.installed: setup.cfg setup.py
 	$(PYTHON) -m venv $(G25)
 	$(G25)/bin/python -m pip install -q --upgrade pip
-	$(G25)/bin/python -m pip install -q -e '.[gunicorn-eventlet,examples]'
+	$(G25)/bin/python -m pip install -q -e '.[gunicorn-eventlet,examples,redis]'
 	touch $@
 
 gunicorn25: $(G25)/.installed

@@ -1,7 +1,7 @@
-"""gunicorn -w 4 with gthread and with gevent workers and no affinity of
-any kind: every request of a session may reach any worker. Node's
-engine.io-client runs 100 sessions that exchange numbered messages both
-ways."""
+"""gunicorn -w 4 with gthread and with gevent workers, and -w 3 with
+eventlet workers (gunicorn 25.x), and no affinity of any kind: every
+request of a session may reach any worker. Node's engine.io-client runs
+sessions that exchange numbered messages both ways."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, 'tests', 'deploy'))
 
 from deploykit import (AppProcess, ParkedGet, free_port,  # noqa: E402
-                       open_polling, wait_until)
+                       gunicorn25_python, open_polling, wait_until)
 from clusterkit import run_clients  # noqa: E402
 from nodeclient import node_available  # noqa: E402
 from redisproc import redis_proc, redis_url  # noqa: E402,F401  (fixtures)
@@ -48,6 +48,45 @@ def gunicorn_cluster(request, redis_url):
     # The workers left the cluster on their way out: no key is left.
     client = redis.Redis.from_url(redis_url)
     try:
+        assert client.keys('*') == []
+    finally:
+        client.close()
+
+
+def test_eventlet_workers_serve_polling_and_upgrading_sessions(redis_url):
+    """gunicorn -w 3 -k eventlet (gunicorn 25.x): monkey-patched workers,
+    redis-py on green sockets. Polling-only and upgrading clients; every
+    numbered message arrives once and in order both ways. An idle eventlet
+    worker accepts every connection it can, so each worker takes at most
+    30 at a time: the sessions spread over the three."""
+    port = free_port()
+    app = AppProcess(
+        'gunicorn-eventlet-cluster',
+        [gunicorn25_python(), '-m', 'gunicorn', '-c',
+         os.path.join(REPO, 'examples', 'gunicorn', 'eventlet.conf.py'),
+         '--pythonpath', HERE, '-b', f'127.0.0.1:{port}',
+         '--no-control-socket', '--worker-connections', '30',
+         'cluster_app:app'],
+        port, env={'EIO_CLUSTER': redis_url, 'WEB_CONCURRENCY': '3',
+                   'PYTHONPATH': REPO},
+        ready_path='/health')
+    client = redis.Redis.from_url(redis_url)
+    try:
+        polling = run_clients(app.url, 40, 20, 'polling')
+        upgrading = run_clients(app.url, 40, 20, 'polling,websocket',
+                                upgrade=True)
+        assert len(client.keys('engineio:live:*')) == 3
+    finally:
+        app.stop()
+    try:
+        assert not app.tracebacks(), app.output()
+        assert polling.pop('owners') > 1, polling  # sessions spread
+        assert polling == {'sessions': 40, 'ok': 40, 'upgraded': 0,
+                           'failures': []}
+        upgrading.pop('owners')
+        assert upgrading == {'sessions': 40, 'ok': 40, 'upgraded': 40,
+                             'failures': []}
+        # The workers left the cluster on their way out.
         assert client.keys('*') == []
     finally:
         client.close()

@@ -177,7 +177,7 @@ def _g25_ready() -> bool:
     if not os.path.exists(os.path.join(G25_VENV, '.installed')):
         return False
     result = subprocess.run(
-        [G25_PYTHON, '-c', 'import gunicorn, eventlet, flask; '
+        [G25_PYTHON, '-c', 'import gunicorn, eventlet, flask, redis; '
          'print(gunicorn.__version__)'], capture_output=True, text=True,
         timeout=60)
     return result.returncode == 0 and result.stdout.startswith('25.')
