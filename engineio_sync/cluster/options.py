@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from ..exceptions import ConfigError
 
@@ -17,10 +18,13 @@ _ID = re.compile(r'[A-Za-z0-9._:-]{1,100}')
 class ClusterOptions:
     """The ``cluster`` option of :class:`~engineio_sync.Server` in full.
 
-    Give ``url`` (``redis://``, ``rediss://`` or ``unix://``) or ``client``
-    (a ``redis.Redis`` built as you need it: Sentinel's
-    ``master_for()``, TLS settings, your own pool; its socket timeout, if
-    any, must exceed one second, the longest blocking pop used here).
+    Give ``url`` (``redis://``, ``rediss://`` or ``unix://``; or
+    ``redis+sentinel://[[user]:password@]host:port[,host:port...][/db[/service]]``
+    for the master of a Redis Sentinel ``service``, default ``mymaster``,
+    the URL python-socketio's ``RedisManager`` takes) or ``client`` (a
+    ``redis.Redis`` built as you need it: Sentinel's ``master_for()``, TLS
+    settings, your own pool; its socket timeout, if any, must exceed one
+    second, the longest blocking pop used here).
 
     ``prefix`` starts every key (run several applications on one Redis
     with different prefixes). ``process_id`` names this process in the
@@ -96,6 +100,13 @@ def resolve(value: Any) -> ClusterOptions:
                       f'ClusterOptions, not {value!r}')
 
 
+#: The scheme of URLs naming a Sentinel service.
+SENTINEL_SCHEME = 'redis+sentinel'
+#: The service a Sentinel URL without one names (Redis' own example name).
+DEFAULT_SERVICE = 'mymaster'
+_TIMEOUTS = {'socket_timeout': 5, 'socket_connect_timeout': 2}
+
+
 def make_client(options: ClusterOptions) -> Any:
     """The redis-py client for ``options``: the given one, or one with a
     bounded pool for the URL."""
@@ -106,13 +117,66 @@ def make_client(options: ClusterOptions) -> Any:
     except ImportError:
         raise ConfigError("the cluster option needs redis-py: pip install "
                           "'engineio_sync[redis]'") from None
+    if options.url.startswith(SENTINEL_SCHEME + '://'):
+        return _sentinel_client(options)
     try:
         pool = redis.BlockingConnectionPool.from_url(
             options.url, max_connections=options.max_connections,
-            timeout=5, socket_timeout=5, socket_connect_timeout=2,
-            health_check_interval=30)
+            timeout=5, health_check_interval=30, **_TIMEOUTS)
     except ValueError as exc:
         raise ConfigError(f'cluster URL {options.url!r}: {exc}') from None
     return redis.Redis(connection_pool=pool)
+
+
+def parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str,
+                                          dict[str, Any]]:
+    """``redis+sentinel://[[user]:password@]host:port[,host:port...]
+    [/db[/service]]`` as (sentinels, service name, the master's
+    connection settings); ConfigError if it is not one."""
+    parts = urlsplit(url)
+    if parts.scheme != SENTINEL_SCHEME:
+        raise ConfigError(f'not a {SENTINEL_SCHEME}:// URL: {url!r}')
+    userinfo, _, hosts = parts.netloc.rpartition('@')
+    sentinels = []
+    for address in hosts.split(','):
+        host, _, port = address.strip().rpartition(':')
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f'cluster URL {url!r}: sentinels must be '
+                              f'host:port, comma-separated, not {address!r}')
+        sentinels.append((host.strip('[]'), int(port)))
+    settings: dict[str, Any] = {}
+    if userinfo:
+        user, colon, password = userinfo.partition(':')
+        if user:
+            settings['username'] = unquote(user)
+        if colon:
+            settings['password'] = unquote(password)
+    path = [part for part in parts.path.split('/') if part]
+    if len(path) > 2 or (path and not path[0].isdigit()):
+        raise ConfigError(f'cluster URL {url!r}: the path must be '
+                          '/<db>/<service name>')
+    if path:
+        settings['db'] = int(path[0])
+    return sentinels, path[1] if len(path) > 1 else DEFAULT_SERVICE, settings
+
+
+def _sentinel_client(options: ClusterOptions) -> Any:
+    from redis import BlockingConnectionPool
+    from redis.sentinel import Sentinel, SentinelConnectionPool
+
+    class BlockingSentinelPool(SentinelConnectionPool,
+                               BlockingConnectionPool):
+        """The master's connections, found through Sentinel, at most
+        ``max_connections`` of them (a caller beyond waits for one)."""
+
+    sentinels, service, settings = parse_sentinel_url(options.url)
+    # The sentinels are asked for the master again whenever a connection
+    # to it fails or finds it demoted (redis-py's SentinelConnectionPool).
+    sentinel = Sentinel(sentinels, sentinel_kwargs=dict(_TIMEOUTS),
+                        **_TIMEOUTS)
+    return sentinel.master_for(
+        service, connection_pool_class=BlockingSentinelPool,
+        max_connections=options.max_connections, timeout=5,
+        health_check_interval=30, **settings)
 
 

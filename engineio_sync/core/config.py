@@ -294,6 +294,10 @@ def _cluster(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, str):
+        if value.startswith('redis+sentinel://'):
+            # Several hosts: engineio_sync.cluster reads it when it makes
+            # the client (Server() still raises ConfigError).
+            return value
         try:
             url = urllib.parse.urlsplit(value)
             port = url.port
@@ -302,8 +306,8 @@ def _cluster(value: Any) -> Any:
                               f'{exc}') from None
         if url.scheme not in _CLUSTER_SCHEMES:
             raise ConfigError(
-                f'cluster must be a redis://, rediss:// or unix:// URL, not '
-                f'{value!r}')
+                f'cluster must be a redis://, rediss://, unix:// or '
+                f'redis+sentinel:// URL, not {value!r}')
         if url.scheme == 'unix':
             if not url.path:
                 raise ConfigError(f'cluster URL {value!r} names no socket '

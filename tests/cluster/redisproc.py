@@ -43,10 +43,13 @@ class RedisProcess:
     """One redis-server child process; :meth:`start` and :meth:`stop` may
     be called again (the port stays the same), for restart tests."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None,
+                 args: tuple[str, ...] = ()) -> None:
         self.port = port or free_port()
         self.url = f'redis://127.0.0.1:{self.port}/0'
         self.dir = tempfile.mkdtemp(prefix='eio-redis-')
+        #: more command-line settings (``--replicaof``, ...)
+        self.args = args
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 10.0) -> None:
@@ -54,7 +57,7 @@ class RedisProcess:
         self.proc = subprocess.Popen(
             [REDIS_SERVER, '--port', str(self.port), '--bind', '127.0.0.1',
              '--save', '', '--appendonly', 'no', '--dir', self.dir,
-             '--daemonize', 'no', '--logfile', ''],
+             '--daemonize', 'no', '--logfile', '', *self.args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=self.dir)
         deadline = time.monotonic() + timeout
         while not ping(self.port):

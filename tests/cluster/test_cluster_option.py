@@ -35,7 +35,9 @@ def test_without_the_option_nothing_of_redis_is_imported():
 
 
 @pytest.mark.parametrize('value, message', [
-    ('http://127.0.0.1:6379/0', 'redis://, rediss:// or unix://'),
+    ('http://127.0.0.1:6379/0',
+     r'redis://, rediss://, unix:// or redis\+sentinel://'),
+    ('redis+sentinel://127.0.0.1/0/mymaster', 'sentinels must be host:port'),
     ('redis://', 'names no host'),
     ('redis://127.0.0.1:99999/0', 'malformed'),
     ('redis://127.0.0.1:6379/zero', 'database must be a number'),
