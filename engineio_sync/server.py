@@ -210,7 +210,9 @@ class Server(EventEmitter):
         return self._known(sid).session.transport
 
     def get_session(self, sid: str) -> dict:
-        """The user session dict of a client."""
+        """The user session dict of a client (KeyError if unknown; in a
+        cluster, :class:`~engineio_sync.cluster.SessionElsewhere`, a
+        KeyError, if another process owns it)."""
         return self._known(sid).socket.data
 
     def save_session(self, sid: str, session: dict) -> None:
@@ -220,6 +222,9 @@ class Server(EventEmitter):
     def _known(self, sid: str) -> SessionEngine:
         engine = self._sessions.get(sid)
         if engine is None:
+            if self.cluster is not None:
+                # Owned by another process: say which, never a new dict.
+                raise self.cluster.not_here(sid)
             raise KeyError(f'session {sid} is not known')
         return engine
 

@@ -15,12 +15,13 @@ from typing import Any, Mapping
 
 from ..core.packets import Packet
 from ..exceptions import ConfigError
+from .errors import SessionElsewhere
 from .options import ClusterOptions, make_client, resolve
 from .store import Store
 from .wire import (BROADCAST, CLOSE, SEND, encode_packets, encode_request,
                    message_packet)
 
-__all__ = ['ClusterOptions', 'Emitter', 'join']
+__all__ = ['ClusterOptions', 'Emitter', 'SessionElsewhere', 'join']
 
 
 def join(value: Any, *, driver: Any, logger: Any, config: Any,

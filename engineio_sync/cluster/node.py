@@ -29,6 +29,7 @@ from ..core.session import CloseReason
 from ..drivers import sockets_cooperate
 from ..exceptions import (BAD_REQUEST, UNKNOWN_SID, ConfigError,
                           RemoteProtocolError, SendBufferFull)
+from .errors import SessionElsewhere
 from .options import ClusterOptions, make_client
 from .proxysink import ProxySink, decode_ending
 from .remote import RemoteSession
@@ -593,6 +594,21 @@ class ClusterNode:
         except RedisError as exc:
             self._failed('forwarding a request', exc)
             return False
+
+    def not_here(self, sid: str) -> KeyError:
+        """What to raise when the application asks this process for the
+        data of session ``sid``, which it does not have: a
+        :class:`SessionElsewhere` naming the owner, or a plain KeyError
+        if no process has it (or the directory cannot be read)."""
+        try:
+            facts = self.store.lookup(sid)
+        except RedisError as exc:
+            self._failed('looking a session up', exc)
+            return KeyError(f'session {sid} is not known here (the session '
+                            f'directory is unreachable: {exc})')
+        if facts is None or facts[0] == self.process_id:
+            return KeyError(f'session {sid} is not known')
+        return SessionElsewhere(sid, facts[0])
 
     def session(self, sid: str) -> RemoteSession | RemoteProtocolError:
         """The stand-in of a session this process does not have, for its
