@@ -331,6 +331,33 @@ class ClusterNode:
         elif request.kind == POLL:
             # A parked GET must not hold up the session's POSTs.
             self.driver.spawn(self._answer_poll, request)
+        elif request.kind == POST:
+            self._arrived_post(request)
+        else:
+            self._serial.submit(request.sid, self._run_request, request)
+
+    def _arrived_post(self, request: Request) -> None:
+        """A POST from another process is in flight from its arrival here
+        until it is answered, as a POST of this process is while it runs:
+        the engine begins it now, so that one overlapping it (from any
+        process, this one included) is refused as in one process."""
+        engine = self.lookup(request.sid)
+        if engine is None:
+            self._serial.submit(request.sid, self._run_request, request)
+        elif engine.session.post_active:
+            # The engine refuses it and closes the session; its handlers
+            # must not hold up this inbox.
+            self.driver.spawn(self._begin_post, engine, request)
+        else:
+            self._begin_post(engine, request)
+
+    def _begin_post(self, engine: Any, request: Request) -> None:
+        refusal = engine.begin_post()
+        if refusal is not None:
+            self.logger.info('%s: POST from %s refused: %s', request.sid,
+                             request.reply_to or 'another process',
+                             refusal.message)
+            self._refuse(request, refusal)
         else:
             self._serial.submit(request.sid, self._run_request, request)
 
@@ -392,10 +419,7 @@ class ClusterNode:
     def _run(self, engine: Any, request: Request) -> None:
         kind = request.kind
         if kind == POST:
-            refusal = engine.begin_post()
-            if refusal is not None:
-                self._refuse(request, refusal)
-                return
+            # Begun on arrival (_arrived_post).
             try:
                 engine.receive(decode_packets(request.body))
             finally:

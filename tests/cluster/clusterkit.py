@@ -13,7 +13,9 @@ import socket
 import subprocess
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+
+import pytest
 
 import engineio_sync
 from engineio_sync.wsgi_servers import runner
@@ -68,6 +70,18 @@ class Node:
         self.http.stop()
         if self.server.cluster is not None:
             self.server.cluster.stop()
+
+
+@pytest.fixture
+def nodes(redis_url: str) -> Iterator[dict[str, Node]]:
+    """Nodes ``A``, ``B`` and ``C`` on the test's Redis (import
+    ``redis_url`` too), stopped after the test."""
+    made = {name: Node(name, redis_url) for name in 'ABC'}
+    try:
+        yield made
+    finally:
+        for node in made.values():
+            node.stop()
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 5.0,

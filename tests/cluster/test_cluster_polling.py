@@ -13,18 +13,9 @@ import time
 import pytest
 import redis
 
-from clusterkit import Node, in_thread, messages, wait_for
+from clusterkit import (Node, in_thread, messages,  # noqa: F401
+                        nodes, wait_for)
 from redisproc import redis_proc, redis_url  # noqa: F401  (fixtures)
-
-
-@pytest.fixture
-def nodes(redis_url):
-    made = {name: Node(name, redis_url) for name in 'ABC'}
-    try:
-        yield made
-    finally:
-        for node in made.values():
-            node.stop()
 
 
 @pytest.fixture
