@@ -97,7 +97,8 @@ class ClusterNode:
         self.client = make_client(options)
         self.store = Store(self.client, options.prefix,
                            directory_ttl=options.directory_ttl,
-                           inbox_limit=options.inbox_limit)
+                           inbox_limit=options.inbox_limit,
+                           reply_limit=options.reply_limit)
         self.driver = driver
         self.logger = logger
         self.sessions = sessions
@@ -140,6 +141,8 @@ class ClusterNode:
         self._stopping = driver.event()
         self._running = False
         self._failing = False
+        # Processes whose reply list was found full (warned once a spell).
+        self._full: set[str] = set()
 
     def __repr__(self) -> str:
         return f'<ClusterNode {self.process_id}>'
@@ -362,17 +365,34 @@ class ClusterNode:
             self._serial.submit(request.sid, self._run_request, request)
 
     def _answer(self, request: Request, status: bytes, body: bytes = b''
-                ) -> None:
-        if request.reply_to:
-            self._push(request.reply_to,
-                       encode_reply(request.token, status, body))
+                ) -> bool:
+        """Reply to the asker of ``request``, if it waits; False if the
+        reply could not be pushed."""
+        if not request.reply_to:
+            return True
+        return self._push(request.reply_to,
+                          encode_reply(request.token, status, body))
 
     def _push(self, process: str, message: bytes) -> bool:
         try:
-            self.store.reply(process, message)
+            pushed = self.store.reply(process, message)
         except RedisError as exc:
             self._failed('answering a request', exc)
             return False
+        full = self._full
+        if not pushed:
+            if process not in full:
+                full.add(process)
+                self.logger.warning(
+                    'cluster: the reply list of %s is full (%d replies '
+                    'unread: stopped or overloaded); replies to it are '
+                    'dropped, its waits time out and the sessions of its '
+                    'WebSockets close', process, self.store.reply_limit)
+            return False
+        if process in full:
+            full.discard(process)
+            self.logger.warning('cluster: %s reads its replies again',
+                                process)
         return True
 
     def _refuse(self, request: Request, error: RemoteProtocolError) -> None:
@@ -402,7 +422,12 @@ class ClusterNode:
         elif result is not None:
             # Kept until the asker says whether it wrote them.
             self._answers.setdefault(request.sid, {})[key] = result
-            self._answer(request, PACKETS, encode_packets(result))
+            if not self._answer(request, PACKETS, encode_packets(result)):
+                # Never to reach the asker: back to the session's queue
+                # for the next GET, as when a GET's write fails.
+                self._serial.submit(request.sid, self._run_request, Request(
+                    ANSWERED, request.sid, request.reply_to, request.token,
+                    b'0'))
 
     def _run_request(self, request: Request) -> None:
         engine = self.lookup(request.sid)

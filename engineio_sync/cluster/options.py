@@ -33,7 +33,11 @@ class ClusterOptions:
     ``liveness_ttl`` seconds counts as dead: its sessions end. Session
     directory entries live ``directory_ttl`` seconds unless their owner
     renews them. At most ``inbox_limit`` requests wait in one process's
-    inbox; a session whose request finds it full is closed. A request
+    inbox; a session whose request finds it full is closed. At most
+    ``reply_limit`` replies (answers, and writes for WebSockets it holds
+    for other processes) wait for one process to read them; past that
+    (the process stopped or overloaded) replies to it are dropped with a
+    warning: its waits time out, its WebSockets' sessions close. A request
     sent to another process waits at most ``request_timeout`` seconds
     for that process to take it (long-polls wait for the heartbeat as
     usual). ``max_connections`` bounds this process's pool of
@@ -47,6 +51,7 @@ class ClusterOptions:
     liveness_ttl: float = 3.0
     directory_ttl: float = 60.0
     inbox_limit: int = 10_000
+    reply_limit: int = 100_000
     request_timeout: float = 30.0
     max_connections: int = 64
 
@@ -75,7 +80,7 @@ class ClusterOptions:
         if self.directory_ttl < 3 * self.liveness_ttl:
             raise ConfigError('cluster directory_ttl must be at least three '
                               'times liveness_ttl')
-        for name in ('inbox_limit', 'max_connections'):
+        for name in ('inbox_limit', 'reply_limit', 'max_connections'):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or \
                     value < 2:

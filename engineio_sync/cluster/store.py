@@ -6,7 +6,8 @@ Keys (``P`` is the prefix; every key expires):
                        base64; the owner renews its TTL
 ``P:live:<process>``   the process is alive; it renews this often
 ``P:inbox:<process>``  list: requests for sessions the process owns
-``P:wake:<process>``   list: replies for requests the process made
+``P:wake:<process>``   list: replies for requests the process made (and
+                       writes for WebSockets it holds); bounded
 
 A request is pushed by one script that checks the session, its owner's
 liveness and the inbox's bound and pushes, atomically: nothing can fall
@@ -65,6 +66,16 @@ return pushed
 """
 
 
+# A reply goes in only while its list is under the bound: a process that
+# stops reading its replies (stopped, overloaded) cannot grow it.
+_REPLY = """
+if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
 class Forwarded:
     """What became of a request: ``status`` (:data:`QUEUED`,
     :data:`UNKNOWN`, :data:`OWNER_GONE` or :data:`FULL`), the owner's
@@ -87,13 +98,15 @@ class Store:
     """The cluster's view of one Redis (a redis-py client)."""
 
     def __init__(self, client: Any, prefix: str, *, directory_ttl: float,
-                 inbox_limit: int) -> None:
+                 inbox_limit: int, reply_limit: int = 100_000) -> None:
         self.client = client
         self.prefix = prefix
         self.ttl = max(1, round(directory_ttl))
         self.inbox_limit = inbox_limit
+        self.reply_limit = reply_limit
         self._forward = client.register_script(_FORWARD)
         self._broadcast = client.register_script(_BROADCAST)
+        self._reply = client.register_script(_REPLY)
 
     # -- key names ------------------------------------------------------------
 
@@ -204,9 +217,11 @@ class Store:
                                                 token),
                             encode_request(OVERFLOW, sid)).status == QUEUED
 
-    def reply(self, process: str, message: bytes) -> None:
-        """Push a reply to ``process``'s wake list."""
-        self._push(self.wake_key(process), message)
+    def reply(self, process: str, message: bytes) -> bool:
+        """Push a reply to ``process``'s wake list; False (and nothing
+        pushed) if it holds ``reply_limit`` replies already."""
+        return bool(self._reply(keys=[self.wake_key(process)],
+                                args=[message, self.reply_limit, self.ttl]))
 
     def push_inbox(self, process: str, message: bytes) -> None:
         """Push straight to ``process``'s inbox (no checks)."""
