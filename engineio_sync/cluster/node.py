@@ -294,6 +294,11 @@ class ClusterNode:
         error to refuse it with (Redis unreachable: 503)."""
         try:
             self.start()
+            if self._failing:
+                # Redis may be another server now (a failover, a restart):
+                # be alive there before a session names this process.
+                self.store.keep_alive(self.process_id,
+                                      self.options.liveness_ttl)
             self.store.register(sid, self.process_id, protocol, b64)
         except RedisError as exc:
             self._failed('registering a session', exc)
