@@ -30,6 +30,7 @@ from ..drivers import sockets_cooperate
 from ..exceptions import (BAD_REQUEST, UNKNOWN_SID, ConfigError,
                           RemoteProtocolError, SendBufferFull)
 from .options import ClusterOptions, make_client
+from .pipelining import AutoPipeline
 from .proxysink import ProxySink, decode_ending
 from .remote import RemoteSession
 from .serial import SerialRunner
@@ -96,7 +97,8 @@ class ClusterNode:
         self.client = make_client(options)
         self.store = Store(self.client, options.prefix,
                            directory_ttl=options.directory_ttl,
-                           inbox_limit=options.inbox_limit)
+                           inbox_limit=options.inbox_limit,
+                           pipeline=AutoPipeline(self.client, driver))
         self.driver = driver
         self.logger = logger
         self.sessions = sessions
@@ -250,12 +252,20 @@ class ClusterNode:
 
     def _take(self, key: Callable[[], str], handle: Callable[[bytes], None],
               doing: str) -> None:
-        """Pop list ``key()`` while running, handing each item on."""
+        """Pop list ``key()`` while running, handing each item on (all
+        that wait are taken in one round trip)."""
         started_in = self._started_in
-        pop = self.store.pop
+        pop, pop_ready = self.store.pop, self.store.pop_ready
+        hot = False
         while self._running and self._started_in == started_in:
             try:
-                raw = pop(key(), 1)
+                # While items keep coming, the next ones are taken with
+                # the other commands of this process (no round trip of
+                # their own); once the list is empty, a blocking pop.
+                items = pop_ready(key()) if hot else None
+                if not items:
+                    items = pop(key(), 1)
+                hot = bool(items)
             except Exception as exc:
                 if not self._running:
                     return
@@ -267,7 +277,9 @@ class ClusterNode:
                 continue
             if not self._running:
                 return
-            if raw is not None:
+            for raw in items:
+                if not raw:  # stop()'s wake-up
+                    continue
                 try:
                     handle(raw)
                 except WireError as exc:
