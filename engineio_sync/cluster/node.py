@@ -135,7 +135,7 @@ class ClusterNode:
         self._proxies: dict[str, dict[tuple[str, str], ProxySink]] = {}
         self._tokens = itertools.count()
         self._lock = driver.lock()
-        self._serial = SerialRunner(driver.spawn, driver.lock(), logger)
+        self._serial = SerialRunner(driver.start, driver.lock(), logger)
         self._started_in: int | None = None
         self._tasks: list[Any] = []
         self._stopping = driver.event()
@@ -341,7 +341,7 @@ class ClusterNode:
                     request.body))
         elif request.kind == POLL:
             # A parked GET must not hold up the session's POSTs.
-            self.driver.spawn(self._answer_poll, request)
+            self.driver.start(self._answer_poll, request)
         else:
             self._serial.submit(request.sid, self._run_request, request)
 

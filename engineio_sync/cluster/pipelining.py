@@ -86,7 +86,7 @@ class AutoPipeline:
             start = not self._running
             self._running = True
         if start:
-            self._driver.spawn(self._flush)
+            self._driver.start(self._flush)
         else:
             self._wake.set()
         for call in calls:
