@@ -141,6 +141,13 @@ class ClusterNode:
         self._stopping = driver.event()
         self._running = False
         self._failing = False
+        # Set in a forked child, whose parent's tasks did not come along:
+        # the next request starts this process afresh (checked on every
+        # request, so without a system call).
+        self._forked = [False]
+        os.register_at_fork(
+            after_in_child=lambda forked=self._forked: forked.__setitem__(
+                0, True))
 
     def __repr__(self) -> str:
         return f'<ClusterNode {self.process_id}>'
@@ -152,9 +159,9 @@ class ClusterNode:
         OS process: a forked worker starts afresh under a new id).
 
         Raises RedisError when Redis cannot be reached."""
-        pid = os.getpid()
-        if self._running and self._started_in == pid:
+        if self._running and not self._forked[0]:
             return
+        pid = os.getpid()
         with self._lock:
             if self._running and self._started_in == pid:
                 return
@@ -170,6 +177,7 @@ class ClusterNode:
                 self._answers.clear()
             self.store.keep_alive(self.process_id, self.options.liveness_ttl)
             self._started_in = pid
+            self._forked[0] = False
             self._running = True
             self._stopping.clear()
         spawn = self.driver.spawn
