@@ -15,6 +15,11 @@ if the package is not installed in the bench venv.
 import os
 import sys
 
+if os.environ.get('BENCH_MONKEY_PATCH') and 'eventlet' in sys.argv[3:4]:
+    # bench/cluster.py: redis-py needs cooperative sockets under eventlet
+    import eventlet
+    eventlet.monkey_patch()
+
 if os.environ.get('ENGINEIO_SYNC_PATH'):
     sys.path.insert(0, os.environ['ENGINEIO_SYNC_PATH'])
 

@@ -31,6 +31,7 @@ from ..exceptions import (BAD_REQUEST, UNKNOWN_SID, ConfigError,
                           RemoteProtocolError, SendBufferFull)
 from .errors import SessionElsewhere
 from .options import ClusterOptions, make_client
+from .pipelining import AutoPipeline
 from .proxysink import ProxySink, decode_ending
 from .remote import RemoteSession
 from .serial import SerialRunner
@@ -98,7 +99,8 @@ class ClusterNode:
         self.store = Store(self.client, options.prefix,
                            directory_ttl=options.directory_ttl,
                            inbox_limit=options.inbox_limit,
-                           reply_limit=options.reply_limit)
+                           reply_limit=options.reply_limit,
+                           pipeline=AutoPipeline(self.client, driver))
         self.driver = driver
         self.logger = logger
         self.sessions = sessions
@@ -135,7 +137,7 @@ class ClusterNode:
         self._proxies: dict[str, dict[tuple[str, str], ProxySink]] = {}
         self._tokens = itertools.count()
         self._lock = driver.lock()
-        self._serial = SerialRunner(driver.spawn, driver.lock(), logger)
+        self._serial = SerialRunner(driver.start, driver.lock(), logger)
         self._started_in: int | None = None
         self._tasks: list[Any] = []
         self._stopping = driver.event()
@@ -143,6 +145,13 @@ class ClusterNode:
         self._failing = False
         # Processes whose reply list was found full (warned once a spell).
         self._full: set[str] = set()
+        # Set in a forked child, whose parent's tasks did not come along:
+        # the next request starts this process afresh (checked on every
+        # request, so without a system call).
+        self._forked = [False]
+        os.register_at_fork(
+            after_in_child=lambda forked=self._forked: forked.__setitem__(
+                0, True))
 
     def __repr__(self) -> str:
         return f'<ClusterNode {self.process_id}>'
@@ -154,9 +163,9 @@ class ClusterNode:
         OS process: a forked worker starts afresh under a new id).
 
         Raises RedisError when Redis cannot be reached."""
-        pid = os.getpid()
-        if self._running and self._started_in == pid:
+        if self._running and not self._forked[0]:
             return
+        pid = os.getpid()
         with self._lock:
             if self._running and self._started_in == pid:
                 return
@@ -172,6 +181,7 @@ class ClusterNode:
                 self._answers.clear()
             self.store.keep_alive(self.process_id, self.options.liveness_ttl)
             self._started_in = pid
+            self._forked[0] = False
             self._running = True
             self._stopping.clear()
         spawn = self.driver.spawn
@@ -254,12 +264,20 @@ class ClusterNode:
 
     def _take(self, key: Callable[[], str], handle: Callable[[bytes], None],
               doing: str) -> None:
-        """Pop list ``key()`` while running, handing each item on."""
+        """Pop list ``key()`` while running, handing each item on (all
+        that wait are taken in one round trip)."""
         started_in = self._started_in
-        pop = self.store.pop
+        pop, pop_ready = self.store.pop, self.store.pop_ready
+        hot = False
         while self._running and self._started_in == started_in:
             try:
-                raw = pop(key(), 1)
+                # While items keep coming, the next ones are taken with
+                # the other commands of this process (no round trip of
+                # their own); once the list is empty, a blocking pop.
+                items = pop_ready(key()) if hot else None
+                if not items:
+                    items = pop(key(), 1)
+                hot = bool(items)
             except Exception as exc:
                 if not self._running:
                     return
@@ -271,7 +289,9 @@ class ClusterNode:
                 continue
             if not self._running:
                 return
-            if raw is not None:
+            for raw in items:
+                if not raw:  # stop()'s wake-up
+                    continue
                 try:
                     handle(raw)
                 except WireError as exc:
@@ -294,12 +314,13 @@ class ClusterNode:
         error to refuse it with (Redis unreachable: 503)."""
         try:
             self.start()
+            self.store.register(sid, self.process_id, protocol, b64)
             if self._failing:
                 # Redis may be another server now (a failover, a restart):
-                # be alive there before a session names this process.
+                # be alive there at once, not at the next renewal, lest
+                # the session's owner look gone.
                 self.store.keep_alive(self.process_id,
                                       self.options.liveness_ttl)
-            self.store.register(sid, self.process_id, protocol, b64)
         except RedisError as exc:
             self._failed('registering a session', exc)
             return RemoteProtocolError(BAD_REQUEST,
@@ -338,7 +359,7 @@ class ClusterNode:
                     request.body))
         elif request.kind == POLL:
             # A parked GET must not hold up the session's POSTs.
-            self.driver.spawn(self._answer_poll, request)
+            self.driver.start(self._answer_poll, request)
         elif request.kind == POST:
             self._arrived_post(request)
         else:
@@ -355,7 +376,7 @@ class ClusterNode:
         elif engine.session.post_active:
             # The engine refuses it and closes the session; its handlers
             # must not hold up this inbox.
-            self.driver.spawn(self._begin_post, engine, request)
+            self.driver.start(self._begin_post, engine, request)
         else:
             self._begin_post(engine, request)
 

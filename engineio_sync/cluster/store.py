@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.exceptions import ResponseError
+
 from .wire import OVERFLOW, encode_request
 
 __all__ = ['Store', 'Forwarded', 'UNKNOWN', 'OWNER_GONE', 'FULL', 'QUEUED']
@@ -95,10 +97,15 @@ def _text(value: Any) -> str:
 
 
 class Store:
-    """The cluster's view of one Redis (a redis-py client)."""
+    """The cluster's view of one Redis (a redis-py client).
+
+    With ``pipeline`` (an :class:`~.pipelining.AutoPipeline` on the same
+    client) the commands of requests and replies go in shared pipelines;
+    without it (an emitter) each is a round trip of its own."""
 
     def __init__(self, client: Any, prefix: str, *, directory_ttl: float,
-                 inbox_limit: int, reply_limit: int = 100_000) -> None:
+                 inbox_limit: int, reply_limit: int = 100_000,
+                 pipeline: Any = None) -> None:
         self.client = client
         self.prefix = prefix
         self.ttl = max(1, round(directory_ttl))
@@ -107,6 +114,18 @@ class Store:
         self._forward = client.register_script(_FORWARD)
         self._broadcast = client.register_script(_BROADCAST)
         self._reply = client.register_script(_REPLY)
+        self._pipeline = pipeline
+        # Lists popped with BLMPOP (Redis 7) until Redis refuses it.
+        self._multi_pop = True
+
+    def _run(self, *commands: tuple) -> list:
+        """The replies of ``commands``, sent together."""
+        if self._pipeline is not None:
+            return self._pipeline.execute_all(*commands)
+        pipe = self.client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        return pipe.execute()
 
     # -- key names ------------------------------------------------------------
 
@@ -132,15 +151,12 @@ class Store:
                  ) -> None:
         """Enter a session in the directory, owned by ``owner``."""
         key = self.session_key(sid)
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hset(key, mapping={'o': owner, 'p': protocol,
-                                'b': '1' if b64 else '0'})
-        pipe.expire(key, self.ttl)
-        pipe.execute()
+        self._run(('HSET', key, 'o', owner, 'p', protocol,
+                   'b', '1' if b64 else '0'), ('EXPIRE', key, self.ttl))
 
     def unregister(self, sid: str) -> None:
         """Remove a session from the directory."""
-        self.client.delete(self.session_key(sid))
+        self._run(('DEL', self.session_key(sid)))
 
     def renew(self, sids: list[str]) -> list[str]:
         """Extend the directory TTL of sessions (in batches of 1000);
@@ -162,7 +178,7 @@ class Store:
 
     def is_alive(self, process: str) -> bool:
         """True while ``process`` renews its liveness key."""
-        return bool(self.client.exists(self.live_key(process)))
+        return bool(self._run(('EXISTS', self.live_key(process)))[0])
 
     def leave(self, process: str, sids: list[str]) -> None:
         """Remove the keys of ``process`` and of the sessions it owns (it
@@ -190,8 +206,8 @@ class Store:
 
     def lookup(self, sid: str) -> tuple[str, int, bool] | None:
         """(owner, protocol, b64) of a session in the directory, or None."""
-        owner, protocol, b64 = self.client.hmget(self.session_key(sid),
-                                                 'o', 'p', 'b')
+        owner, protocol, b64 = self._run(
+            ('HMGET', self.session_key(sid), 'o', 'p', 'b'))[0]
         if owner is None:
             return None
         return _text(owner), int(protocol or 4), b64 == b'1'
@@ -203,10 +219,18 @@ class Store:
         """Push ``message`` to the inbox of ``sid``'s owner if the session
         is known and its owner alive; ``overflow`` goes instead when the
         inbox is full."""
-        return Forwarded(self._forward(
-            keys=[self.session_key(sid)],
-            args=[self.prefix, message, self.inbox_limit, self.ttl, overflow,
-                  _OVERFLOW_ROOM]))
+        keys = [self.session_key(sid)]
+        args = [self.prefix, message, self.inbox_limit, self.ttl, overflow,
+                _OVERFLOW_ROOM]
+        return Forwarded(self._script(self._forward, _FORWARD, keys, args))
+
+    def _script(self, script: Any, source: str, keys: list, args: list
+                ) -> Any:
+        """Run a registered script, with the pipeline's other commands
+        when there is one."""
+        if self._pipeline is not None:
+            return self._pipeline.run_script(script.sha, source, keys, args)
+        return script(keys=keys, args=args)
 
     def tell(self, sid: str, kind: bytes, body: bytes = b'',
              sender: str = '', token: str = '') -> bool:
@@ -220,21 +244,41 @@ class Store:
     def reply(self, process: str, message: bytes) -> bool:
         """Push a reply to ``process``'s wake list; False (and nothing
         pushed) if it holds ``reply_limit`` replies already."""
-        return bool(self._reply(keys=[self.wake_key(process)],
-                                args=[message, self.reply_limit, self.ttl]))
+        return bool(self._script(self._reply, _REPLY,
+                                 [self.wake_key(process)],
+                                 [message, self.reply_limit, self.ttl]))
 
     def push_inbox(self, process: str, message: bytes) -> None:
         """Push straight to ``process``'s inbox (no checks)."""
         self._push(self.inbox_key(process), message)
 
     def _push(self, key: str, message: bytes) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        pipe.rpush(key, message)
-        pipe.expire(key, self.ttl)
-        pipe.execute()
+        self._run(('RPUSH', key, message), ('EXPIRE', key, self.ttl))
 
-    def pop(self, key: str, timeout: float) -> bytes | None:
-        """The next item of list ``key``, waiting up to ``timeout``
-        seconds (whole seconds, at least one)."""
-        item = self.client.blpop([key], timeout=max(1, round(timeout)))
-        return None if item is None else item[1]
+    def pop(self, key: str, timeout: float, count: int = 100
+            ) -> list[bytes]:
+        """Up to ``count`` items from the head of list ``key``, waiting up
+        to ``timeout`` seconds (whole seconds, at least one) for the first;
+        [] if none came."""
+        wait = max(1, round(timeout))
+        if self._multi_pop:
+            try:
+                item = self.client.blmpop(wait, 1, key, direction='LEFT',
+                                          count=count)
+            except ResponseError as exc:
+                if 'unknown command' not in str(exc).lower():
+                    raise
+                # Redis before 7.0: one item per round trip.
+                self._multi_pop = False
+            else:
+                return [] if item is None else list(item[1])
+        item = self.client.blpop([key], timeout=wait)
+        return [] if item is None else [item[1]]
+
+    def pop_ready(self, key: str, count: int = 100) -> list[bytes] | None:
+        """Up to ``count`` items from the head of list ``key`` without
+        waiting, sent with other commands when there is a pipeline; []
+        if it is empty, None if only :meth:`pop` should be used."""
+        if self._pipeline is None or not self._multi_pop:
+            return None
+        return self._pipeline.execute('LPOP', key, count) or []

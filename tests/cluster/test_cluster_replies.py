@@ -43,8 +43,10 @@ def others(store, nodes: dict[str, Node]) -> set[str]:
 def scripts_run(store) -> int:
     """Script calls Redis ran without error (the forwarding of requests:
     nothing else in the test runs one)."""
-    stats = store.info('commandstats').get('cmdstat_evalsha', {})
-    return stats.get('calls', 0) - stats.get('failed_calls', 0)
+    stats = store.info('commandstats')
+    return sum(stats.get(f'cmdstat_{name}', {}).get('calls', 0)
+               - stats.get(f'cmdstat_{name}', {}).get('failed_calls', 0)
+               for name in ('evalsha', 'eval'))
 
 
 def test_a_stopped_holder_cannot_grow_its_reply_list(
