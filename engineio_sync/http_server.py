@@ -359,14 +359,20 @@ _NO_BODY = _EmptyInput()
 class _Connection:
     """Buffered reads from one client socket."""
 
-    __slots__ = ('sock', 'buf', 'recv', 'sendall', 'head_timeout',
-                 'idle_since', 'then')
+    __slots__ = ('sock', 'buf', 'recv', 'sendall', 'release',
+                 'head_timeout', 'idle_since', 'then')
 
-    def __init__(self, sock: Any, io: tuple[Callable, Callable],
+    def __init__(self, sock: Any, sendall: Callable,
+                 reader: tuple[Callable, Callable],
                  head_timeout: float) -> None:
         self.sock = sock
         self.buf = b''
-        self.recv, self.sendall = io
+        # A keep-alive connection is read for a long time: its reader
+        # stays registered with the hub between requests (see
+        # Driver.stream_reader); release() before anyone else reads the
+        # socket or it is closed.
+        self.recv, self.release = reader
+        self.sendall = sendall
         self.head_timeout = head_timeout
         #: when the connection began waiting for a request (None: busy)
         self.idle_since: float | None = None
@@ -757,8 +763,9 @@ class HTTPServer:
             sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         except OSError:
             pass
-        conn = _Connection(sock, self.driver.socket_io(sock),
-                           self.head_timeout)
+        driver = self.driver
+        conn = _Connection(sock, driver.socket_io(sock)[1],
+                           driver.stream_reader(sock), self.head_timeout)
         base = self._base_environ(conn, addr)
         self._connections.add(conn)
         after = _CLOSE
@@ -780,6 +787,8 @@ class HTTPServer:
                     self._linger(conn)
                 if after != _KEEP:
                     break
+            # Whoever took the connection over reads it from now on.
+            conn.release()
             if after == _TAKEN and conn.then:
                 then = conn.then.pop()
                 conn.then = base = None  # type: ignore[assignment]
@@ -788,6 +797,7 @@ class HTTPServer:
                 except Exception:
                     logger.exception('a taken-over connection failed')
         finally:
+            conn.release()
             # A WebSocket handler returns only once its connection is over.
             try:
                 sock.close()
