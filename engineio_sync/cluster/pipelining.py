@@ -17,6 +17,7 @@ import os
 import weakref
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 __all__ = ['AutoPipeline']
@@ -127,6 +128,27 @@ class AutoPipeline:
                         return
 
     def _send(self, batch: list[_Call]) -> None:
+        replies, error = self._exchange(batch)
+        if isinstance(error, RedisConnectionError) and not replies:
+            # The held connection may have gone stale while it idled (Redis
+            # restarted, a failover): once more on a new one. As when
+            # redis-py retries a pipeline, a batch that Redis ran before
+            # the connection broke may run twice (its commands are pushes
+            # and reads).
+            replies, error = self._exchange(batch)
+        if error is not None:
+            replies.extend([error] * (len(batch) - len(replies)))
+        for call, reply in zip(batch, replies):
+            if isinstance(reply, Exception):
+                call.error = reply
+            else:
+                call.result = reply
+            call.done.set()
+
+    def _exchange(self, batch: list[_Call]
+                  ) -> tuple[list, Exception | None]:
+        """The replies read for the batch (an error reply in its place),
+        and the exception that broke the connection before the rest."""
         # The flusher holds one connection of the client's pool while it
         # runs (checking one out per batch cost a system call of its own)
         # and reads the replies raw: callers take Redis' own types.
@@ -144,16 +166,10 @@ class AutoPipeline:
                 except ResponseError as exc:
                     replies.append(exc)
         except Exception as exc:
-            # The connection failed: the commands without a reply fail,
-            # and the next batch connects again.
+            # The next batch connects again.
             self._release(broken=True)
-            replies.extend([exc] * (len(batch) - len(replies)))
-        for call, reply in zip(batch, replies):
-            if isinstance(reply, Exception):
-                call.error = reply
-            else:
-                call.result = reply
-            call.done.set()
+            return replies, exc
+        return replies, None
 
     def _release(self, broken: bool = False) -> None:
         connection, self._connection = self._connection, None

@@ -163,3 +163,16 @@ def test_the_flusher_ends_when_idle_and_returns_its_connection(redis_proc):
     assert pipeline.execute('SET', 'k', '2') == b'OK'
     assert pipeline.execute('GET', 'k') == b'2'
     client.close()
+
+
+def test_a_connection_gone_stale_while_idle_is_replaced_at_once(redis_proc):
+    # Redis restarts between two commands: the connection the flusher
+    # held is dead, and the next command must not fail because of it.
+    client = client_for(redis_proc)
+    pipeline = AutoPipeline(client, get_driver('threading'), idle=30)
+    assert pipeline.execute('SET', 'k', '1') == b'OK'
+    redis_proc.stop()
+    redis_proc.start()
+    assert pipeline.execute('SET', 'k', '2') == b'OK'
+    assert pipeline.execute('GET', 'k') == b'2'
+    client.close()
