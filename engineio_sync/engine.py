@@ -218,7 +218,8 @@ class SessionEngine:
 
     __slots__ = ('ctx', 'session', 'sid', 'socket', 'lock', 'write_lock',
                  'poll_event', 'ws', 'probe', 'callbacks', 'announced',
-                 'unconfirmed', 'b64', 'room', 'traffic', '__weakref__')
+                 'unconfirmed', 'b64', 'room', 'traffic', 'intake',
+                 '__weakref__')
 
     def __init__(self, ctx: EngineContext, session: Session) -> None:
         driver = ctx.driver
@@ -248,6 +249,11 @@ class SessionEngine:
         self.announced = True
         #: the session's :class:`Traffic` counters while metrics are on
         self.traffic: Traffic | None = None
+        #: while set, :meth:`receive` offers the client's packets to it
+        #: first; it returns True if it took them (a cluster session whose
+        #: connect handlers have not run yet holds them: see
+        #: :mod:`engineio_sync.cluster.handover`)
+        self.intake: Callable[[list[Packet]], bool] | None = None
 
     @classmethod
     def create(cls, ctx: EngineContext, sid: str, *, transport: str,
@@ -339,9 +345,11 @@ class SessionEngine:
 
     # -- the application's side ----------------------------------------------------
 
-    def open(self) -> None:
-        """Queue the open packet: the handshake is being answered."""
-        self._apply(self._run(_OPEN))
+    def open(self, announce: bool = True) -> None:
+        """Queue the open packet: the handshake is being answered.
+        ``announce`` False: the client has it already (the session moved
+        here from another process of a cluster); open without it."""
+        self._apply(self._run(_OPEN if announce else Open(False)))
 
     def refuse(self) -> None:
         """The connect handlers refused the session: end it unannounced."""
@@ -759,6 +767,15 @@ class SessionEngine:
         RECEIVE_SLICE of them the task yields, so that one such POST cannot
         hold up every other client while its handlers run.
         """
+        intake = self.intake
+        if intake is not None:
+            packets = list(packets)
+            if intake(packets):
+                return
+        self.receive_now(packets)
+
+    def receive_now(self, packets: Iterable[Packet]) -> None:
+        """As :meth:`receive`, past the :attr:`intake`."""
         receive_packet = self.receive_packet
         traffic = self.traffic
         for count, packet in enumerate(packets, 1):

@@ -96,6 +96,9 @@ class Server(EventEmitter):
             self.cluster = join(config.cluster, driver=self.driver,
                                 logger=self.logger, config=config,
                                 sessions=self._sessions)
+            self.cluster.serve(adopt=self._adopt,
+                               connect=self._connect_deferred,
+                               drop=self._drop)
         #: What counts this server's sessions for Prometheus, or None:
         #: set by :func:`engineio_sync.metrics.instrument`. It is told of
         #: each accepted session (``opened(engine)``, which gives the
@@ -331,6 +334,10 @@ class Server(EventEmitter):
             if not upgrade:
                 return self._refuse(RemoteProtocolError(BAD_REQUEST),
                                     environ, headers)
+            if self.cluster is not None:
+                # A session whose connect is deferred settles here, or
+                # moves here from its owner (cluster.handover).
+                engine = self.cluster.upgrading(engine)
             refusal = engine.request_upgrade()
             if refusal is None:
                 return self._upgrade(engine, environ, headers)
@@ -393,7 +400,9 @@ class Server(EventEmitter):
                 if self.cluster is not None:
                     self.cluster.forget(sid)
                 return self._refuse(hijack, environ, headers)
-        engine = self._open_session(sid, info, environ)
+        engine = self._open_session(
+            sid, info, environ, defer=hijack is None
+            and self.cluster is not None and self.cluster.defers)
         if engine is None:
             return self._refuse(RemoteProtocolError(FORBIDDEN), environ,
                                 headers)
@@ -415,24 +424,50 @@ class Server(EventEmitter):
             lambda delivered: engine.poll_answered(packets, delivered),
             b64=engine.b64)
 
-    def _open_session(self, sid: str, info: RequestInfo,
-                      environ: dict) -> SessionEngine | None:
+    def _open_session(self, sid: str, info: RequestInfo, environ: dict,
+                      defer: bool = False) -> SessionEngine | None:
         """Create a session, queue its open packet, run connect handlers.
 
         Returns None (and forgets the session) if a handler refused it.
+        With ``defer`` the cluster runs the connect handlers later, here
+        or in the process the session moves to (see
+        :mod:`engineio_sync.cluster.handover`).
         """
-        engine = SessionEngine.create(
-            self._engines, sid, transport=info.transport,
-            protocol=info.protocol,
-            poll_limit=poll_limit_for(environ.get('HTTP_USER_AGENT')))
-        engine.b64 = info.b64
-        socket = Socket(engine, environ)
-        engine.socket = socket
-        self._sessions[sid] = engine
-        self.clients[sid] = socket
+        engine = self._new_engine(sid, info.transport, info.protocol,
+                                  info.b64, environ)
         engine.open()
         self.logger.info('%s: session opened (%s, EIO=%d)', sid,
                          info.transport, info.protocol)
+        if defer:
+            engine.announced = False
+            self.cluster.defer(engine, environ)
+            return engine
+        if not self._accept(engine, environ):
+            self._sessions.pop(sid, None)
+            engine.refuse()
+            return None
+        return engine
+
+    def _new_engine(self, sid: str, transport: str, protocol: int,
+                    b64: bool, environ: dict, intake: Any = None
+                    ) -> SessionEngine:
+        engine = SessionEngine.create(
+            self._engines, sid, transport=transport, protocol=protocol,
+            poll_limit=poll_limit_for(environ.get('HTTP_USER_AGENT')))
+        engine.b64 = b64
+        engine.socket = Socket(engine, environ)
+        engine.intake = intake
+        self._sessions[sid] = engine
+        return engine
+
+    def _accept(self, engine: SessionEngine, environ: dict) -> bool:
+        """Run a session's connect handlers. True: the application has it
+        (counted, ``connection`` emitted); False: a handler refused it and
+        the caller ends it."""
+        sid = engine.sid
+        socket = engine.socket
+        self.clients[sid] = socket
+        engine.announced = True
         handlers = self.handlers
         if 'connect' in handlers:
             for handler in tuple(handlers['connect']):
@@ -443,17 +478,47 @@ class Server(EventEmitter):
                                           'refusing the session', sid)
                     verdict = False
                 if verdict is False:
-                    self._sessions.pop(sid, None)
                     self.clients.pop(sid, None)
-                    engine.refuse()
                     self.logger.info('%s: refused by the connect handler',
                                      sid)
-                    return None
+                    return False
         if self.metrics is not None:
             self.metrics.opened(engine)
         if 'connection' in handlers:
             self.emit('connection', socket)
+        return True
+
+    # -- what the cluster's handover asks (see cluster.handover) ------------------
+
+    def _adopt(self, sid: str, protocol: int, b64: bool, environ: dict,
+               intake: Callable[[list[Packet]], bool]) -> SessionEngine:
+        """A polling session moved here from the process that answered its
+        handshake: open it without an open packet, connect not run yet,
+        the client's packets going to ``intake`` from the start."""
+        engine = self._new_engine(sid, 'polling', protocol, b64, environ,
+                                  intake)
+        engine.announced = False
+        engine.open(announce=False)
         return engine
+
+    def _connect_deferred(self, engine: SessionEngine, environ: dict
+                          ) -> bool:
+        """Run the deferred connect handlers of a session whose handshake
+        was answered already: a refusal closes it (the client gets a close
+        packet, not a 403)."""
+        if self._accept(engine, environ):
+            return True
+        if self.metrics is not None:
+            self.metrics.refused(FORBIDDEN)
+        engine.announced = False
+        engine.close(CloseReason.SERVER_DISCONNECT,
+                     'refused by the connect handler', graceful=True)
+        return False
+
+    def _drop(self, engine: SessionEngine) -> None:
+        """Take a session out of the table (it ended, or moved away)."""
+        if self._sessions.get(engine.sid) is engine:
+            del self._sessions[engine.sid]
 
     # -- what the session engines report ------------------------------------------
 
@@ -490,8 +555,7 @@ class Server(EventEmitter):
     def _forget(self, engine: SessionEngine) -> None:
         if self.cluster is not None:
             self.cluster.forget(engine.sid)
-        if self._sessions.get(engine.sid) is engine:
-            del self._sessions[engine.sid]
+        self._drop(engine)
 
 
 def _fire_timer(engine: SessionEngine, now: float) -> None:

@@ -30,6 +30,7 @@ from ..drivers import sockets_cooperate
 from ..exceptions import (BAD_REQUEST, UNKNOWN_SID, ConfigError,
                           RemoteProtocolError, SendBufferFull)
 from .errors import SessionElsewhere
+from .handover import Handover
 from .options import ClusterOptions, make_client
 from .pipelining import AutoPipeline
 from .proxysink import ProxySink, decode_ending
@@ -37,7 +38,8 @@ from .remote import RemoteSession
 from .serial import SerialRunner
 from .store import FULL, OWNER_GONE, QUEUED, UNKNOWN, Forwarded, Store
 from .wire import (ABANDON, ABANDONED, ANSWERED, ATTACH, BROADCAST, CLOSE,
-                   CLOSE_FRAME, CUT, ERROR, INVALID, OK, OVERFLOW, PACKETS,
+                   CLOSE_FRAME, CUT, ERROR, HANDOVER, INVALID, OK, OVERFLOW,
+                   PACKETS,
                    POLL, POST, SEND, UPGRADE, WRITE, WS_ENDED, WS_INVALID,
                    WS_PACKET, Reply, Request, WireError, decode_packets,
                    decode_reply, decode_request, encode_error,
@@ -104,7 +106,6 @@ class ClusterNode:
         self.driver = driver
         self.logger = logger
         self.sessions = sessions
-        self.lookup = sessions.get
         #: seconds a WebSocket held here may leave written bytes unread
         self.write_timeout = config.write_timeout
         # Past this many unread bytes a WebSocket held here is cut.
@@ -152,6 +153,15 @@ class ClusterNode:
         os.register_at_fork(
             after_in_child=lambda forked=self._forked: forked.__setitem__(
                 0, True))
+        #: moves sessions to their WebSocket's process (None: the
+        #: ``handover`` option is off, or the server offers no upgrade)
+        self.handover: Handover | None = None
+        # Kept below half the ping timeout: the client's heartbeat must
+        # not notice the wait.
+        window = min(float(options.handover), config.ping_timeout / 2)
+        if window > 0 and config.allow_upgrades and \
+                'websocket' in config.transports:
+            self.handover = Handover(self, window)
 
     def __repr__(self) -> str:
         return f'<ClusterNode {self.process_id}>'
@@ -179,6 +189,8 @@ class ClusterNode:
                 self._channels.clear()
                 self._proxies.clear()
                 self._answers.clear()
+                if self.handover is not None:
+                    self.handover.reset()
             self.store.keep_alive(self.process_id, self.options.liveness_ttl)
             self._started_in = pid
             self._forked[0] = False
@@ -341,6 +353,53 @@ class ClusterNode:
             # Its entry expires by itself.
             self._failed('removing a session', exc)
 
+    def lookup(self, sid: str) -> Any:
+        """The engine of a session of this process (waiting for one that
+        is being handed to it), or None."""
+        engine = self.sessions.get(sid)
+        if engine is None and self.handover is not None:
+            engine = self.handover.arriving(sid, self.sessions)
+        return engine
+
+    # -- the handover (see cluster.handover) ---------------------------------
+
+    def serve(self, **server_side: Any) -> None:
+        """The server's side of the handover (see
+        :meth:`~engineio_sync.cluster.handover.Handover.serve`)."""
+        if self.handover is not None:
+            self.handover.serve(**server_side)
+
+    @property
+    def defers(self) -> bool:
+        """True if polling handshakes defer their connect handlers."""
+        return self.handover is not None
+
+    def defer(self, engine: Any, environ: dict) -> None:
+        """A polling handshake was answered: its connect handlers wait
+        for the handover."""
+        self.handover.defer(engine, environ)
+
+    def upgrading(self, engine: Any) -> Any:
+        """A WebSocket request for ``engine``'s session: the engine to
+        serve it with (the session may settle, or move here)."""
+        if self.handover is None:
+            return engine
+        return self.handover.upgrading(engine)
+
+    def adopted(self, sid: str, protocol: int, b64: bool) -> None:
+        """A session moved here: its directory entry names this process
+        already; renew it from now on."""
+        self._owned[sid] = (protocol, b64)
+
+    def disowned(self, sid: str) -> None:
+        """A session moved away: its directory entry is the new owner's."""
+        self._owned.pop(sid, None)
+
+    def answer(self, request: Request, status: bytes, body: bytes = b''
+               ) -> None:
+        """Reply to the process that sent ``request``."""
+        self._answer(request, status, body)
+
     def owned_count(self) -> int:
         """How many sessions this process owns."""
         return len(self._owned)
@@ -427,6 +486,8 @@ class ClusterNode:
     def _answer_poll(self, request: Request) -> None:
         engine = self.lookup(request.sid)
         if engine is None:
+            if self._moved_on(request):
+                return
             self._refuse(request, RemoteProtocolError(UNKNOWN_SID))
             return
         key = (request.reply_to, request.token)
@@ -458,6 +519,8 @@ class ClusterNode:
     def _run_request(self, request: Request) -> None:
         engine = self.lookup(request.sid)
         if engine is None:
+            if self._moved_on(request):
+                return
             self._refuse(request, RemoteProtocolError(UNKNOWN_SID))
             return
         try:
@@ -466,6 +529,11 @@ class ClusterNode:
             # The asker must not wait for an answer that never comes.
             self._refuse(request, RemoteProtocolError(BAD_REQUEST))
             raise
+
+    def _moved_on(self, request: Request) -> bool:
+        """Pass on a request for a session that moved away."""
+        return self.handover is not None and \
+            self.handover.reforward(request)
 
     def _run(self, engine: Any, request: Request) -> None:
         kind = request.kind
@@ -500,6 +568,11 @@ class ClusterNode:
             engine.close(CloseReason.TRANSPORT_ERROR, 'cluster inbox full')
         elif kind in _WEBSOCKET_KINDS:
             self._run_websocket(engine, request)
+        elif kind == HANDOVER:
+            if self.handover is None:
+                self._answer(request, OK)
+            else:
+                self.handover.give(engine, request)
         else:
             raise WireError(f'unknown request kind {kind!r}')
 

@@ -42,6 +42,27 @@ class ClusterOptions:
     for that process to take it (long-polls wait for the heartbeat as
     usual). ``max_connections`` bounds this process's pool of
     connections to Redis (when it makes the client).
+
+    ``handover`` (seconds, default 0.5; ``0`` turns it off): a polling
+    session whose handshake offers the upgrade may move to the process
+    that receives its WebSocket, so that its messages stop crossing
+    Redis. Handlers must run in one process per session, so a session
+    can move only before any handler ran: its handshake is answered at
+    once but its ``connect`` handlers wait until the WebSocket arrives
+    (they then run in the WebSocket's process) or ``handover`` seconds
+    pass (they run in the handshake's). Packets the client sends
+    meanwhile wait too, and reach the handlers after ``connect``, in
+    order. Two consequences: a client that never upgrades meets its
+    ``connect`` up to ``handover`` seconds later, and a ``connect``
+    handler that refuses such a session closes it (the client gets a
+    close packet; its handshake was answered already) instead of the
+    handshake's 403. A moved session's ``environ`` holds the
+    handshake's CGI and ``HTTP_*`` strings and ``wsgi.url_scheme``
+    (objects such as ``wsgi.input`` or a framework's request cannot
+    cross processes); ``engineio_sync.moved_from`` names the process
+    that answered the handshake. The window is also kept below half the
+    server's ``ping_timeout`` so that the client's heartbeat never
+    notices a move.
     """
 
     url: str | None = None
@@ -54,6 +75,7 @@ class ClusterOptions:
     reply_limit: int = 100_000
     request_timeout: float = 30.0
     max_connections: int = 64
+    handover: float = 0.5
 
     def __post_init__(self) -> None:
         if (self.url is None) == (self.client is None):
@@ -77,6 +99,10 @@ class ClusterOptions:
                     value, (int, float)) or value < 1:
                 raise ConfigError(f'cluster {name} must be at least 1 '
                                   f'second, not {value!r}')
+        if isinstance(self.handover, bool) or not isinstance(
+                self.handover, (int, float)) or not 0 <= self.handover <= 10:
+            raise ConfigError('cluster handover must be 0 (off) to 10 '
+                              f'seconds, not {self.handover!r}')
         if self.directory_ttl < 3 * self.liveness_ttl:
             raise ConfigError('cluster directory_ttl must be at least three '
                               'times liveness_ttl')

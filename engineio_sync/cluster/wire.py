@@ -30,7 +30,7 @@ from ..exceptions import RemoteProtocolError
 __all__ = ['POST', 'POLL', 'SEND', 'CLOSE', 'INVALID', 'OVERFLOW', 'BROADCAST',
            'ABANDON', 'ANSWERED', 'ABANDONED', 'OK', 'PACKETS', 'ERROR',
            'UPGRADE', 'ATTACH', 'WS_PACKET', 'WS_INVALID', 'WS_ENDED', 'WRITE',
-           'CLOSE_FRAME', 'CUT', 'Request', 'Reply', 'encode_request',
+           'CLOSE_FRAME', 'CUT', 'HANDOVER', 'MOVED', 'Request', 'Reply', 'encode_request',
            'decode_request', 'encode_reply', 'decode_reply', 'encode_packets',
            'decode_packets', 'encode_error', 'decode_error', 'message_packet',
            'WireError']
@@ -52,8 +52,14 @@ ANSWERED = b'N'
 #: end (body: reason and description).
 UPGRADE, ATTACH, WS_PACKET, WS_INVALID, WS_ENDED = (b'U', b'A', b'W', b'V',
                                                     b'X')
-#: Reply statuses: done; packets for the client; a protocol error.
-OK, PACKETS, ERROR = b'O', b'K', b'E'
+#: A WebSocket for the session arrived at the asking process: move the
+#: session there if its connect handlers have not run yet (reply
+#: :data:`MOVED` with its state), else :data:`OK` (see
+#: :mod:`engineio_sync.cluster.handover`).
+HANDOVER = b'H'
+#: Reply statuses: done; packets for the client; a protocol error; the
+#: session is now the asker's (body: its state).
+OK, PACKETS, ERROR, MOVED = b'O', b'K', b'E', b'M'
 #: What an owner tells the holder of a WebSocket (on its reply list, the
 #: token naming the connection): write packets; send the close frame;
 #: cut the connection.

@@ -398,6 +398,9 @@ class Session:
     def _on_open(self, event: Open, now: float) -> tuple:
         if self.ready_state is not ReadyState.OPENING:
             return _NOTHING
+        if not event.announce:
+            self._enter(ReadyState.OPEN)
+            return self._schedule()
         settings = self.settings
         handshake = {
             'sid': self.sid,

@@ -59,7 +59,12 @@ def _typed(cls: type) -> type:
 
 @_typed
 class Open(NamedTuple):
-    """The handshake is being answered: queue the open packet."""
+    """The handshake is being answered: queue the open packet. With
+    ``announce`` False the client already has it (a cluster session that
+    moved here from the process that answered its handshake): the
+    session opens without queueing anything."""
+
+    announce: bool = True
 
 
 @_typed

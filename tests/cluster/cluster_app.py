@@ -13,7 +13,12 @@ import os
 
 import engineio_sync
 
-server = engineio_sync.Server(cluster=os.environ['EIO_CLUSTER'],
+from clusterkit import cluster_options, log_handover
+
+if os.environ.get('EIO_LOG_HANDOVER'):
+    log_handover()
+
+server = engineio_sync.Server(cluster=cluster_options(),
                               ping_interval=5, ping_timeout=5)
 expected: dict[str, int] = {}
 

@@ -7,8 +7,11 @@ so that a test can tell which process ran a handler.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -18,6 +21,8 @@ from typing import Any, Callable, Iterator
 import pytest
 
 import engineio_sync
+from engineio_sync.cluster import ClusterOptions
+from engineio_sync.cluster.options import resolve
 from engineio_sync.wsgi_servers import runner
 
 
@@ -27,19 +32,31 @@ class Node:
     Handlers: ``connect`` and ``disconnect`` are recorded; a message
     ``echo:X`` is answered with ``X`` (from the handler, so from the
     owner), every message is recorded.
+
+    ``handover`` replaces the cluster option's (``None``: keep it). It is
+    0 unless a test asks: tests of other paths want ``connect`` to run at
+    the handshake and a WebSocket on a non-owner to stay there.
     """
 
-    def __init__(self, name: str, cluster: Any, **options: Any) -> None:
+    def __init__(self, name: str, cluster: Any,
+                 handover: float | None = 0, **options: Any) -> None:
         self.name = name
+        if handover is not None:
+            cluster = dataclasses.replace(resolve(cluster),
+                                          handover=handover)
         self.server = engineio_sync.Server(async_mode='threading',
                                            cluster=cluster, **options)
         self.events: list[tuple] = []
+        #: sid -> the environ its connect handler was given
+        self.environs: dict[str, dict] = {}
         self._lock = threading.Lock()
         server = self.server
 
         @server.on('connect')
-        def connect(sid: str, environ: dict) -> None:
+        def connect(sid: str, environ: dict) -> Any:
             self.record('connect', sid)
+            self.environs[sid] = environ
+            return self.admit(sid, environ)
 
         @server.on('message')
         def message(sid: str, data: Any) -> None:
@@ -55,6 +72,10 @@ class Node:
                                      engineio_sync.WSGIApp(server),
                                      server.driver)
         self.port = self.http.port
+
+    def admit(self, sid: str, environ: dict) -> Any:
+        """The connect handler's verdict (a test may replace it)."""
+        return None
 
     def record(self, *event: Any) -> None:
         with self._lock:
@@ -150,3 +171,41 @@ def run_clients(url: str, sessions: int, count: int, transports: str,
         capture_output=True, text=True, timeout=120, cwd=REPO)
     assert out.returncode == 0, out.stdout + out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+MOVED_LINE = re.compile(r'(\S+): session moved from \S+ to \S+ \(its '
+                        r'WebSocket is here\)')
+PROXIED_LINE = re.compile(r'(\S+): stays with \S+ \(connect ran there\); '
+                          r'its WebSocket here is served through Redis')
+
+
+def cluster_options() -> ClusterOptions:
+    """The cluster option of a server process under test: Redis at
+    ``EIO_CLUSTER``, the handover window ``EIO_HANDOVER`` (default: the
+    option's own)."""
+    window = os.environ.get('EIO_HANDOVER')
+    if window is None:
+        return ClusterOptions(url=os.environ['EIO_CLUSTER'])
+    return ClusterOptions(url=os.environ['EIO_CLUSTER'],
+                          handover=float(window))
+
+
+def log_handover() -> None:
+    """In a server process under test: log the handover's lines (sessions
+    moved to their WebSocket's process, WebSockets left on a non-owner)
+    on stderr, for :func:`handover_counts`."""
+    handler = logging.StreamHandler()
+    handler.addFilter(lambda record: bool(
+        MOVED_LINE.search(record.getMessage())
+        or PROXIED_LINE.search(record.getMessage())))
+    log = logging.getLogger('engineio_sync')
+    log.setLevel(logging.INFO)
+    log.addHandler(handler)
+
+
+def handover_counts(output: str) -> tuple[int, int]:
+    """(sessions moved to their WebSocket's process, sessions whose
+    WebSocket stayed on a non-owner) in a server's output (a line may be
+    logged by several handlers: sessions are counted once)."""
+    return (len(set(MOVED_LINE.findall(output))),
+            len(set(PROXIED_LINE.findall(output))))

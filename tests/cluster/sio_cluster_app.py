@@ -16,10 +16,15 @@ import socketio
 
 from engineio_sync.socketio_compat import SocketIOServer, WSGIApp
 
+from clusterkit import cluster_options, log_handover
+
+if os.environ.get('EIO_LOG_HANDOVER'):
+    log_handover()
+
 URL = os.environ['EIO_CLUSTER']
 # async_handlers=False: python-socketio runs a client's events in order.
 sio = SocketIOServer(client_manager=socketio.RedisManager(URL),
-                     async_handlers=False, cluster=URL, ping_interval=5,
+                     async_handlers=False, cluster=cluster_options(), ping_interval=5,
                      ping_timeout=5)
 expected: dict[str, int] = {}
 

@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, 'tests', 'deploy'))
 
-from clusterkit import run_clients  # noqa: E402
+from clusterkit import handover_counts, run_clients  # noqa: E402
 from deploykit import AppProcess, free_port  # noqa: E402
 from nodeclient import node_available  # noqa: E402
 from redisproc import redis_proc, redis_url  # noqa: E402,F401  (fixtures)
@@ -73,7 +73,8 @@ http {{
 def balanced(redis_url):
     if not os.access(NGINX, os.X_OK):
         pytest.fail('nginx is not installed (.ci/run installs it)')
-    env = {'EIO_CLUSTER': redis_url, 'PYTHONPATH': f'{REPO}:{HERE}'}
+    env = {'EIO_CLUSTER': redis_url, 'PYTHONPATH': f'{REPO}:{HERE}',
+           'EIO_LOG_HANDOVER': '1'}
     hosts = []
     workdir = tempfile.mkdtemp(prefix='eio-nginx-')
     balancer = None
@@ -90,7 +91,7 @@ def balanced(redis_url):
                                       one=hosts[0].port, two=hosts[1].port))
         balancer = AppProcess('nginx', [NGINX, '-p', workdir, '-c', conf],
                               port, ready_path='/health')
-        yield balancer
+        yield balancer, hosts
     finally:
         for proc in ([balancer] if balancer else []) + hosts:
             proc.stop()
@@ -102,7 +103,20 @@ def balanced(redis_url):
 @pytest.mark.parametrize('transports, upgrade', [
     ('polling', False), ('polling,websocket', True), ('websocket', False)])
 def test_two_hosts_behind_round_robin_nginx(balanced, transports, upgrade):
-    stats = run_clients(balanced.url, 100, 20, transports, upgrade=upgrade)
+    balancer, hosts = balanced
+    stats = run_clients(balancer.url, 100, 20, transports, upgrade=upgrade)
     assert stats == {'sessions': 100, 'ok': 100,
                      'upgraded': 100 if upgrade else 0, 'owners': 2,
                      'failures': []}
+    moved = proxied = 0
+    for host in hosts:
+        counts = handover_counts(host.stderr())
+        moved, proxied = moved + counts[0], proxied + counts[1]
+    print(f'moved {moved}, proxied {proxied}')
+    if upgrade:
+        # Round robin sends about half the WebSockets to the host that
+        # did not answer the handshake: those sessions moved there (the
+        # option's default window).
+        assert moved >= 25 and proxied <= 10, [h.output() for h in hosts]
+    else:
+        assert moved == proxied == 0
