@@ -255,14 +255,17 @@ class Handover:
 
     def settle(self, deferral: Deferral) -> None:
         """Run the session's connect handlers here, then the packets held
-        for it, in order (nothing if it settled or moved already)."""
+        for it, in order; if another task is doing so, wait until it is
+        done (nothing if the session settled or moved already)."""
         with deferral.lock:
-            if deferral.state is not WAITING:
-                return
-            deferral.state = SETTLING
+            state = deferral.state
+            if state is WAITING:
+                deferral.state = SETTLING
+        if state is SETTLING:
+            deferral.settled.wait(self.request_timeout)
+        if state is not WAITING:
+            return
         engine = deferral.engine
-        if self._deferrals.get(engine.sid) is deferral:
-            del self._deferrals[engine.sid]
         try:
             # A session that ended meanwhile was never the application's.
             if not engine.session.closed and self._connect(
@@ -276,6 +279,8 @@ class Handover:
                 deferral.state = DONE
                 deferral.held = []
                 engine.intake = None
+            if self._deferrals.get(engine.sid) is deferral:
+                del self._deferrals[engine.sid]
             deferral.settled.set()
 
     def upgrading(self, engine: Any) -> Any:
@@ -287,6 +292,8 @@ class Handover:
             return self._take(engine) or engine
         deferral = self._deferrals.get(engine.sid)
         if deferral is not None:
+            # Before the upgrade: what the WebSocket carries goes to the
+            # handlers directly, so connect must be over.
             self.settle(deferral)
         return engine
 
@@ -306,13 +313,20 @@ class Handover:
                     _ENVIRON_BYTES:
                 carried = None
         if carried is None or not taker:
+            # It stays; one that is settling here settles first, so that
+            # nothing of its WebSocket reaches a handler before connect.
+            if deferral is not None:
+                self.settle(deferral)
             node.answer(request, OK)
             return
         with deferral.lock:
-            if deferral.state is not WAITING:
-                node.answer(request, OK)
-                return
-            deferral.state = MOVING
+            state = deferral.state
+            if state is WAITING:
+                deferral.state = MOVING
+        if state is not WAITING:
+            self.settle(deferral)
+            node.answer(request, OK)
+            return
         store = node.store
         try:
             switched = bool(self._switch(

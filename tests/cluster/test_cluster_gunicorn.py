@@ -29,9 +29,10 @@ pytestmark = [pytest.mark.timeout(150),
               pytest.mark.skipif(not node_available(),
                                  reason='npm ci not run')]
 
-# A window that 100 clients starting at once on a busy machine meet
-# (their WebSockets reach the server up to ~0.7 s after the handshake
-# here; the option's default, 0.5 s, suits a server that is not swamped).
+# A handover window that 100 clients starting at once on a busy machine
+# meet: their WebSockets reach the server up to ~0.7 s after the handshake
+# here, more while other suites run (the option's default, 0.5 s, suits a
+# server that is not swamped).
 HANDOVER = '2'
 
 

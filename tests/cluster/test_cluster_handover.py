@@ -347,3 +347,60 @@ def test_the_option_is_checked():
         with pytest.raises(Exception, match='handover'):
             ClusterOptions(url='redis://127.0.0.1:1/0', handover=bad)
     assert ClusterOptions(url='redis://127.0.0.1:1/0').handover == 0.5
+
+
+def test_metrics_count_a_moved_session_once_on_its_final_owner(
+        nodes, raw_client):
+    from prometheus_client import CollectorRegistry
+
+    from engineio_sync.metrics import instrument
+    registry = CollectorRegistry()
+    for node in nodes.values():
+        instrument(node.server, registry=registry)
+
+    def value(name, **labels):
+        return registry.get_sample_value(name, {'protocol': '4', **labels})
+
+    a, c = nodes['A'], nodes['C']
+    sid, _ = handshake(raw_client(a.port))
+    # Not counted while connect waits.
+    assert value('engineio_handshakes_total', transport='polling') == 0
+    ws = wsclient.connect(c.port, f'EIO=4&transport=websocket&sid={sid}')
+    upgrade(ws)
+    echo_round_trips(ws, 2)
+    assert value('engineio_handshakes_total', transport='polling') == 1
+    assert value('engineio_upgrades_total') == 1
+    assert value('engineio_sessions_open', transport='websocket') == 1
+    assert value('engineio_sessions_open', transport='polling') == 0
+    ws.close()
+    wait_for(lambda: c.seen('disconnect', sid), what='disconnect')
+    assert value('engineio_closes_total', transport='websocket',
+                 reason='transport close') == 1
+    assert value('engineio_sessions_open', transport='websocket') == 0
+    assert sum(value('engineio_closes_total', transport=t, reason=r) or 0
+               for t in ('polling', 'websocket')
+               for r in ('transport close', 'transport error',
+                         'ping timeout', 'server disconnect',
+                         'client disconnect')) == 1
+
+
+def test_a_protocol_v3_base64_session_moves_too(redis_url, raw_client):
+    with cluster(redis_url, WINDOW, names='ABC', allow_eio3=True) as made:
+        a, b, c = (raw_client(made[name].port) for name in 'ABC')
+        status, _, body = a.request('GET', 'EIO=3&transport=polling&b64=1')
+        assert status == 200, body
+        sid = json.loads(body.decode().split(':', 1)[1][1:])['sid']
+        query = f'EIO=3&transport=polling&b64=1&sid={sid}'
+        assert b.request('POST', query, body='7:4echo:x')[::2] == \
+            (200, b'ok')
+        ws = wsclient.connect(made['C'].port,
+                              f'EIO=3&transport=websocket&sid={sid}')
+        assert made['C'].seen('message', sid) == [('echo:x',)]
+        # The new owner answers in the session's protocol and encoding.
+        assert made['C'].server.send(sid, b'\x01\x02')
+        status, _, body = a.request('GET', query)
+        assert (status, body) == (200, b'2:4x6:b4AQI='), body
+        upgrade(ws)
+        ws.send('4echo:after')
+        assert receive_skipping_pings(ws) == '4after'
+        ws.close()

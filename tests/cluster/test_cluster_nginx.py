@@ -69,12 +69,17 @@ http {{
 '''
 
 
+# A handover window that 100 clients starting at once on a busy machine
+# meet (see test_cluster_gunicorn.py).
+HANDOVER = '2'
+
+
 @pytest.fixture
 def balanced(redis_url):
     if not os.access(NGINX, os.X_OK):
         pytest.fail('nginx is not installed (.ci/run installs it)')
     env = {'EIO_CLUSTER': redis_url, 'PYTHONPATH': f'{REPO}:{HERE}',
-           'EIO_LOG_HANDOVER': '1'}
+           'EIO_LOG_HANDOVER': '1', 'EIO_HANDOVER': HANDOVER}
     hosts = []
     workdir = tempfile.mkdtemp(prefix='eio-nginx-')
     balancer = None
@@ -115,8 +120,7 @@ def test_two_hosts_behind_round_robin_nginx(balanced, transports, upgrade):
     print(f'moved {moved}, proxied {proxied}')
     if upgrade:
         # Round robin sends about half the WebSockets to the host that
-        # did not answer the handshake: those sessions moved there (the
-        # option's default window).
-        assert moved >= 25 and proxied <= 10, [h.output() for h in hosts]
+        # did not answer the handshake: those sessions moved there.
+        assert moved >= 25 and proxied <= 5, [h.output() for h in hosts]
     else:
         assert moved == proxied == 0
