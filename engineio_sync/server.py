@@ -337,7 +337,7 @@ class Server(EventEmitter):
             if self.cluster is not None:
                 # A session whose connect is deferred settles here, or
                 # moves here from its owner (cluster.handover).
-                engine = self.cluster.upgrading(engine)
+                engine = self.cluster.upgrading(engine, environ)
             refusal = engine.request_upgrade()
             if refusal is None:
                 return self._upgrade(engine, environ, headers)

@@ -66,8 +66,11 @@ _LINGER = 5.0
 # Sessions that moved away, remembered for pushing late requests on.
 _MOVED_KEPT = 10_000
 # The most bytes of environ strings carried to the new owner; a larger
-# handshake settles where it is.
+# handshake settles where it is. The names of the environ's objects are
+# carried up to so many, of at most so many characters.
 _ENVIRON_BYTES = 256 * 1024
+_NAMES = 100
+_NAME_CHARS = 200
 
 _NOOP = Packet(PacketType.NOOP)
 
@@ -93,43 +96,69 @@ return 1
 """
 
 
-def portable_environ(environ: dict) -> dict[str, str]:
-    """The part of a WSGI environ that can go to another process: its
-    CGI and ``HTTP_*`` strings and ``wsgi.url_scheme``."""
-    return {key: value for key, value in environ.items()
-            if isinstance(key, str) and isinstance(value, str)
-            and (key.startswith('HTTP_') or key in _CARRIED)}
+def portable_environ(environ: dict) -> dict[str, Any]:
+    """What of a WSGI environ can go to another process: its CGI and
+    ``HTTP_*`` strings and ``wsgi.url_scheme`` (``'s'``), and the names
+    of the objects it holds (``'o'``: a framework's app, the WSGI
+    server's keys), which the new process takes from its own request."""
+    strings = {}
+    objects = []
+    for key, value in environ.items():
+        if not isinstance(key, str):
+            continue
+        if isinstance(value, str):
+            if key.startswith('HTTP_') or key in _CARRIED:
+                strings[key] = value
+        elif key != 'wsgi.input' and len(key) <= _NAME_CHARS:
+            objects.append(key)
+    return {'s': strings, 'o': sorted(objects)[:_NAMES]}
 
 
-def rebuilt_environ(carried: dict[str, str], moved_from: str) -> dict:
-    """A WSGI environ from :func:`portable_environ`'s strings: an empty
-    body, this process's error stream, and :data:`MOVED_FROM`."""
-    environ: dict[str, Any] = dict(carried)
-    environ.update({
-        'wsgi.version': (1, 0), 'wsgi.input': io.BytesIO(),
-        'wsgi.errors': sys.stderr, 'wsgi.multithread': True,
-        'wsgi.multiprocess': True, 'wsgi.run_once': False,
-        MOVED_FROM: moved_from})
+def rebuilt_environ(portable: dict[str, Any], moved_from: str,
+                    local: dict) -> dict:
+    """A WSGI environ from :func:`portable_environ`'s part of the
+    handshake's: its strings; for the objects it held, those of the same
+    names in ``local`` (the WebSocket request's environ here, which the
+    same WSGI stack made); an empty body; and :data:`MOVED_FROM`."""
+    environ: dict[str, Any] = {
+        'wsgi.version': (1, 0), 'wsgi.errors': sys.stderr,
+        'wsgi.multithread': True, 'wsgi.multiprocess': True,
+        'wsgi.run_once': False}
+    for key in portable['o']:
+        if key in local:
+            environ[key] = local[key]
+    environ.update(portable['s'])
+    environ['wsgi.input'] = io.BytesIO()
+    environ[MOVED_FROM] = moved_from
     return environ
 
 
-def encode_state(protocol: int, b64: bool, environ: dict[str, str],
+def _size(portable: dict[str, Any]) -> int:
+    return sum(len(k) + len(v) for k, v in portable['s'].items()) + \
+        sum(len(k) for k in portable['o'])
+
+
+def encode_state(protocol: int, b64: bool, environ: dict[str, Any],
                  moved_from: str, packets: list[Packet]) -> bytes:
-    """What a session's new owner needs, as bytes (a MOVED reply's body)."""
+    """What a session's new owner needs, as bytes (a MOVED reply's body):
+    ``environ`` is :func:`portable_environ`'s."""
     head = json.dumps({'p': protocol, 'b': b64, 'e': environ,
                        'f': moved_from}).encode()
     return head + b'\x00' + encode_packets(packets)
 
 
-def decode_state(raw: bytes) -> tuple[int, bool, dict[str, str], str,
+def decode_state(raw: bytes) -> tuple[int, bool, dict[str, Any], str,
                                       list[Packet]]:
-    """Parse :func:`encode_state`'s bytes: (protocol, b64, environ
-    strings, moved_from, held packets)."""
+    """Parse :func:`encode_state`'s bytes: (protocol, b64, portable
+    environ, moved_from, held packets)."""
     head, sep, body = raw.partition(b'\x00')
     try:
         state = json.loads(head)
         protocol, b64 = int(state['p']), bool(state['b'])
-        environ = {str(k): str(v) for k, v in dict(state['e']).items()}
+        portable = dict(state['e'])
+        environ = {'s': {str(k): str(v)
+                         for k, v in dict(portable['s']).items()},
+                   'o': [str(k) for k in portable['o']]}
         moved_from = str(state['f'])
     except (ValueError, TypeError, KeyError):
         raise WireError('malformed session state') from None
@@ -283,13 +312,13 @@ class Handover:
                 del self._deferrals[engine.sid]
             deferral.settled.set()
 
-    def upgrading(self, engine: Any) -> Any:
-        """A WebSocket request for ``engine``'s session reached this
-        process: settle it here if it waits here, move it here if another
-        process holds it waiting. Returns the engine to serve the request
-        with."""
+    def upgrading(self, engine: Any, environ: dict) -> Any:
+        """A WebSocket request (``environ``) for ``engine``'s session
+        reached this process: settle it here if it waits here, move it
+        here if another process holds it waiting. Returns the engine to
+        serve the request with."""
         if isinstance(engine, RemoteSession):
-            return self._take(engine) or engine
+            return self._take(engine, environ) or engine
         deferral = self._deferrals.get(engine.sid)
         if deferral is not None:
             # Before the upgrade: what the WebSocket carries goes to the
@@ -309,8 +338,7 @@ class Handover:
         if deferral is not None and deferral.engine is engine and \
                 _movable(engine):
             carried = portable_environ(deferral.environ)
-            if sum(len(k) + len(v) for k, v in carried.items()) > \
-                    _ENVIRON_BYTES:
+            if _size(carried) > _ENVIRON_BYTES:
                 carried = None
         if carried is None or not taker:
             # It stays; one that is settling here settles first, so that
@@ -399,9 +427,9 @@ class Handover:
 
     # -- the new owner's side ---------------------------------------------------
 
-    def _take(self, remote: RemoteSession) -> Any:
+    def _take(self, remote: RemoteSession, local: dict) -> Any:
         """Ask ``remote``'s owner for the session; its engine here if it
-        moved, else None."""
+        moved, else None. ``local``: the WebSocket request's environ."""
         sid = remote.sid
         node = self.node
         arrival = self.driver.event()
@@ -414,7 +442,7 @@ class Handover:
                                  'Redis', sid, remote.owner)
                 return None
             protocol, b64, carried, giver, held = decode_state(reply.body)
-            environ = rebuilt_environ(carried, giver)
+            environ = rebuilt_environ(carried, giver, local)
             deferral = Deferral(self, None, environ, held)
             # Held from the start: requests find it as soon as it is in
             # the server's table.
@@ -426,7 +454,8 @@ class Handover:
             self.settle(deferral)
             return engine
         finally:
-            del self._arrivals[sid]
+            if self._arrivals.get(sid) is arrival:
+                del self._arrivals[sid]
             arrival.set()
 
     def arriving(self, sid: str, sessions: Any) -> Any:
@@ -467,13 +496,18 @@ class Handover:
                     self._looping = False
                     return
             for item in due:
-                if isinstance(item, Deferral):
-                    if item.state is WAITING:
-                        # Connect handlers may take their time.
-                        self.driver.spawn(self.settle, item)
-                else:
-                    # Unannounced: the application hears nothing of it.
-                    item.close(CloseReason.TRANSPORT_CLOSE, 'moved away')
+                try:
+                    if isinstance(item, Deferral):
+                        if item.state is WAITING:
+                            # Connect handlers may take their time.
+                            self.driver.spawn(self.settle, item)
+                    else:
+                        # Unannounced: the application hears nothing.
+                        item.close(CloseReason.TRANSPORT_CLOSE, 'moved away')
+                except Exception:
+                    # This task must go on: others wait for their deadline.
+                    self.logger.exception('cluster: a handover deadline '
+                                          'failed')
             if heads:
                 self._wake.wait(max(0.0, min(heads) - time.monotonic()))
 

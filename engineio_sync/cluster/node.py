@@ -379,12 +379,12 @@ class ClusterNode:
         for the handover."""
         self.handover.defer(engine, environ)
 
-    def upgrading(self, engine: Any) -> Any:
-        """A WebSocket request for ``engine``'s session: the engine to
-        serve it with (the session may settle, or move here)."""
+    def upgrading(self, engine: Any, environ: dict) -> Any:
+        """A WebSocket request (``environ``) for ``engine``'s session: the
+        engine to serve it with (the session may settle, or move here)."""
         if self.handover is None:
             return engine
-        return self.handover.upgrading(engine)
+        return self.handover.upgrading(engine, environ)
 
     def adopted(self, sid: str, protocol: int, b64: bool) -> None:
         """A session moved here: its directory entry names this process

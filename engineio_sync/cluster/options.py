@@ -57,10 +57,11 @@ class ClusterOptions:
     handler that refuses such a session closes it (the client gets a
     close packet; its handshake was answered already) instead of the
     handshake's 403. A moved session's ``environ`` holds the
-    handshake's CGI and ``HTTP_*`` strings and ``wsgi.url_scheme``
-    (objects such as ``wsgi.input`` or a framework's request cannot
-    cross processes); ``engineio_sync.moved_from`` names the process
-    that answered the handshake. The window is also kept below half the
+    handshake's CGI and ``HTTP_*`` strings and ``wsgi.url_scheme``;
+    objects cannot cross processes, so those it held are taken, under
+    the same names, from the WebSocket request's environ in the new
+    process (an empty ``wsgi.input``); ``engineio_sync.moved_from``
+    names the process that answered the handshake. The window is also kept below half the
     server's ``ping_timeout`` so that the client's heartbeat never
     notices a move.
     """

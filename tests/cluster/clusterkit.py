@@ -68,9 +68,15 @@ class Node:
         def disconnect(sid: str, reason: str) -> None:
             self.record('disconnect', sid, reason)
 
-        self.http = runner('native')('127.0.0.1', 0,
-                                     engineio_sync.WSGIApp(server),
-                                     server.driver)
+        wsgi_app = engineio_sync.WSGIApp(server)
+
+        def app(environ: dict, start_response: Any) -> Any:
+            # An object in the environ, as a framework's middleware puts
+            # there (Flask-SocketIO's app).
+            environ['clusterkit.node'] = self
+            return wsgi_app(environ, start_response)
+
+        self.http = runner('native')('127.0.0.1', 0, app, server.driver)
         self.port = self.http.port
 
     def admit(self, sid: str, environ: dict) -> Any:

@@ -134,6 +134,9 @@ def test_the_session_moves_to_its_websockets_process(nodes, raw_client,
     assert environ['engineio_sync.moved_from'] == \
         a.server.cluster.process_id
     assert environ['wsgi.input'].read() == b''
+    # Objects are the new process's, from its WebSocket request.
+    assert environ['clusterkit.node'] is c
+    assert a.environs == {}
     assert c.server.get_session(sid) == {}
     for name in 'AB':
         assert nodes[name].seen('connect') == []

@@ -142,6 +142,16 @@ def test_open_packet_of_websocket_session_offers_no_upgrade():
     assert json.loads(s.buffer[0].data)['upgrades'] == []
 
 
+def test_an_unannounced_open_queues_nothing():
+    # A cluster session that moved here: the client has its open packet
+    # (and the initial packet) from the process that answered it.
+    s = make(opened=False, now=50.0, initial_packet='welcome')
+    assert s.handle(Open(announce=False), 100.0) == (Schedule(50.3),)
+    assert s.is_open and s.buffer == [] and s.queued_count == 0
+    assert poll(s, 100.0) is None             # a GET parks
+    assert s.handle(Open(), 100.0) == ()      # only once
+
+
 def test_initial_packet_follows_the_open_packet():
     s = make(opened=False, initial_packet='welcome')
     s.handle(Open(), 0.0)
