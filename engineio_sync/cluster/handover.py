@@ -477,7 +477,7 @@ class Handover:
                 self._wake.set()
                 return
             self._looping = True
-        self.driver.spawn(self._run_deadlines)
+        self.driver.start(self._run_deadlines)
 
     def _run_deadlines(self) -> None:
         """One task while anything is due later: settle expired
@@ -500,7 +500,7 @@ class Handover:
                     if isinstance(item, Deferral):
                         if item.state is WAITING:
                             # Connect handlers may take their time.
-                            self.driver.spawn(self.settle, item)
+                            self.driver.start(self.settle, item)
                     else:
                         # Unannounced: the application hears nothing.
                         item.close(CloseReason.TRANSPORT_CLOSE, 'moved away')
