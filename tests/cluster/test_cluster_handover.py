@@ -320,13 +320,14 @@ def test_a_post_begun_on_the_old_owner_reaches_the_new_one(
 
 
 def test_a_moved_session_keeps_its_heartbeat(redis_url, raw_client):
-    """ping_interval 1 s, ping_timeout 4 s, window 2 s (clamped to half
-    the ping timeout from 5 s): the session moves late in its window and
-    lives on past several heartbeats."""
+    """ping_interval 1 s, ping_timeout 6 s, window 3 s (clamped to half
+    the ping timeout from 5 s): A queued a ping before the WebSocket came
+    (no GET took it); the session moves all the same, C pings it from the
+    move on and it stays open."""
     with cluster(redis_url, 5, names='AC', ping_interval=1,
-                 ping_timeout=4) as made:
+                 ping_timeout=6) as made:
         a, c = made['A'], made['C']
-        assert a.server.cluster.handover.window == 2.0
+        assert a.server.cluster.handover.window == 3.0
         sid, _ = handshake(raw_client(a.port))
         time.sleep(1.2)
         ws = wsclient.connect(c.port,
