@@ -202,21 +202,21 @@ class Deferral:
         full = False
         with self.lock:
             state = self.state
-            if state is WAITING or state is MOVING:
+            if state == WAITING or state == MOVING:
                 size = _data_bytes(packets)
-                full = state is WAITING and (
+                full = state == WAITING and (
                     len(self.held) + len(packets) > _HELD_PACKETS
                     or self.held_bytes + size > _HELD_BYTES)
                 if not full:
                     self.held.extend(packets)
                     self.held_bytes += size
                     return True
-        if state is MOVED_AWAY:
+        if state == MOVED_AWAY:
             self.handover.pass_on(self.engine.sid, packets)
             return True
         if full:
             self.handover.settle(self)
-        elif state is SETTLING:
+        elif state == SETTLING:
             # Behind the connect handlers and the held packets.
             self.settled.wait(self.handover.request_timeout)
         return False
@@ -288,11 +288,11 @@ class Handover:
         done (nothing if the session settled or moved already)."""
         with deferral.lock:
             state = deferral.state
-            if state is WAITING:
+            if state == WAITING:
                 deferral.state = SETTLING
-        if state is SETTLING:
+        if state == SETTLING:
             deferral.settled.wait(self.request_timeout)
-        if state is not WAITING:
+        if state != WAITING:
             return
         engine = deferral.engine
         try:
@@ -349,9 +349,9 @@ class Handover:
             return
         with deferral.lock:
             state = deferral.state
-            if state is WAITING:
+            if state == WAITING:
                 deferral.state = MOVING
-        if state is not WAITING:
+        if state != WAITING:
             self.settle(deferral)
             node.answer(request, OK)
             return
@@ -498,7 +498,7 @@ class Handover:
             for item in due:
                 try:
                     if isinstance(item, Deferral):
-                        if item.state is WAITING:
+                        if item.state == WAITING:
                             # Connect handlers may take their time.
                             self.driver.start(self.settle, item)
                     else:
