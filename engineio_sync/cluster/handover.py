@@ -423,6 +423,8 @@ class Handover:
             self.logger.warning('%s: passing a request on to %s failed: '
                                 '%s', request.sid, taker, exc)
             return False
+        self.logger.debug('%s: a request came after the session moved; '
+                          'passed on to %s', request.sid, taker)
         return True
 
     # -- the new owner's side ---------------------------------------------------

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -31,6 +32,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
 from deploykit import receive_skipping_pings  # noqa: E402
 import wsclient  # noqa: E402  (tests/e2e, put on sys.path by deploykit)
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
 # Long enough for a test's requests to land inside it on a busy machine.
 WINDOW = 3.0
 # The Redis commands that carry a request or a reply between processes.
@@ -408,3 +411,32 @@ def test_a_protocol_v3_base64_session_moves_too(redis_url, raw_client):
         ws.send('4echo:after')
         assert receive_skipping_pings(ws) == '4after'
         ws.close()
+
+
+def test_a_real_client_polling_one_process_upgrades_on_another(
+        nodes, store):
+    """node's engine.io-client polls A and opens its WebSocket on C: its
+    GET parked on A ends with a noop, it polls on through A (carried to
+    C), upgrades on C and gets every echo once, in order, from C."""
+    sys.path.insert(0, os.path.join(REPO, 'tests', 'interop'))
+    from nodeclient import node_available
+    if not node_available():
+        pytest.skip('npm ci not run')
+    a, c = nodes['A'], nodes['C']
+    out = subprocess.run(
+        ['node', os.path.join(HERE, 'node', 'moved.js'), str(a.port),
+         str(c.port), '20'],
+        capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert out.returncode == 0, out.stdout + out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    sid = result['sid']
+    assert result == {'sid': sid, 'upgraded': True,
+                      'got': [str(i) for i in range(20)], 'error': None}
+    assert c.seen('connect', sid) == [()]
+    assert c.seen('message', sid) == [(f'echo:{i}',) for i in range(20)]
+    wait_for(lambda: c.seen('disconnect', sid), what='disconnect')
+    time.sleep(0.2)
+    [(reason,)] = c.seen('disconnect', sid)
+    assert reason in ('client disconnect', 'transport close')
+    for name in 'AB':
+        assert nodes[name].events == []
