@@ -429,15 +429,30 @@ class ClusterNode:
         until it is answered, as a POST of this process is while it runs:
         the engine begins it now, so that one overlapping it (from any
         process, this one included) is refused as in one process."""
-        engine = self.lookup(request.sid)
+        # Not lookup(): this inbox must not wait for a session being
+        # handed here.
+        engine = self.sessions.get(request.sid)
         if engine is None:
-            self._serial.submit(request.sid, self._run_request, request)
+            self._serial.submit(request.sid, self._late_post, request)
         elif engine.session.post_active:
             # The engine refuses it and closes the session; its handlers
             # must not hold up this inbox.
             self.driver.start(self._begin_post, engine, request)
         else:
             self._begin_post(engine, request)
+
+    def _late_post(self, request: Request) -> None:
+        """A POST for a session not in the table at its arrival: moved
+        away, being handed here, or unknown."""
+        engine = self.lookup(request.sid)
+        if engine is None:
+            self._run_request(request)
+            return
+        refusal = engine.begin_post()
+        if refusal is not None:
+            self._refuse(request, refusal)
+        else:
+            self._run_request(request)
 
     def _begin_post(self, engine: Any, request: Request) -> None:
         refusal = engine.begin_post()

@@ -13,7 +13,7 @@ import os
 
 import engineio_sync
 
-from clusterkit import cluster_options, log_handover
+from handoverlog import cluster_options, log_handover
 
 if os.environ.get('EIO_LOG_HANDOVER'):
     log_handover()

@@ -16,7 +16,7 @@ import socketio
 
 from engineio_sync.socketio_compat import SocketIOServer, WSGIApp
 
-from clusterkit import cluster_options, log_handover
+from handoverlog import cluster_options, log_handover
 
 if os.environ.get('EIO_LOG_HANDOVER'):
     log_handover()

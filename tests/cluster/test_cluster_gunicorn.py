@@ -21,7 +21,8 @@ sys.path.insert(0, os.path.join(REPO, 'tests', 'deploy'))
 
 from deploykit import (AppProcess, ParkedGet, free_port,  # noqa: E402
                        gunicorn25_python, open_polling, wait_until)
-from clusterkit import handover_counts, run_clients  # noqa: E402
+from clusterkit import run_clients  # noqa: E402
+from handoverlog import handover_counts  # noqa: E402
 from nodeclient import node_available  # noqa: E402
 from redisproc import redis_proc, redis_url  # noqa: E402,F401  (fixtures)
 

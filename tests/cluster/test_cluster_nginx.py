@@ -17,7 +17,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, 'tests', 'deploy'))
 
-from clusterkit import handover_counts, run_clients  # noqa: E402
+from clusterkit import run_clients  # noqa: E402
+from handoverlog import handover_counts  # noqa: E402
 from deploykit import AppProcess, free_port  # noqa: E402
 from nodeclient import node_available  # noqa: E402
 from redisproc import redis_proc, redis_url  # noqa: E402,F401  (fixtures)
