@@ -37,16 +37,20 @@ def graceful_shutdown(server: Any, timeout: float = 5.0,
     """
     import time
     server.shutdown()
-    deadline = time.monotonic() + max(0.0, timeout)
+    started = time.monotonic()
+    deadline = started + max(0.0, timeout)
     while True:
         # Closing sessions count: their close packet is still to be
         # collected or their close frame answered.
         if not server.pending_sessions():
             return True
-        if time.monotonic() >= deadline or (abort is not None and abort()):
+        aborted = abort is not None and abort()
+        if aborted or time.monotonic() >= deadline:
             logger.info('shutdown: %d session(s) still closing after '
-                        '%.1fs; stopping anyway',
-                        server.pending_sessions(), timeout)
+                        '%.1fs; stopping anyway%s',
+                        server.pending_sessions(),
+                        time.monotonic() - started,
+                        ' (asked to stop at once)' if aborted else '')
             return False
         server.sleep(0.05)
 

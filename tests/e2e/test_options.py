@@ -631,3 +631,31 @@ def test_good_option_spellings():
     assert legacy.config.cors.credentials
     assert legacy.config.cors.allows('https://a.example')
     assert not legacy.config.cors.allows('https://b.example')
+
+
+def test_graceful_shutdown_says_how_long_it_waited_and_why_it_stopped(
+        caplog):
+    from engineio_sync.standalone import graceful_shutdown
+    server = engineio_sync.Server(async_mode='threading')
+    status, _, body = wsgi_call(server, 'GET', 'EIO=4&transport=polling')
+    assert status.startswith('200'), body
+    caplog.set_level(logging.INFO, logger='engineio_sync')
+    # The session's close packet is never collected: it stays pending.
+    started = time.monotonic()
+    assert graceful_shutdown(server, timeout=30, abort=lambda: True) is False
+    assert time.monotonic() - started < 5
+    stops = [r.getMessage() for r in caplog.records
+             if r.getMessage().startswith('shutdown:')]
+    assert len(stops) == 1, stops
+    assert 'still closing after 0.' in stops[0], stops
+    assert 'asked to stop at once' in stops[0], stops
+    # Without an abort it waits its whole timeout, and says so.
+    other = engineio_sync.Server(async_mode='threading')
+    wsgi_call(other, 'GET', 'EIO=4&transport=polling')
+    caplog.clear()
+    assert graceful_shutdown(other, timeout=0.3) is False
+    (stop,) = [r.getMessage() for r in caplog.records
+               if r.getMessage().startswith('shutdown:')]
+    waited = float(stop.split('after ')[1].split('s;')[0])
+    assert 0.3 <= waited < 5 and stop.endswith('stopping anyway'), stop
+    assert 'asked' not in stop, stop
