@@ -41,13 +41,11 @@ from typing import Any, Callable
 
 from redis.exceptions import RedisError
 
-from ..core.packets import Packet, PacketType
+from ..core.packets import Packet, PacketType, data_size
 from ..core.session import CloseReason
-from ..exceptions import BAD_REQUEST, RemoteProtocolError
 from .remote import RemoteSession
-from .wire import (ERROR, HANDOVER, MOVED, OK, POST, Reply, Request,
-                   WireError, decode_error, decode_packets, encode_packets,
-                   encode_request)
+from .wire import (HANDOVER, MOVED, OK, Reply, Request, WireError,
+                   decode_packets, encode_packets, encode_request)
 
 __all__ = ['Handover', 'Deferral', 'portable_environ', 'rebuilt_environ',
            'encode_state', 'decode_state']
@@ -85,16 +83,6 @@ _CARRIED = frozenset((
 #: The environ key naming the process that answered a moved session's
 #: handshake.
 MOVED_FROM = 'engineio_sync.moved_from'
-
-# Compare-and-set of the directory entry's owner: the session moves only
-# if the asker still names the owner it saw.
-_SWITCH = """
-if redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'o', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 1
-"""
-
 
 def portable_environ(environ: dict) -> dict[str, Any]:
     """What of a WSGI environ can go to another process: its CGI and
@@ -167,10 +155,6 @@ def decode_state(raw: bytes) -> tuple[int, bool, dict[str, Any], str,
     return protocol, b64, environ, moved_from, decode_packets(body)
 
 
-def _data_bytes(packets: list[Packet]) -> int:
-    return sum(0 if p.data is None else len(p.data) for p in packets)
-
-
 class Deferral:
     """A session whose connect handlers have not run yet: its engine's
     :attr:`~engineio_sync.engine.SessionEngine.intake` holds what the
@@ -186,7 +170,7 @@ class Deferral:
         self.environ = environ
         self.state = WAITING
         self.held: list[Packet] = held or []
-        self.held_bytes = _data_bytes(self.held)
+        self.held_bytes = data_size(self.held)
         self.lock = handover.driver.lock()
         #: set once connect and the held packets have run (or the
         #: session moved away)
@@ -203,7 +187,7 @@ class Deferral:
         with self.lock:
             state = self.state
             if state == WAITING or state == MOVING:
-                size = _data_bytes(packets)
+                size = data_size(packets)
                 full = state == WAITING and (
                     len(self.held) + len(packets) > _HELD_PACKETS
                     or self.held_bytes + size > _HELD_BYTES)
@@ -212,7 +196,7 @@ class Deferral:
                     self.held_bytes += size
                     return True
         if state == MOVED_AWAY:
-            self.handover.pass_on(self.engine.sid, packets)
+            self.handover.pass_on(self.engine, packets)
             return True
         if full:
             self.handover.settle(self)
@@ -234,7 +218,6 @@ class Handover:
         self.logger = node.logger
         #: seconds a waiting request gives the session's move or settling
         self.request_timeout = node.request_timeout
-        self._switch = node.client.register_script(_SWITCH)
         self._deferrals: dict[str, Deferral] = {}
         # sid -> event set once a session handed to this process is in
         # its table
@@ -355,11 +338,8 @@ class Handover:
             self.settle(deferral)
             node.answer(request, OK)
             return
-        store = node.store
         try:
-            switched = bool(self._switch(
-                keys=[store.session_key(sid)],
-                args=[node.process_id, taker, store.ttl]))
+            switched = node.store.switch_owner(sid, node.process_id, taker)
         except RedisError as exc:
             self.logger.warning('%s: moving the session to %s failed: %s',
                                 sid, taker, exc)
@@ -390,23 +370,13 @@ class Handover:
         self.logger.info('%s: session moved from %s to %s (its WebSocket '
                          'is there)', sid, node.process_id, taker)
 
-    def pass_on(self, sid: str, packets: list[Packet]) -> None:
+    def pass_on(self, engine: Any, packets: list[Packet]) -> None:
         """Packets of a POST that found the session here just before it
-        moved: hand them to the new owner and wait until it took them
-        (raises the refusal to answer the POST with)."""
-        reply = self.node.call(sid, POST, encode_packets(packets),
-                               self.request_timeout)
-        if isinstance(reply, RemoteProtocolError):
-            raise reply
-        if isinstance(reply, Reply) and reply.status == OK:
-            return
-        if isinstance(reply, Reply) and reply.status == ERROR:
-            try:
-                raise decode_error(reply.body)
-            except WireError:
-                pass
-        raise RemoteProtocolError(BAD_REQUEST, 'Session owner did not '
-                                  'answer', http_status=503)
+        moved: hand them to the new owner and wait until it took them, as
+        a POST of another process's session (raises the refusal to answer
+        the POST with)."""
+        RemoteSession(self.node, engine.sid, self._moved.get(engine.sid, ''),
+                      engine.session.protocol, engine.b64).receive(packets)
 
     def reforward(self, request: Request) -> bool:
         """A request for a session that moved away from here: push it to

@@ -498,12 +498,17 @@ class ClusterNode:
     def _refuse(self, request: Request, error: RemoteProtocolError) -> None:
         self._answer(request, ERROR, encode_error(error))
 
-    def _answer_poll(self, request: Request) -> None:
+    def _engine_for(self, request: Request) -> Any:
+        """The engine ``request`` is for; None once the request went on
+        to the session's new owner or was refused as unknown."""
         engine = self.lookup(request.sid)
-        if engine is None:
-            if self._moved_on(request):
-                return
+        if engine is None and not self._moved_on(request):
             self._refuse(request, RemoteProtocolError(UNKNOWN_SID))
+        return engine
+
+    def _answer_poll(self, request: Request) -> None:
+        engine = self._engine_for(request)
+        if engine is None:
             return
         key = (request.reply_to, request.token)
         abandoned = self._abandoned
@@ -532,11 +537,8 @@ class ClusterNode:
                     b'0'))
 
     def _run_request(self, request: Request) -> None:
-        engine = self.lookup(request.sid)
+        engine = self._engine_for(request)
         if engine is None:
-            if self._moved_on(request):
-                return
-            self._refuse(request, RemoteProtocolError(UNKNOWN_SID))
             return
         try:
             self._run(engine, request)

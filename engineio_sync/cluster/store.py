@@ -78,6 +78,16 @@ return 1
 """
 
 
+# Compare-and-set of a directory entry's owner: a session moves only if
+# its entry still names the owner that gives it away.
+_SWITCH = """
+if redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'o', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
 class Forwarded:
     """What became of a request: ``status`` (:data:`QUEUED`,
     :data:`UNKNOWN`, :data:`OWNER_GONE` or :data:`FULL`), the owner's
@@ -114,6 +124,7 @@ class Store:
         self._forward = client.register_script(_FORWARD)
         self._broadcast = client.register_script(_BROADCAST)
         self._reply = client.register_script(_REPLY)
+        self._switch = client.register_script(_SWITCH)
         self._pipeline = pipeline
         # Lists popped with BLMPOP (Redis 7) until Redis refuses it.
         self._multi_pop = True
@@ -153,6 +164,13 @@ class Store:
         key = self.session_key(sid)
         self._run(('HSET', key, 'o', owner, 'p', protocol,
                    'b', '1' if b64 else '0'), ('EXPIRE', key, self.ttl))
+
+    def switch_owner(self, sid: str, owner: str, new_owner: str) -> bool:
+        """Make ``new_owner`` the owner of ``sid`` if ``owner`` still is
+        (a session moving at upgrade); False if it is not."""
+        return bool(self._script(self._switch, _SWITCH,
+                                 [self.session_key(sid)],
+                                 [owner, new_owner, self.ttl]))
 
     def unregister(self, sid: str) -> None:
         """Remove a session from the directory."""

@@ -31,6 +31,7 @@ __all__ = [
     'PacketType',
     'Packet',
     'DecodeError',
+    'data_size',
     'encode_packet',
     'encode_packet_b64',
     'decode_packet',
@@ -60,6 +61,12 @@ class Packet(NamedTuple):
 
     type: PacketType
     data: str | bytes | None = None
+
+
+def data_size(packets: list[Packet]) -> int:
+    """The length of ``packets``' data (characters of text, bytes of
+    binary): what they count for in a session's ``buffered_bytes``."""
+    return sum(0 if p.data is None else len(p.data) for p in packets)
 
 
 class DecodeError(RemoteProtocolError, ValueError):

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..exceptions import BAD_REQUEST, LocalProtocolError, SendBufferFull
-from .packets import Packet, PacketType
+from .packets import Packet, PacketType, data_size
 from .session_events import (
     AnswerPoll, Close, Closed, CloseWebSocket, Deliver, DropProbe, Dropped,
     Flush, Forget, InvalidInput, Open, PacketReceived, ParkPoll,
@@ -71,11 +71,6 @@ class Upgrade(enum.IntEnum):
     PROBING = 1     # a WebSocket is attached, waiting for 2probe
     UPGRADING = 2   # 3probe sent, waiting for the client's 5
     UPGRADED = 3
-
-
-def _data_size(packets: list[Packet]) -> int:
-    """What ``packets`` add to ``buffered_bytes``: their data's length."""
-    return sum(0 if p.data is None else len(p.data) for p in packets)
 
 
 def _compact_dumps(value: Any) -> str:
@@ -341,7 +336,7 @@ class Session:
             # The rest waits for the client's next GET.
             self.buffer = packets[limit:]
             packets = packets[:limit]
-            self.buffered_bytes = _data_size(self.buffer)
+            self.buffered_bytes = data_size(self.buffer)
         else:
             self.buffer = []
             self.buffered_bytes = 0
@@ -514,7 +509,7 @@ class Session:
             return self._close(CloseReason.TRANSPORT_ERROR,
                                'poll write failed', now)
         self.buffer[:0] = packets
-        self.buffered_bytes += _data_size(packets)
+        self.buffered_bytes += data_size(packets)
         self.sent_count -= len(packets)
         return _WAKE if self.poll_waiting else _NOTHING
 
