@@ -9,7 +9,7 @@ from .core.session import CloseReason
 from .exceptions import (ConfigError, EngineIOError, LocalProtocolError,
                          ProtocolError, RemoteProtocolError, SendBufferFull)
 from .server import Server
-from .socket import Socket
+from .app_socket import Socket
 from .standalone import listen
 from .wsgi import WSGIApp
 

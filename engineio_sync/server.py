@@ -19,9 +19,9 @@ from .engine import EngineContext, SessionEngine
 from .events import EventEmitter
 from .exceptions import (BAD_REQUEST, FORBIDDEN, UNKNOWN_SID, ConfigError,
                          RemoteProtocolError)
-from .socket import Socket
+from .app_socket import Socket
 from .timers import TimerService
-from .transports.http import Response, error_response
+from .transports.wsgi_io import Response, error_response
 from .transports.polling import PollingTransport
 from .transports.websocket import WebSocketTransport
 from .wsgi_servers import announce_close

@@ -61,7 +61,7 @@ from .core.payload import encode_payload
 from .core.session import CloseReason
 from .core.handshake import generate_sid
 from .server import Server
-from .socket import Socket
+from .app_socket import Socket
 from .wsgi import WSGIApp as _EngineIOWSGIApp
 
 __all__ = ['EngineIOServer', 'SocketIOServer', 'WSGIApp', 'SocketView',

@@ -7,7 +7,7 @@ import os
 from typing import Any, Callable, Iterable
 
 from .server import Server
-from .transports.http import Response
+from .transports.wsgi_io import Response
 
 __all__ = ['WSGIApp']
 

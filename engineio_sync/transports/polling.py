@@ -17,7 +17,7 @@ from ..core.payload import (decode_jsonp_post, iter_payload,
                             encode_payload_v3)
 from ..exceptions import BAD_REQUEST, RemoteProtocolError
 from ..wsgi_servers import find
-from .http import (TEXT_PLAIN, BadBody, BodyTooLarge, Response,
+from .wsgi_io import (TEXT_PLAIN, BadBody, BodyTooLarge, Response,
                    compress_body, error_response, read_body)
 
 if TYPE_CHECKING:  # pragma: no cover

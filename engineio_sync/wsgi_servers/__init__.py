@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from . import eventlet_wsgi, gevent_pywsgi, gunicorn, native, werkzeug
+from . import eventlet_wsgi, gevent_pywsgi, gunicorn_workers, native, werkzeug
 from .base import Runner
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -34,7 +34,7 @@ __all__ = ['SERVERS', 'FALLBACK_WSGI', 'Hijack', 'Runner', 'announce_close',
 SERVERS: tuple[ModuleType, ...] = (
     native,
     eventlet_wsgi,
-    gunicorn,
+    gunicorn_workers,
     werkzeug,
     gevent_pywsgi,
 )

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engineio_sync.core.wsframes import negotiate_deflate
-from engineio_sync.transports.http import BadBody, BodyTooLarge, read_body
+from engineio_sync.transports.wsgi_io import BadBody, BodyTooLarge, read_body
 
 
 @pytest.mark.parametrize('offer', [

@@ -131,7 +131,7 @@ def test_core_module_is_pure(path):
     'from ..server import Server',
     'from ..transports.polling import PollingTransport',
     'from ..drivers import get_driver',
-    'from engineio_sync.socket import Socket',
+    'from engineio_sync.app_socket import Socket',
     'from engineio_sync import timers',
     'import engineio_sync.wsgi',
     'import engineio_sync',

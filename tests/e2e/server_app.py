@@ -271,7 +271,7 @@ if __name__ == '__main__':
         print('LISTENING', http.server_port, flush=True)
         http.serve_forever()
     else:
-        from engineio_sync.threaded_server import make_threaded_server
+        from engineio_sync.wsgi_servers.werkzeug import make_threaded_server
         httpd = make_threaded_server('127.0.0.1', 0, app)
         print('LISTENING', httpd.server_port, flush=True)
         httpd.serve_forever()

@@ -384,7 +384,6 @@ def test_importing_is_lazy():
     code = textwrap.dedent('''
         import sys
         import engineio_sync.wsgi_servers
-        import engineio_sync.threaded_server
         from engineio_sync.drivers import get_driver
         get_driver('threading')
         print(sorted(m for m in ('eventlet', 'gevent', 'werkzeug',
