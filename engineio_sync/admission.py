@@ -70,11 +70,11 @@ class Admission:
         return same_origin(origin, environ.get('HTTP_HOST'),
                            environ.get('HTTP_X_FORWARDED_HOST'))
 
-    def check(self, environ: dict, allow_request: Check | None
-              ) -> RemoteProtocolError | None:
-        """Run the middlewares, then ``allow_request``: None to go on, or
-        the 403 to answer with. A check refuses by returning False, a
-        message, or ``(False, message)``; one that raises refuses too."""
+    def check(self, environ: dict, allow_request: Check | None) -> None:
+        """Run the middlewares, then ``allow_request``; raises the 403 (a
+        :class:`RemoteProtocolError`) to answer with if one refuses. A
+        check refuses by returning False, a message, or ``(False,
+        message)``; one that raises refuses too."""
         checks = list(self.middlewares)
         if allow_request is not None:
             checks.append(allow_request)
@@ -83,7 +83,7 @@ class Admission:
                 verdict = check(environ)
             except Exception:
                 self.logger.exception('allow_request / middleware raised')
-                return RemoteProtocolError(FORBIDDEN)
+                raise RemoteProtocolError(FORBIDDEN) from None
             message = None
             if isinstance(verdict, tuple):
                 verdict, message = (verdict + (None,))[:2]
@@ -92,6 +92,5 @@ class Admission:
             if verdict is None or verdict is True:
                 continue
             if not verdict:
-                return RemoteProtocolError(FORBIDDEN, message if isinstance(
+                raise RemoteProtocolError(FORBIDDEN, message if isinstance(
                     message, str) and message else None)
-        return None

@@ -16,19 +16,22 @@ process could one day stand where a local one stands:
 
 ================================  ==============================================
 ``poll()``                        a GET: the packets to answer with (waits while
-                                  parked), or a :class:`RemoteProtocolError`
+                                  parked)
 ``sent(packets)``                 those packets reached the client
-``begin_post()``                  a POST arrived: None, or the error to answer
+``begin_post()``                  a POST arrived
 ``receive(packets)``              the packets of a POST, in order
 ``invalid_input(description)``    the client sent something unreadable
 ``end_post()``                    the POST was handled
-``request_upgrade()``             a WebSocket request, before the 101: None, or
-                                  the error to answer
+``request_upgrade()``             a WebSocket request, before the 101
 ``attach_websocket(sink)``        after the 101: ``'active'``, ``'probe'`` or
                                   ``'rejected'``
 ``websocket_packet(sink, p)``     a packet on that WebSocket; False: stop reading
 ``websocket_ended(sink, r, d)``   that WebSocket ended, with a close reason
 ================================  ==============================================
+
+A call that refuses the request raises
+:class:`~engineio_sync.exceptions.RemoteProtocolError`; the transport lets
+it go up to where the request entered, which answers with it.
 
 A WebSocket *sink* is what a transport hands over for the engine to
 write on (see :class:`WebSocketSink`). The application's side is
@@ -699,8 +702,9 @@ class SessionEngine:
     # -- the port: long-polling ---------------------------------------------------------
 
     def poll(self, connected: Callable[[], bool] | None = None
-             ) -> list[Packet] | RemoteProtocolError | None:
-        """A GET arrived: what to answer with, waiting while it is parked.
+             ) -> list[Packet] | None:
+        """A GET arrived: what to answer with, waiting while it is parked;
+        raises :class:`RemoteProtocolError` to refuse it.
 
         ``connected()`` tells whether the GET's connection is still open;
         a parked GET whose client went away takes nothing (None is
@@ -725,7 +729,7 @@ class SessionEngine:
                 return None
             reply = self._apply(self._run(_POLL_RESUMED))
         if type(reply) is RefuseRequest:
-            return RemoteProtocolError(reply.code, reply.message)
+            raise RemoteProtocolError(reply.code, reply.message)
         self._flushing(reply.packets)
         return reply.packets
 
@@ -744,16 +748,14 @@ class SessionEngine:
         if actions:
             self._apply(actions)
 
-    def begin_post(self) -> RemoteProtocolError | None:
-        """A POST arrived (its body not read yet): None to go on, or the
-        error to answer with."""
+    def begin_post(self) -> None:
+        """A POST arrived (its body not read yet); raises
+        :class:`RemoteProtocolError` to refuse it."""
         actions = self._run(_POST_STARTED)
-        if not actions:
-            return None
-        reply = self._apply(actions)
-        if type(reply) is RefuseRequest:
-            return RemoteProtocolError(reply.code, reply.message)
-        return None
+        if actions:
+            reply = self._apply(actions)
+            if type(reply) is RefuseRequest:
+                raise RemoteProtocolError(reply.code, reply.message)
 
     def end_post(self) -> None:
         """The POST is over."""
@@ -823,12 +825,12 @@ class SessionEngine:
 
     # -- the port: WebSocket ----------------------------------------------------------
 
-    def request_upgrade(self) -> RemoteProtocolError | None:
-        """A WebSocket request for this session, before the 101."""
+    def request_upgrade(self) -> None:
+        """A WebSocket request for this session, before the 101; raises
+        :class:`RemoteProtocolError` to refuse it."""
         reply = self._apply(self._run(_UPGRADE_REQUESTED))
         if type(reply) is RefuseRequest:
-            return RemoteProtocolError(reply.code, reply.message)
-        return None
+            raise RemoteProtocolError(reply.code, reply.message)
 
     def attach_websocket(self, sink: WebSocketSink) -> str:
         """A WebSocket was accepted for this session.

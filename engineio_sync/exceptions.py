@@ -36,7 +36,12 @@ _MESSAGES = {
 
 
 class EngineIOError(Exception):
-    """Base class of every exception raised by engineio_sync."""
+    """Base class of every exception raised by engineio_sync.
+
+    Where callers rely on a standard class, an exception derives from that
+    too (``ValueError`` for bad arguments and unreadable bytes, ``KeyError``
+    for unknown sessions).
+    """
 
 
 class LocalProtocolError(EngineIOError, ValueError):
@@ -57,8 +62,10 @@ class SendBufferFull(EngineIOError):
     (``socket.buffered_amount`` says how much waits, the ``drain`` event
     when it is below the limit again)."""
 
-class ConfigError(LocalProtocolError):
-    """An option given to :class:`~engineio_sync.Server` is invalid."""
+class ConfigError(EngineIOError, ValueError):
+    """An option given to :class:`~engineio_sync.Server` is invalid (a
+    ``ValueError``, like other bad arguments). Raised at construction,
+    before anything runs; not a protocol error."""
 
 
 class RemoteProtocolError(EngineIOError):
@@ -66,8 +73,9 @@ class RemoteProtocolError(EngineIOError):
 
     ``code`` is one of the protocol's error codes (0-5), ``message`` the text
     sent to the client and ``http_status`` the HTTP status of the response
-    (400, or 403 for :data:`FORBIDDEN`). The server answers with it; the
-    application sees it in ``connection_error`` handlers.
+    (400, or 403 for :data:`FORBIDDEN`). Whatever decides a refusal raises
+    it; the server catches it where the request entered and answers with
+    it. The application sees it in ``connection_error`` handlers.
     """
 
     def __init__(self, code: int, message: str | None = None,

@@ -57,6 +57,8 @@ import time
 from typing import Any, Callable, Iterator
 from urllib.parse import unquote
 
+from .exceptions import EngineIOError
+
 __all__ = ['HTTPServer', 'BadRequestBody', 'AcceptBackoff', 'ACCEPT_TRANSIENT']
 
 logger = logging.getLogger('engineio_sync.http')
@@ -169,7 +171,7 @@ def _environ_key(name: str) -> str:
     return key
 
 
-class BadRequestBody(ValueError):
+class BadRequestBody(EngineIOError, ValueError):
     """``wsgi.input`` met a malformed request body, or one that ended early.
 
     The server answers the request with 400 (unless the application

@@ -306,57 +306,49 @@ class Server(EventEmitter):
             return Response(204, b'', admission.response_headers(
                 environ, preflight=True))
         headers = admission.response_headers(environ)
-        if not admission.origin_allowed(environ):
-            return self._refuse(RemoteProtocolError(
-                FORBIDDEN, 'Origin not allowed'), environ, headers)
+        try:
+            return self._route(method, environ, headers)
+        except RemoteProtocolError as error:
+            # Every refusal of a request is raised where it is decided and
+            # answered here.
+            return self._refuse(error, environ, headers)
+
+    def _route(self, method: str, environ: dict,
+               headers: list[tuple[str, str]]) -> Any:
+        if not self._admission.origin_allowed(environ):
+            raise RemoteProtocolError(FORBIDDEN, 'Origin not allowed')
         query = parse_query(environ.get('QUERY_STRING', ''))
         upgrade_header = environ.get('HTTP_UPGRADE')
         upgrade = upgrade_header is not None and \
             'websocket' in upgrade_header.lower()
-        try:
-            info = classify_request(
-                method, query, transports=self.config.transports,
-                allow_eio3=self.config.allow_eio3, websocket_upgrade=upgrade)
-        except RemoteProtocolError as error:
-            return self._refuse(error, environ, headers)
+        info = classify_request(
+            method, query, transports=self.config.transports,
+            allow_eio3=self.config.allow_eio3, websocket_upgrade=upgrade)
         if info.sid is None:
             return self._handshake(info, environ, headers)
         engine: Any = self._sessions.get(info.sid)
-        if engine is None and self.cluster is not None:
+        if engine is None:
+            if self.cluster is None:
+                raise RemoteProtocolError(UNKNOWN_SID)
             # Owned by another process: a stand-in with the same port.
             engine = self.cluster.session(info.sid)
-            if isinstance(engine, RemoteProtocolError):
-                return self._refuse(engine, environ, headers)
-        if engine is None:
-            return self._refuse(RemoteProtocolError(UNKNOWN_SID), environ,
-                                headers)
         if info.transport == 'websocket':
             if not upgrade:
-                return self._refuse(RemoteProtocolError(BAD_REQUEST),
-                                    environ, headers)
+                raise RemoteProtocolError(BAD_REQUEST)
             if self.cluster is not None:
                 # A session whose connect is deferred settles here, or
                 # moves here from its owner (cluster.handover).
                 engine = self.cluster.upgrading(engine, environ)
-            refusal = engine.request_upgrade()
-            if refusal is None:
-                return self._upgrade(engine, environ, headers)
-        elif method == 'GET':
-            return self._polling.handle_get(engine, info, environ, headers)
-        elif method == 'POST':
-            return self._polling.handle_post(engine, info, environ, headers)
-        else:
-            refusal = RemoteProtocolError(BAD_REQUEST)
-        return self._refuse(refusal, environ, headers)
+            engine.request_upgrade()
+            return self._upgrade(engine, environ, headers)
+        if method == 'GET' or method == 'POST':
+            return self._polling.handle(engine, info, environ, headers)
+        raise RemoteProtocolError(BAD_REQUEST)
 
     def _upgrade(self, engine: SessionEngine, environ: dict,
                  headers: list[tuple[str, str]]) -> Any:
         hijack = self._websocket.accept(environ)
-        if isinstance(hijack, RemoteProtocolError):
-            return self._refuse(hijack, environ, headers)
-        refusal = self._admission.check(environ, self.allow_request)
-        if refusal is not None:
-            return self._refuse(refusal, environ, headers)
+        self._admission.check(environ, self.allow_request)
         return self._websocket.serve(engine, hijack, environ, headers,
                                      new_session=False)
 
@@ -373,39 +365,36 @@ class Server(EventEmitter):
                    headers: list[tuple[str, str]]) -> Any:
         if self._shutting_down:
             headers.append(('Retry-After', '5'))
-            return self._refuse(RemoteProtocolError(
-                BAD_REQUEST, 'Server shutting down', http_status=503),
-                environ, headers)
-        refusal = self._admission.check(environ, self.allow_request)
-        if refusal is not None:
-            return self._refuse(refusal, environ, headers)
+            raise RemoteProtocolError(BAD_REQUEST, 'Server shutting down',
+                                      http_status=503)
+        self._admission.check(environ, self.allow_request)
         try:
             sid = self._new_sid(environ)
         except Exception:
             self.logger.exception('generate_id failed')
-            return self._refuse(RemoteProtocolError(BAD_REQUEST), environ, headers)
+            raise RemoteProtocolError(BAD_REQUEST) from None
         if sid in self._sessions:
             self.logger.error('generate_id returned a sid in use')
-            return self._refuse(RemoteProtocolError(BAD_REQUEST), environ,
-                                headers)
+            raise RemoteProtocolError(BAD_REQUEST)
         if self.cluster is not None:
-            refusal = self.cluster.register(sid, info.protocol, info.b64)
-            if refusal is not None:
+            try:
+                self.cluster.register(sid, info.protocol, info.b64)
+            except RemoteProtocolError:
                 headers.append(('Retry-After', '5'))
-                return self._refuse(refusal, environ, headers)
+                raise
         hijack = None
         if info.transport == 'websocket':
-            hijack = self._websocket.accept(environ)
-            if isinstance(hijack, RemoteProtocolError):
+            try:
+                hijack = self._websocket.accept(environ)
+            except RemoteProtocolError:
                 if self.cluster is not None:
                     self.cluster.forget(sid)
-                return self._refuse(hijack, environ, headers)
+                raise
         engine = self._open_session(
             sid, info, environ, defer=hijack is None
             and self.cluster is not None and self.cluster.defers)
         if engine is None:
-            return self._refuse(RemoteProtocolError(FORBIDDEN), environ,
-                                headers)
+            raise RemoteProtocolError(FORBIDDEN)
         cookie = self.config.cookie
         if hijack is not None:
             headers += self._admission.initial_headers(environ)
@@ -417,8 +406,6 @@ class Server(EventEmitter):
             headers.append(cookie.header(sid))
         headers += self._admission.initial_headers(environ)
         packets = engine.poll()
-        if isinstance(packets, RemoteProtocolError):  # pragma: no cover
-            return self._refuse(packets, environ, headers)
         return self._polling.encode(
             engine.session.protocol, packets, info, environ, headers,
             lambda delivered: engine.poll_answered(packets, delivered),

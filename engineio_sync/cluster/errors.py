@@ -3,10 +3,12 @@ another process owns."""
 
 from __future__ import annotations
 
+from ..exceptions import EngineIOError
+
 __all__ = ['SessionElsewhere']
 
 
-class SessionElsewhere(KeyError):
+class SessionElsewhere(EngineIOError, KeyError):
     """The session is open, but owned by another process of the cluster:
     its user session dict (``get_session``/``save_session``), its
     ``Socket`` and its transport live there. Handlers run on the owner,

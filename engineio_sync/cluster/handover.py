@@ -43,8 +43,9 @@ from redis.exceptions import RedisError
 
 from ..core.packets import Packet, PacketType, data_size
 from ..core.session import CloseReason
+from ..exceptions import RemoteProtocolError
 from .remote import RemoteSession
-from .wire import (HANDOVER, MOVED, OK, Reply, Request, WireError,
+from .wire import (HANDOVER, MOVED, OK, Request, WireError,
                    decode_packets, encode_packets, encode_request)
 
 __all__ = ['Handover', 'Deferral', 'portable_environ', 'rebuilt_environ',
@@ -407,8 +408,11 @@ class Handover:
         arrival = self.driver.event()
         self._arrivals[sid] = arrival
         try:
-            reply = node.call(sid, HANDOVER, b'', self.request_timeout)
-            if not isinstance(reply, Reply) or reply.status != MOVED:
+            try:
+                reply = node.call(sid, HANDOVER, b'', self.request_timeout)
+            except RemoteProtocolError:
+                reply = None
+            if reply is None or reply.status != MOVED:
                 self.logger.info('%s: stays with %s (connect ran there); '
                                  'its WebSocket here is served through '
                                  'Redis', sid, remote.owner)

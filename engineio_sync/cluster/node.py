@@ -320,10 +320,9 @@ class ClusterNode:
 
     # -- the owner's side -----------------------------------------------------
 
-    def register(self, sid: str, protocol: int, b64: bool
-                 ) -> RemoteProtocolError | None:
-        """A handshake here: enter the session in the directory, or the
-        error to refuse it with (Redis unreachable: 503)."""
+    def register(self, sid: str, protocol: int, b64: bool) -> None:
+        """A handshake here: enter the session in the directory; raises
+        the error to refuse it with (Redis unreachable: 503)."""
         try:
             self.start()
             self.store.register(sid, self.process_id, protocol, b64)
@@ -335,11 +334,10 @@ class ClusterNode:
                                       self.options.liveness_ttl)
         except RedisError as exc:
             self._failed('registering a session', exc)
-            return RemoteProtocolError(BAD_REQUEST,
-                                       'Session store unavailable',
-                                       http_status=503)
+            raise RemoteProtocolError(BAD_REQUEST,
+                                      'Session store unavailable',
+                                      http_status=503) from None
         self._owned[sid] = (protocol, b64)
-        return None
 
     def forget(self, sid: str) -> None:
         """A session owned here is over: remove it from the directory."""
@@ -448,15 +446,17 @@ class ClusterNode:
         if engine is None:
             self._run_request(request)
             return
-        refusal = engine.begin_post()
-        if refusal is not None:
+        try:
+            engine.begin_post()
+        except RemoteProtocolError as refusal:
             self._refuse(request, refusal)
         else:
             self._run_request(request)
 
     def _begin_post(self, engine: Any, request: Request) -> None:
-        refusal = engine.begin_post()
-        if refusal is not None:
+        try:
+            engine.begin_post()
+        except RemoteProtocolError as refusal:
             self.logger.info('%s: POST from %s refused: %s', request.sid,
                              request.reply_to or 'another process',
                              refusal.message)
@@ -517,16 +517,18 @@ class ClusterNode:
             # Its client gone, a GET takes nothing: the packets wait for
             # the next one, as for a GET of this process.
             result = engine.poll(lambda: key not in abandoned)
+        except RemoteProtocolError as refusal:
+            self._refuse(request, refusal)
+            return
         except Exception:
             self.logger.exception('%s: a GET from %s failed', request.sid,
                                   request.reply_to)
-            result = RemoteProtocolError(BAD_REQUEST)
+            self._refuse(request, RemoteProtocolError(BAD_REQUEST))
+            return
         finally:
             self._parked.discard(key)
             abandoned.discard(key)
-        if isinstance(result, RemoteProtocolError):
-            self._refuse(request, result)
-        elif result is not None:
+        if result is not None:
             # Kept until the asker says whether it wrote them.
             self._answers.setdefault(request.sid, {})[key] = result
             if not self._answer(request, PACKETS, encode_packets(result)):
@@ -542,6 +544,9 @@ class ClusterNode:
             return
         try:
             self._run(engine, request)
+        except RemoteProtocolError as refusal:
+            # The engine refused the request: the asker answers with it.
+            self._refuse(request, refusal)
         except Exception:
             # The asker must not wait for an answer that never comes.
             self._refuse(request, RemoteProtocolError(BAD_REQUEST))
@@ -597,11 +602,9 @@ class ClusterNode:
         """What the holder of a WebSocket of a session owned here asks."""
         kind = request.kind
         if kind == UPGRADE:
-            refusal = engine.request_upgrade()
-            if refusal is not None:
-                self._refuse(request, refusal)
-            else:
-                self._answer(request, OK)
+            # A refusal is raised to _run_request, which answers with it.
+            engine.request_upgrade()
+            self._answer(request, OK)
             return
         sid = request.sid
         if kind == ATTACH:
@@ -685,28 +688,27 @@ class ClusterNode:
                 self._facts.popitem(last=False)
         return facts
 
-    def _refusal(self, sid: str, sent: Forwarded
-                 ) -> RemoteProtocolError | None:
+    def _check_forwarded(self, sid: str, sent: Forwarded) -> None:
+        """Raise the refusal for a request that could not be queued."""
         if sent.status == QUEUED:
-            return None
+            return
         self._facts.pop(sid, None)
         if sent.status == UNKNOWN:
-            return RemoteProtocolError(UNKNOWN_SID)
+            raise RemoteProtocolError(UNKNOWN_SID)
         if sent.status == OWNER_GONE:
             self.logger.info('%s: owner %s is gone', sid, sent.owner)
-            return RemoteProtocolError(UNKNOWN_SID)
+            raise RemoteProtocolError(UNKNOWN_SID)
         if sent.status == FULL:
-            return RemoteProtocolError(BAD_REQUEST, 'Session owner '
-                                       'overloaded', http_status=503)
-        return RemoteProtocolError(BAD_REQUEST)
+            raise RemoteProtocolError(BAD_REQUEST, 'Session owner '
+                                      'overloaded', http_status=503)
+        raise RemoteProtocolError(BAD_REQUEST)
 
     def call(self, sid: str, kind: bytes, body: bytes, wait: float,
-             connected: Callable[[], bool] | None = None
-             ) -> Reply | RemoteProtocolError | None:
+             connected: Callable[[], bool] | None = None) -> Reply | None:
         """Send a request to ``sid``'s owner and wait up to ``wait``
-        seconds for its reply: the reply, a refusal, or None on time-out.
-        An owner that stops renewing its liveness meanwhile, or Redis
-        failing, ends the wait with ``Session ID unknown``. Once
+        seconds for its reply: the reply, or None on time-out; a refusal
+        is raised. An owner that stops renewing its liveness meanwhile,
+        or Redis failing, ends the wait with ``Session ID unknown``. Once
         ``connected()`` is False (the asking client went away) the owner
         is told to drop the request and :data:`ABANDONED` returned."""
         token = str(next(self._tokens))
@@ -720,10 +722,8 @@ class ClusterNode:
                     encode_request(OVERFLOW, sid))
             except RedisError as exc:
                 self._failed('forwarding a request', exc)
-                return RemoteProtocolError(UNKNOWN_SID)
-            refusal = self._refusal(sid, sent)
-            if refusal is not None:
-                return refusal
+                raise RemoteProtocolError(UNKNOWN_SID) from None
+            self._check_forwarded(sid, sent)
             deadline = time.monotonic() + wait
             while not waiter.event.wait(
                     min(_CHECK_EVERY, max(0.0, deadline - time.monotonic()))):
@@ -738,12 +738,12 @@ class ClusterNode:
                     alive = False
                 if not alive or not self._running:
                     self._facts.pop(sid, None)
-                    return RemoteProtocolError(UNKNOWN_SID)
+                    raise RemoteProtocolError(UNKNOWN_SID)
                 if connected is not None and not connected():
                     self.tell(sid, ABANDON, b'', token)
                     return ABANDONED
             if waiter.reply is None:  # stop() woke it
-                return RemoteProtocolError(UNKNOWN_SID)
+                raise RemoteProtocolError(UNKNOWN_SID)
             return waiter.reply
         finally:
             self._waiters.pop(token, None)
@@ -775,17 +775,17 @@ class ClusterNode:
             return KeyError(f'session {sid} is not known')
         return SessionElsewhere(sid, facts[0])
 
-    def session(self, sid: str) -> RemoteSession | RemoteProtocolError:
+    def session(self, sid: str) -> RemoteSession:
         """The stand-in of a session this process does not have, for its
-        transports; or the error to refuse the request with."""
+        transports; raises the error to refuse the request with."""
         try:
             self.start()
             facts = self.facts(sid)
         except RedisError as exc:
             self._failed('looking a session up', exc)
-            return RemoteProtocolError(UNKNOWN_SID)
+            raise RemoteProtocolError(UNKNOWN_SID) from None
         if facts is None:
-            return RemoteProtocolError(UNKNOWN_SID)
+            raise RemoteProtocolError(UNKNOWN_SID)
         return RemoteSession(self, sid, *facts)
 
     def send(self, sid: str, packets: list[Packet]) -> bool:

@@ -19,7 +19,7 @@ from ..exceptions import BAD_REQUEST, RemoteProtocolError
 from .proxysink import encode_ending
 from .wire import (ABANDONED, ANSWERED, ATTACH, CLOSE, ERROR, INVALID, OK,
                    PACKETS, POLL, POST, UPGRADE, WS_ENDED, WS_INVALID,
-                   WS_PACKET, Reply, WireError, decode_error,
+                   WS_PACKET, Reply, WireError, raise_error,
                    decode_packets, encode_packets)
 
 __all__ = ['RemoteSession', 'SessionFacts', 'Carrier']
@@ -40,9 +40,9 @@ class Carrier(Protocol):
     driver: Any
 
     def call(self, sid: str, kind: bytes, body: bytes, wait: float,
-             connected: Callable[[], bool] | None = None
-             ) -> Reply | RemoteProtocolError | None:
-        """A request and its reply (None on time-out)."""
+             connected: Callable[[], bool] | None = None) -> Reply | None:
+        """A request and its reply (None on time-out); raises
+        :class:`RemoteProtocolError` if it cannot be carried."""
 
     def tell(self, sid: str, kind: bytes, body: bytes = b'',
              token: str = '') -> bool:
@@ -91,11 +91,11 @@ class RemoteSession:
         return f'<RemoteSession {self.sid} owned by {self.owner}>'
 
     def poll(self, connected: Callable[[], bool] | None = None
-             ) -> list[Packet] | RemoteProtocolError | None:
+             ) -> list[Packet] | None:
         """A GET here: the owner's engine answers it as if it were its
-        own (it parks there, this GET waits here). Once ``connected()`` is
-        False the GET takes nothing (None) and the packets wait for the
-        next one."""
+        own (it parks there, this GET waits here), or raises its refusal.
+        Once ``connected()`` is False the GET takes nothing (None) and the
+        packets wait for the next one."""
         reply = self.node.call(self.sid, POLL, b'', self.node.poll_wait,
                                connected)
         if reply is ABANDONED:
@@ -104,11 +104,11 @@ class RemoteSession:
             # The owner took longer than its heartbeat allows; an empty
             # answer makes the client poll again.
             return _NOOP
-        result = _outcome(reply)
-        if isinstance(result, list):
-            self.poll_token = reply.token
-            return result
-        return [] if result is None else result
+        packets = _outcome(reply)
+        if packets is None:
+            return []
+        self.poll_token = reply.token
+        return packets
 
     def poll_answered(self, packets: list[Packet], delivered: bool) -> None:
         """The GET's answer was written (or, ``delivered`` False, not):
@@ -117,9 +117,8 @@ class RemoteSession:
             self.node.tell(self.sid, ANSWERED, b'1' if delivered else b'0',
                            self.poll_token)
 
-    def begin_post(self) -> RemoteProtocolError | None:
+    def begin_post(self) -> None:
         """A POST here: the owner checks it when its packets arrive."""
-        return None
 
     def end_post(self) -> None:
         """Nothing to do: the owner ended the POST it ran."""
@@ -138,11 +137,8 @@ class RemoteSession:
             if taken:
                 self.node.tell(self.sid, POST, encode_packets(taken))
             raise
-        reply = self.node.call(self.sid, POST, encode_packets(taken),
-                               self.node.request_timeout)
-        result = _outcome(reply or _NO_ANSWER)
-        if isinstance(result, RemoteProtocolError):
-            raise result
+        _outcome(self.node.call(self.sid, POST, encode_packets(taken),
+                                self.node.request_timeout))
 
     def invalid_input(self, description: str) -> None:
         """The client sent something unreadable: the owner ends the
@@ -157,23 +153,24 @@ class RemoteSession:
 
     # -- the port: WebSocket --------------------------------------------------
 
-    def request_upgrade(self) -> RemoteProtocolError | None:
+    def request_upgrade(self) -> None:
         """A WebSocket request here, before the 101: the owner's engine
-        decides."""
-        result = _outcome(self.node.call(self.sid, UPGRADE, b'',
-                                         self.node.request_timeout)
-                          or _NO_ANSWER)
-        return result if isinstance(result, RemoteProtocolError) else None
+        decides (its refusal is raised here)."""
+        _outcome(self.node.call(self.sid, UPGRADE, b'',
+                                self.node.request_timeout))
 
     def attach_websocket(self, sink: Any) -> str:
         """The WebSocket was accepted: the owner's engine attaches a proxy
         of it and says what it is (``'active'``, ``'probe'`` or
         ``'rejected'``)."""
         self.channel = self.node.open_channel(self, sink)
-        reply = self.node.call(self.sid, ATTACH, self.channel.encode(),
-                               self.node.request_timeout)
         verdict = 'rejected'
-        if isinstance(reply, Reply) and reply.status == OK:
+        try:
+            reply = self.node.call(self.sid, ATTACH, self.channel.encode(),
+                                   self.node.request_timeout)
+        except RemoteProtocolError:
+            reply = None
+        if reply is not None and reply.status == OK:
             verdict = reply.body.decode('ascii', 'replace')
         if verdict not in ('active', 'probe'):
             self.node.close_channel(self.channel)
@@ -227,23 +224,20 @@ class RemoteSession:
         sink.shutdown()
 
 
-_NO_ANSWER = RemoteProtocolError(BAD_REQUEST, 'Session owner did not answer',
-                                 http_status=503)
-
-
-def _outcome(reply: Reply | RemoteProtocolError
-             ) -> list[Packet] | RemoteProtocolError | None:
-    """An owner's reply as packets, an error, or None for done."""
-    if isinstance(reply, RemoteProtocolError):
-        return reply
+def _outcome(reply: Reply | None) -> list[Packet] | None:
+    """An owner's reply: packets, or None for done; raises its refusal
+    (or a 503 for no answer, a 400 for a malformed one)."""
+    if reply is None:
+        raise RemoteProtocolError(BAD_REQUEST, 'Session owner did not '
+                                  'answer', http_status=503)
     try:
         if reply.status == OK:
             return None
         if reply.status == PACKETS:
             return decode_packets(reply.body)
         if reply.status == ERROR:
-            return decode_error(reply.body)
+            raise_error(reply.body)
     except WireError:
         pass
-    return RemoteProtocolError(BAD_REQUEST, 'Malformed reply from the '
-                               'session owner')
+    raise RemoteProtocolError(BAD_REQUEST, 'Malformed reply from the '
+                              'session owner')

@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 from ..core.packets import Packet, PacketType
-from ..exceptions import RemoteProtocolError
+from ..exceptions import EngineIOError, RemoteProtocolError
 
 __all__ = ['POST', 'POLL', 'SEND', 'CLOSE', 'INVALID', 'OVERFLOW', 'BROADCAST',
            'ABANDON', 'ANSWERED', 'ABANDONED', 'OK', 'PACKETS', 'ERROR',
            'UPGRADE', 'ATTACH', 'WS_PACKET', 'WS_INVALID', 'WS_ENDED', 'WRITE',
            'CLOSE_FRAME', 'CUT', 'HANDOVER', 'MOVED', 'Request', 'Reply', 'encode_request',
            'decode_request', 'encode_reply', 'decode_reply', 'encode_packets',
-           'decode_packets', 'encode_error', 'decode_error', 'message_packet',
+           'decode_packets', 'encode_error', 'raise_error', 'message_packet',
            'WireError']
 
 #: Request kinds: the packets of a POST; a GET waiting for packets; packets
@@ -70,7 +70,7 @@ _NONE, _TEXT, _BINARY = 0, 1, 2
 _SEP = b'\x00'
 
 
-class WireError(ValueError):
+class WireError(EngineIOError, ValueError):
     """Bytes that are not a message of this module (a bug or a foreign
     writer on our keys); logged and dropped by whoever reads them."""
 
@@ -194,10 +194,12 @@ def encode_error(error: RemoteProtocolError) -> bytes:
     return json.dumps([error.code, error.message, error.http_status]).encode()
 
 
-def decode_error(raw: bytes) -> RemoteProtocolError:
-    """Parse :func:`encode_error`'s bytes."""
+def raise_error(raw: bytes) -> NoReturn:
+    """Raise the protocol error that :func:`encode_error`'s bytes carry
+    (:class:`WireError` if they are malformed)."""
     try:
         code, message, status = json.loads(raw)
-        return RemoteProtocolError(int(code), str(message), int(status))
+        error = RemoteProtocolError(int(code), str(message), int(status))
     except (ValueError, TypeError):
         raise WireError('malformed error') from None
+    raise error

@@ -82,17 +82,33 @@ class PollingTransport:
                     headers.append(('Content-Encoding', encoding))
         return Response(200, body, headers, on_close)
 
-    # -- GET ----------------------------------------------------------------
+    # -- requests -----------------------------------------------------------
 
-    def handle_get(self, engine: SessionEngine, info: RequestInfo,
-                   environ: dict, headers: list[tuple[str, str]]) -> Response:
+    def handle(self, engine: SessionEngine, info: RequestInfo,
+               environ: dict, headers: list[tuple[str, str]]) -> Response:
+        """Serve a GET or a POST of a session.
+
+        The engine refuses a request by raising
+        :class:`~engineio_sync.exceptions.RemoteProtocolError`, and so does
+        a payload that does not decode: it is answered here. These are
+        refusals within a session, not refused connections: they are not
+        counted or reported as ``connection_error`` (as in the reference
+        server, whose transports answer them).
+        """
+        try:
+            if environ['REQUEST_METHOD'] == 'GET':
+                return self._get(engine, info, environ, headers)
+            return self._post(engine, info, environ, headers)
+        except RemoteProtocolError as error:
+            return error_response(error, headers)
+
+    def _get(self, engine: SessionEngine, info: RequestInfo,
+             environ: dict, headers: list[tuple[str, str]]) -> Response:
         """Answer with what the engine has, waiting while it has nothing."""
         packets = engine.poll(lambda: self._connected(environ))
         if packets is None:
             # The client is gone; this answer reaches nobody.
             return Response(200, b'', headers)
-        if isinstance(packets, RemoteProtocolError):
-            return error_response(packets, headers)
         # eventlet.wsgi writes small bodies only after the iteration ends;
         # with no minimum it writes as it iterates, so the body can tell
         # a failed write (see Response).
@@ -109,17 +125,12 @@ class PollingTransport:
         hijack = find(environ)
         return hijack is None or not self.driver.peer_closed(hijack.sock)
 
-    # -- POST ---------------------------------------------------------------
-
-    def handle_post(self, engine: SessionEngine, info: RequestInfo,
-                    environ: dict, headers: list[tuple[str, str]]
-                    ) -> Response:
+    def _post(self, engine: SessionEngine, info: RequestInfo,
+              environ: dict, headers: list[tuple[str, str]]) -> Response:
         """Decode the client's payload and hand its packets on."""
         # Register the POST before reading its body, so that a second POST
         # arriving while a slow body streams in is caught as overlapping.
-        refusal = engine.begin_post()
-        if refusal is not None:
-            return error_response(refusal, headers)
+        engine.begin_post()
         try:
             return self._read_and_receive(engine, info, environ, headers)
         finally:
@@ -135,22 +146,18 @@ class PollingTransport:
                              '(%d bytes)', engine.sid, self.max_body)
             engine.invalid_input('payload too large')
             headers.append(('Connection', 'close'))
-            return error_response(
-                RemoteProtocolError(BAD_REQUEST, 'Payload too large', http_status=413),
-                headers)
+            raise RemoteProtocolError(BAD_REQUEST, 'Payload too large',
+                                      http_status=413) from None
         except BadBody as exc:
             engine.invalid_input(str(exc))
-            return error_response(RemoteProtocolError(BAD_REQUEST), headers)
+            raise RemoteProtocolError(BAD_REQUEST) from None
         try:
             # v4 packets are decoded as the engine takes them, so that its
             # pauses in a huge payload spread the decoding as well.
             engine.receive(self._decode(engine.session.protocol, body, info))
         except DecodeError as exc:
             engine.invalid_input(f'parse error: {exc}')
-            return error_response(exc, headers)
-        except RemoteProtocolError as exc:
-            # A session owned by another process: its owner refused.
-            return error_response(exc, headers)
+            raise
         headers.append(TEXT_PLAIN)
         return Response(200, _OK, headers)
 

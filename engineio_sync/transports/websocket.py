@@ -165,14 +165,15 @@ class WebSocketTransport:
         self.threshold = config.compression_threshold
         self.max_size = config.max_http_buffer_size
 
-    def accept(self, environ: dict) -> Hijack | RemoteProtocolError:
-        """Check the WebSocket handshake and take the request's socket."""
+    def accept(self, environ: dict) -> Hijack:
+        """Check the WebSocket handshake and take the request's socket;
+        raises :class:`RemoteProtocolError` to refuse it."""
         problem = handshake_error(environ)
         if problem is not None:
-            return RemoteProtocolError(BAD_REQUEST, problem)
+            raise RemoteProtocolError(BAD_REQUEST, problem)
         hijack = find(environ)
         if hijack is None:
-            return RemoteProtocolError(
+            raise RemoteProtocolError(
                 BAD_REQUEST, 'this WSGI server does not expose its socket '
                 'for WebSocket')
         return hijack

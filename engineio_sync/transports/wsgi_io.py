@@ -8,7 +8,7 @@ import sys
 import zlib
 from typing import Any, Callable, Iterable, Iterator
 
-from ..exceptions import ProtocolError
+from ..exceptions import EngineIOError, RemoteProtocolError
 
 __all__ = ['Response', 'BodyTooLarge', 'BadBody', 'read_body',
            'error_response', 'compress_body', 'STATUS_TEXT']
@@ -28,11 +28,11 @@ TEXT_PLAIN = ('Content-Type', 'text/plain; charset=UTF-8')
 JSON_TYPE = ('Content-Type', 'application/json')
 
 
-class BodyTooLarge(Exception):
+class BodyTooLarge(EngineIOError):
     """The request body exceeds the configured limit."""
 
 
-class BadBody(Exception):
+class BadBody(EngineIOError, ValueError):
     """The request body cannot be read (bad Content-Length, broken stream)."""
 
 
@@ -94,7 +94,7 @@ class _ClosingBody(list):
             callback(not self._iterating and sys.exc_info()[0] is None)
 
 
-def error_response(error: ProtocolError,
+def error_response(error: RemoteProtocolError,
                    headers: list[tuple[str, str]] | None = None) -> Response:
     """The reference server's JSON error response."""
     body = json.dumps(error.to_dict(), separators=(',', ':')).encode()

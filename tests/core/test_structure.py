@@ -160,3 +160,42 @@ def test_the_checker_sees_a_private_read(tmp_path, monkeypatch):
     monkeypatch.setitem(MODULES, 'engineio_sync.bad', str(bad))
     assert _private_reads('engineio_sync.bad') == [
         'line 1: import _NOOP', 'line 3: ._lock']
+
+
+_REFUSALS = ('RemoteProtocolError', 'DecodeError')
+
+
+def _refusals_passed_as_values(tree: ast.AST) -> list[int]:
+    """Lines where a refusal is returned or tested with isinstance rather
+    than raised and caught."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Return) and \
+                isinstance(node.value, ast.Call) and \
+                isinstance(node.value.func, ast.Name) and \
+                node.value.func.id in _REFUSALS:
+            lines.append(node.lineno)
+        elif isinstance(node, ast.Call) and \
+                isinstance(node.func, ast.Name) and \
+                node.func.id == 'isinstance' and len(node.args) == 2:
+            names = {n.id for n in ast.walk(node.args[1])
+                     if isinstance(n, ast.Name)}
+            if names & set(_REFUSALS):
+                lines.append(node.lineno)
+    return lines
+
+
+@pytest.mark.parametrize('module', sorted(MODULES))
+def test_refusals_are_raised_not_returned(module):
+    # One way to fail: whatever decides a refusal raises it, and the
+    # request's entry answers with it (server._handle,
+    # PollingTransport.handle, the cluster owner's request runner).
+    with open(MODULES[module], encoding='utf-8') as f:
+        tree = ast.parse(f.read())
+    assert _refusals_passed_as_values(tree) == []
+
+
+def test_the_refusal_check_finds_a_returned_error():
+    tree = ast.parse('def f():\n    return RemoteProtocolError(1)\n'
+                     'def g(x):\n    return isinstance(x, DecodeError)\n')
+    assert _refusals_passed_as_values(tree) == [2, 4]
