@@ -8,39 +8,19 @@ feeds them to the state machine, and carries out the actions that come
 back, in order; it calls the application's handlers in that order too.
 It decides nothing about the protocol itself.
 
-The port
---------
-Transports talk to the engine through these calls only, with plain values
-(packets, strings, numbers) in and out, so that a transport in another
-process could one day stand where a local one stands:
-
-================================  ==============================================
-``poll()``                        a GET: the packets to answer with (waits while
-                                  parked)
-``sent(packets)``                 those packets reached the client
-``begin_post()``                  a POST arrived
-``receive(packets)``              the packets of a POST, in order
-``invalid_input(description)``    the client sent something unreadable
-``end_post()``                    the POST was handled
-``request_upgrade()``             a WebSocket request, before the 101
-``attach_websocket(sink)``        after the 101: ``'active'``, ``'probe'`` or
-                                  ``'rejected'``
-``websocket_packet(sink, p)``     a packet on that WebSocket; False: stop reading
-``websocket_ended(sink, r, d)``   that WebSocket ended, with a close reason
-================================  ==============================================
-
-A call that refuses the request raises
-:class:`~engineio_sync.exceptions.RemoteProtocolError`; the transport lets
-it go up to where the request entered, which answers with it.
-
-A WebSocket *sink* is what a transport hands over for the engine to
-write on (see :class:`WebSocketSink`). The application's side is
+Transports reach it only through its port,
+:class:`~engineio_sync.port.SessionPort` (see :mod:`engineio_sync.port`
+for the calls); the cluster's stand-in for a session owned by another
+process offers the same port. A WebSocket *sink* is what a transport
+hands over for the engine to write on
+(:class:`~engineio_sync.port.WebSocketSink`). The application's side is
 :meth:`SessionEngine.send` and :meth:`SessionEngine.close`; the server's
 timer task calls :meth:`SessionEngine.on_timer`.
 
-Metrics: an engine whose ``traffic`` is set (see :mod:`engineio_sync.metrics`)
-counts the packets it moves there and reports its life cycle to it; with
-``traffic`` None (metrics off) the hot paths pay one None check.
+Metrics: an engine given :class:`Traffic` counters
+(:meth:`SessionEngine.count_with`; see :mod:`engineio_sync.metrics`)
+counts the packets it moves there and reports its life cycle to it;
+without them (metrics off) the hot paths pay one None check.
 
 Locks: ``lock`` guards the state machine and is never held across I/O
 (green drivers make it a no-op). ``write_lock`` orders everything written
@@ -51,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import Any, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
 from .core.packets import Packet, PacketType
 from .core.session import CloseReason, ReadyState, Session, SessionSettings
@@ -65,17 +45,14 @@ from .core.session_events import (
     Upgrading, WakePoll, WebSocketAttached, WebSocketBlocked,
     WebSocketDrained, Write, WriteProbe, WriteWebSocket)
 from .exceptions import RemoteProtocolError, SendBufferFull
+from .port import CLOSE_GRACE, Verdict, WebSocketSink
 
-__all__ = ['SessionEngine', 'EngineContext', 'WebSocketSink', 'Traffic',
-           'CLOSE_GRACE', 'RECEIVE_SLICE', 'describe_packets']
+if TYPE_CHECKING:  # pragma: no cover
+    from .drivers import Driver
+    from .events import EventEmitter
 
-#: Seconds a closing WebSocket may take to write its last packets, and
-#: then to receive the peer's close frame, before its TCP connection is cut.
-CLOSE_GRACE = 3.0
-
-# How long a rejected extra WebSocket's client may take to close its side
-# after ours is closed.
-REJECT_LINGER = 0.5
+__all__ = ['SessionEngine', 'EngineContext', 'Traffic', 'RECEIVE_SLICE',
+           'describe_packets']
 
 #: Packets of one POST handled between two yields to other tasks.
 RECEIVE_SLICE = 256
@@ -109,47 +86,6 @@ _DEBUG = logging.DEBUG
 # Actions that answer the request which caused them: _apply hands them back.
 _FOR_CALLER = frozenset((AnswerPoll, ParkPoll, RefuseRequest, RejectWebSocket,
                          Write, Dropped))
-
-
-class WebSocketSink(Protocol):
-    """What a WebSocket transport provides for the engine to write on."""
-
-    def write_packet(self, packet: Packet) -> bool:
-        """Write one packet (the engine holds its write lock); False if
-        the connection failed."""
-
-    def write_packets(self, packets: list[Packet]) -> bool:
-        """Write packets in order (the engine holds its write lock);
-        False if the connection failed. Writes never wait for the peer:
-        what the socket does not take waits in the sink's backlog, and the
-        sink calls :meth:`SessionEngine.websocket_blocked` when it begins."""
-
-    #: bytes written but not yet taken by the socket
-    backlog: int
-    #: the engine runs a task draining the backlog
-    draining: bool
-
-    def write_backlog(self) -> bool:
-        """Hand the socket what it takes of the backlog now (the engine
-        holds its write lock); False if the connection failed."""
-
-    def wait_writable(self, timeout: float) -> bool:
-        """Wait until the socket has room (or failed); False on timeout."""
-
-    def send_close(self) -> None:
-        """Send the close frame (the engine holds its write lock)."""
-
-    def wait_ended(self, timeout: float) -> bool:
-        """Wait until the reader saw the connection end."""
-
-    def shutdown(self) -> None:
-        """Cut the connection, waking a reader or writer blocked on it."""
-
-    def mark_closing(self) -> bool:
-        """Note that the engine is closing it; False if it already was."""
-
-    def mark_closed(self) -> None:
-        """The engine's closing is over (the transport may now return)."""
 
 
 class Traffic(Protocol):
@@ -191,20 +127,23 @@ class EngineContext:
 
     ``deliver(sid, data)`` runs the server's message handlers,
     ``closed(engine, reason)`` tells the server a session closed,
-    ``forget(engine)`` drops a finished session from its table, and
-    ``events`` is the server's emitter (for ``flush`` and ``drain``).
+    ``forget(engine)`` drops a finished session from its table,
+    ``events`` is the server's emitter (for ``flush`` and ``drain``) and
+    ``new_socket(engine, environ)`` makes the application's object of a
+    session (:class:`~engineio_sync.app_socket.Socket`).
     """
 
     __slots__ = ('driver', 'clock', 'logger', 'settings', 'schedule',
-                 'deliver', 'closed', 'forget', 'events')
+                 'deliver', 'closed', 'forget', 'events', 'new_socket')
 
-    def __init__(self, *, driver: Any, clock: Callable[[], float],
+    def __init__(self, *, driver: Driver, clock: Callable[[], float],
                  logger: logging.Logger, settings: SessionSettings,
-                 schedule: Callable[[float, Any], None],
-                 deliver: Callable[[str, Any], None],
+                 schedule: Callable[[float, SessionEngine], None],
+                 deliver: Callable[[str, str | bytes], None],
                  closed: Callable[[SessionEngine, str], None],
                  forget: Callable[[SessionEngine], None],
-                 events: Any) -> None:
+                 events: EventEmitter,
+                 new_socket: Callable[[SessionEngine, dict], Any]) -> None:
         self.driver = driver
         self.clock = clock
         self.logger = logger
@@ -214,22 +153,28 @@ class EngineContext:
         self.closed = closed
         self.forget = forget
         self.events = events
+        self.new_socket = new_socket
 
 
 class SessionEngine:
     """Runs one session: applies its state machine's actions in order."""
 
-    __slots__ = ('ctx', 'session', 'sid', 'socket', 'lock', 'write_lock',
-                 'poll_event', 'ws', 'probe', 'callbacks', 'announced',
-                 'unconfirmed', 'b64', 'room', 'traffic', 'intake',
-                 '__weakref__')
+    __slots__ = ('ctx', 'session', 'sid', 'protocol', 'socket', 'lock',
+                 'write_lock', 'poll_event', 'ws', 'probe', 'callbacks',
+                 'announced', 'unconfirmed', 'b64', 'room', 'traffic',
+                 'intake', '__weakref__')
 
-    def __init__(self, ctx: EngineContext, session: Session) -> None:
+    def __init__(self, ctx: EngineContext, session: Session, *,
+                 b64: bool = False, announced: bool = True,
+                 intake: Callable[[list[Packet]], bool] | None = None
+                 ) -> None:
         driver = ctx.driver
         self.ctx = ctx
         self.sid = session.sid
+        #: the session's protocol revision (4 or 3)
+        self.protocol = session.protocol
         self.session = session
-        #: the application's object; set by whoever creates the engine
+        #: the application's object (:meth:`create` makes it)
         self.socket: Any = None
         self.lock = driver.state_lock()
         self.write_lock = driver.lock()
@@ -243,27 +188,30 @@ class SessionEngine:
         #: callbacks run once the socket has taken them
         self.unconfirmed: list[Packet] | None = None
         #: v3 long-polling: binary as base64 text, as the handshake asked
-        self.b64 = False
+        self.b64 = b64
         #: set when the queue is below max_buffered_bytes again (created
         #: by the first send that waits for room)
         self.room: Any = None
-        #: False for a session its connect handlers refused: the
-        #: application never saw it, so it hears nothing of its close
-        self.announced = True
+        #: False while the application has not accepted the session (its
+        #: connect handlers refused it, or have not run yet): it hears
+        #: nothing of its close (see :meth:`announce`)
+        self.announced = announced
         #: the session's :class:`Traffic` counters while metrics are on
+        #: (see :meth:`count_with`)
         self.traffic: Traffic | None = None
         #: while set, :meth:`receive` offers the client's packets to it
-        #: first; it returns True if it took them (a cluster session whose
-        #: connect handlers have not run yet holds them: see
-        #: :mod:`engineio_sync.cluster.handover`)
-        self.intake: Callable[[list[Packet]], bool] | None = None
+        #: first (see :meth:`set_intake`)
+        self.intake = intake
 
     @classmethod
     def create(cls, ctx: EngineContext, sid: str, *, transport: str,
-               protocol: int, poll_limit: int | None = None
-               ) -> SessionEngine:
-        """A new session and its engine (``poll_limit``: see
-        :attr:`Session.poll_limit`)."""
+               protocol: int, environ: dict, b64: bool = False,
+               announced: bool = True,
+               intake: Callable[[list[Packet]], bool] | None = None,
+               poll_limit: int | None = None) -> SessionEngine:
+        """A new session, its engine and the application's object for it
+        (``poll_limit``: see :attr:`Session.poll_limit`; the others: see
+        the attributes of the same names)."""
         # Built one after the other rather than one inside the other's
         # __init__: with the threading driver each connection's thread
         # keeps every stack page it ever touched, and the nested
@@ -271,7 +219,10 @@ class SessionEngine:
         session = Session(sid, transport=transport, protocol=protocol,
                           now=ctx.clock(), settings=ctx.settings,
                           poll_limit=poll_limit)
-        return cls(ctx, session)
+        engine = cls(ctx, session, b64=b64, announced=announced,
+                     intake=intake)
+        engine.socket = ctx.new_socket(engine, environ)
+        return engine
 
     def __repr__(self) -> str:
         session = self.session
@@ -354,10 +305,32 @@ class SessionEngine:
         here from another process of a cluster); open without it."""
         self._apply(self._run(_OPEN if announce else Open(False)))
 
-    def refuse(self) -> None:
-        """The connect handlers refused the session: end it unannounced."""
+    def announce(self) -> None:
+        """The application takes the session (its connect handlers run):
+        from now on it hears of its close."""
+        self.announced = True
+
+    def refuse(self, description: str = 'refused', *,
+               graceful: bool = False) -> None:
+        """The connect handlers refused the session: end it unannounced
+        (``graceful``: the client gets its queued packets and the close
+        packet, for a session whose handshake was answered already)."""
         self.announced = False
-        self._apply(self._run(Close(CloseReason.SERVER_DISCONNECT, 'refused')))
+        self.close(CloseReason.SERVER_DISCONNECT, description,
+                   graceful=graceful)
+
+    def count_with(self, traffic: Traffic) -> None:
+        """Count this session's packets and life cycle in ``traffic`` from
+        now on (metrics: see :mod:`engineio_sync.metrics`)."""
+        self.traffic = traffic
+
+    def set_intake(self, intake: Callable[[list[Packet]], bool] | None
+                   ) -> None:
+        """Offer the client's packets to ``intake`` first from now on (it
+        returns True if it took them); None: deliver them again. A
+        cluster session whose connect handlers have not run yet holds
+        them so (see :mod:`engineio_sync.cluster.handover`)."""
+        self.intake = intake
 
     def send(self, packet: Packet, callback: Callable[[], Any] | None = None
              ) -> bool:
@@ -832,13 +805,14 @@ class SessionEngine:
         if type(reply) is RefuseRequest:
             raise RemoteProtocolError(reply.code, reply.message)
 
-    def attach_websocket(self, sink: WebSocketSink) -> str:
+    def attach_websocket(self, sink: WebSocketSink) -> Verdict:
         """A WebSocket was accepted for this session.
 
         Returns ``'active'`` (it carries the session), ``'probe'`` (it is
         on probation for an upgrade) or ``'rejected'`` (it has no place
         here; the transport closes it).
         """
+        verdict: Verdict
         with self.lock:
             actions = self.session.handle(_ATTACHED, self.ctx.clock())
             if actions and type(actions[0]) is RejectWebSocket:
@@ -860,13 +834,6 @@ class SessionEngine:
         if self.traffic is not None:
             self.traffic.packet_in(packet)
         if sink is self.ws:
-            if packet.type is _MESSAGE and self.session.delivers_directly \
-                    and not self.socket.handlers \
-                    and not self.ctx.logger.isEnabledFor(logging.DEBUG):
-                # The core's fast lane, as in receive_packet(): the hot
-                # path of every WebSocket message, one call shorter.
-                self.ctx.deliver(self.sid, packet.data)
-                return True
             return self.receive_packet(packet)
         if sink is not self.probe:
             return False

@@ -288,12 +288,12 @@ class EngineMetrics:
             raise ValueError('this server is already instrumented on '
                              'another registry')
         self.servers.add(server)
-        server.metrics = self
+        server.report_to(self)
 
     def opened(self, engine: Any) -> None:
         """A session was accepted: give it its counters."""
         traffic = SessionTraffic(self, engine)
-        engine.traffic = traffic
+        engine.count_with(traffic)
         self.handshakes.labels(traffic.transport, traffic.protocol).inc()
         session = engine.session
         if session.closed:

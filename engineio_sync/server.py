@@ -6,7 +6,7 @@ import contextlib
 import inspect
 import logging
 import time
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .admission import Admission
 from .core.config import ServerConfig, options_doc, server_signature
@@ -19,6 +19,7 @@ from .engine import EngineContext, SessionEngine
 from .events import EventEmitter
 from .exceptions import (BAD_REQUEST, FORBIDDEN, UNKNOWN_SID, ConfigError,
                          RemoteProtocolError)
+from .port import SessionPort
 from .app_socket import Socket
 from .timers import TimerService
 from .transports.wsgi_io import Response, error_response
@@ -34,6 +35,16 @@ _SERVER_EVENTS = frozenset({
 })
 
 AllowRequest = Callable[[dict], Any]
+
+
+class SessionCounter(Protocol):
+    """What counts a server's sessions (see :mod:`engineio_sync.metrics`)."""
+
+    def opened(self, engine: SessionEngine) -> None:
+        """A session was accepted: give it its counters."""
+
+    def refused(self, code: int) -> None:
+        """A request was refused with the protocol's error ``code``."""
 
 
 class Server(EventEmitter):
@@ -82,7 +93,7 @@ class Server(EventEmitter):
             settings=SessionSettings.from_config(self.config),
             schedule=self._timers.schedule, deliver=self._deliver,
             closed=self._on_session_closed, forget=self._forget,
-            events=self)
+            events=self, new_socket=Socket)
         self._polling = PollingTransport(self.config, self.logger,
                                          self.driver)
         self._websocket = WebSocketTransport(self.config, self.driver,
@@ -99,12 +110,9 @@ class Server(EventEmitter):
             self.cluster.serve(adopt=self._adopt,
                                connect=self._connect_deferred,
                                drop=self._drop)
-        #: What counts this server's sessions for Prometheus, or None:
-        #: set by :func:`engineio_sync.metrics.instrument`. It is told of
-        #: each accepted session (``opened(engine)``, which gives the
-        #: engine its ``traffic`` counters) and each refused request
-        #: (``refused(code)``).
-        self.metrics: Any = None
+        #: What counts this server's sessions for Prometheus, or None
+        #: (see :meth:`report_to`).
+        self.metrics: SessionCounter | None = None
 
     @staticmethod
     def _make_logger(logger: bool | logging.Logger) -> logging.Logger:
@@ -141,6 +149,13 @@ class Server(EventEmitter):
         if event == 'disconnect':
             self._disconnect_takes_reason[handler] = _accepts_args(handler, 2)
         return super().on(event, handler)
+
+    def report_to(self, metrics: SessionCounter) -> None:
+        """Tell ``metrics`` of each session accepted from now on
+        (``opened(engine)``, which gives the engine its counters) and of
+        each refused request (``refused(code)``); see
+        :func:`engineio_sync.metrics.instrument`, which calls this."""
+        self.metrics = metrics
 
     def use(self, middleware: Callable[[dict], Any]) -> None:
         """Add ``f(environ)`` run before handshakes and upgrades; it refuses
@@ -326,7 +341,7 @@ class Server(EventEmitter):
             allow_eio3=self.config.allow_eio3, websocket_upgrade=upgrade)
         if info.sid is None:
             return self._handshake(info, environ, headers)
-        engine: Any = self._sessions.get(info.sid)
+        engine: SessionPort | None = self._sessions.get(info.sid)
         if engine is None:
             if self.cluster is None:
                 raise RemoteProtocolError(UNKNOWN_SID)
@@ -345,7 +360,7 @@ class Server(EventEmitter):
             return self._polling.handle(engine, info, environ, headers)
         raise RemoteProtocolError(BAD_REQUEST)
 
-    def _upgrade(self, engine: SessionEngine, environ: dict,
+    def _upgrade(self, engine: SessionPort, environ: dict,
                  headers: list[tuple[str, str]]) -> Any:
         hijack = self._websocket.accept(environ)
         self._admission.check(environ, self.allow_request)
@@ -421,12 +436,11 @@ class Server(EventEmitter):
         :mod:`engineio_sync.cluster.handover`).
         """
         engine = self._new_engine(sid, info.transport, info.protocol,
-                                  info.b64, environ)
+                                  info.b64, environ, announced=not defer)
         engine.open()
         self.logger.info('%s: session opened (%s, EIO=%d)', sid,
                          info.transport, info.protocol)
         if defer:
-            engine.announced = False
             self.cluster.defer(engine, environ)
             return engine
         if not self._accept(engine, environ):
@@ -436,14 +450,13 @@ class Server(EventEmitter):
         return engine
 
     def _new_engine(self, sid: str, transport: str, protocol: int,
-                    b64: bool, environ: dict, intake: Any = None
+                    b64: bool, environ: dict, *, announced: bool = True,
+                    intake: Callable[[list[Packet]], bool] | None = None
                     ) -> SessionEngine:
         engine = SessionEngine.create(
             self._engines, sid, transport=transport, protocol=protocol,
+            environ=environ, b64=b64, announced=announced, intake=intake,
             poll_limit=poll_limit_for(environ.get('HTTP_USER_AGENT')))
-        engine.b64 = b64
-        engine.socket = Socket(engine, environ)
-        engine.intake = intake
         self._sessions[sid] = engine
         return engine
 
@@ -454,7 +467,7 @@ class Server(EventEmitter):
         sid = engine.sid
         socket = engine.socket
         self.clients[sid] = socket
-        engine.announced = True
+        engine.announce()
         handlers = self.handlers
         if 'connect' in handlers:
             for handler in tuple(handlers['connect']):
@@ -483,8 +496,7 @@ class Server(EventEmitter):
         handshake: open it without an open packet, connect not run yet,
         the client's packets going to ``intake`` from the start."""
         engine = self._new_engine(sid, 'polling', protocol, b64, environ,
-                                  intake)
-        engine.announced = False
+                                  announced=False, intake=intake)
         engine.open(announce=False)
         return engine
 
@@ -497,9 +509,7 @@ class Server(EventEmitter):
             return True
         if self.metrics is not None:
             self.metrics.refused(FORBIDDEN)
-        engine.announced = False
-        engine.close(CloseReason.SERVER_DISCONNECT,
-                     'refused by the connect handler', graceful=True)
+        engine.refuse('refused by the connect handler', graceful=True)
         return False
 
     def _drop(self, engine: SessionEngine) -> None:

@@ -263,7 +263,7 @@ class Handover:
         its connect handlers until it settles or moves."""
         deferral = Deferral(self, engine, environ)
         self._deferrals[engine.sid] = deferral
-        engine.intake = deferral.intake
+        engine.set_intake(deferral.intake)
         self._at(self._expiring, time.monotonic() + self.window, deferral)
 
     def settle(self, deferral: Deferral) -> None:
@@ -291,7 +291,7 @@ class Handover:
             with deferral.lock:
                 deferral.state = DONE
                 deferral.held = []
-                engine.intake = None
+                engine.set_intake(None)
             if self._deferrals.get(engine.sid) is deferral:
                 del self._deferrals[engine.sid]
             deferral.settled.set()

@@ -16,13 +16,14 @@ from typing import Any, Callable, Iterable, Protocol
 
 from ..core.packets import DecodeError, Packet, PacketType
 from ..exceptions import BAD_REQUEST, RemoteProtocolError
+from ..port import Verdict, WebSocketSink
 from .proxysink import encode_ending
 from .wire import (ABANDONED, ANSWERED, ATTACH, CLOSE, ERROR, INVALID, OK,
                    PACKETS, POLL, POST, UPGRADE, WS_ENDED, WS_INVALID,
                    WS_PACKET, Reply, WireError, raise_error,
                    decode_packets, encode_packets)
 
-__all__ = ['RemoteSession', 'SessionFacts', 'Carrier']
+__all__ = ['RemoteSession', 'Carrier']
 
 _NOOP = [Packet(PacketType.NOOP)]
 
@@ -48,28 +49,18 @@ class Carrier(Protocol):
              token: str = '') -> bool:
         """A request without reply."""
 
-    def open_channel(self, remote: RemoteSession, sink: Any) -> str:
+    def open_channel(self, remote: RemoteSession, sink: WebSocketSink) -> str:
         """Name a WebSocket held here, for the owner to write on."""
 
     def close_channel(self, channel: str) -> None:
         """The WebSocket is over here."""
 
 
-class SessionFacts:
-    """What a transport reads of a session besides the port: its
-    protocol (4 or 3) and transport."""
-
-    __slots__ = ('protocol', 'transport')
-
-    def __init__(self, protocol: int) -> None:
-        self.protocol = protocol
-        self.transport = 'polling'
-
-
 class RemoteSession:
-    """The port of a session whose owner is another process."""
+    """The port (:class:`~engineio_sync.port.SessionPort`) of a session
+    whose owner is another process."""
 
-    __slots__ = ('node', 'sid', 'owner', 'session', 'b64', 'write_lock',
+    __slots__ = ('node', 'sid', 'owner', 'protocol', 'b64', 'write_lock',
                  'channel', 'poll_token')
 
     def __init__(self, node: Carrier, sid: str, owner: str,
@@ -77,7 +68,8 @@ class RemoteSession:
         self.node = node
         self.sid = sid
         self.owner = owner
-        self.session = SessionFacts(protocol)
+        #: the session's protocol revision (4 or 3)
+        self.protocol = protocol
         #: v3 long-polling: binary as base64 text
         self.b64 = b64
         #: orders what is written on a WebSocket held here
@@ -159,12 +151,12 @@ class RemoteSession:
         _outcome(self.node.call(self.sid, UPGRADE, b'',
                                 self.node.request_timeout))
 
-    def attach_websocket(self, sink: Any) -> str:
+    def attach_websocket(self, sink: WebSocketSink) -> Verdict:
         """The WebSocket was accepted: the owner's engine attaches a proxy
         of it and says what it is (``'active'``, ``'probe'`` or
         ``'rejected'``)."""
         self.channel = self.node.open_channel(self, sink)
-        verdict = 'rejected'
+        verdict: str = 'rejected'
         try:
             reply = self.node.call(self.sid, ATTACH, self.channel.encode(),
                                    self.node.request_timeout)
@@ -172,31 +164,34 @@ class RemoteSession:
             reply = None
         if reply is not None and reply.status == OK:
             verdict = reply.body.decode('ascii', 'replace')
-        if verdict not in ('active', 'probe'):
-            self.node.close_channel(self.channel)
-            return 'rejected'
-        return verdict
+        if verdict == 'active':
+            return 'active'
+        if verdict == 'probe':
+            return 'probe'
+        self.node.close_channel(self.channel)
+        return 'rejected'
 
-    def websocket_packet(self, sink: Any, packet: Packet) -> bool:
+    def websocket_packet(self, sink: WebSocketSink, packet: Packet) -> bool:
         """A packet read here goes to the owner (in order); False once the
         owner is gone: stop reading."""
         return self.node.tell(self.sid, WS_PACKET, encode_packets([packet]),
                               token=self.channel)
 
-    def websocket_invalid(self, sink: Any, description: str) -> None:
+    def websocket_invalid(self, sink: WebSocketSink, description: str
+                          ) -> None:
         """The connection carried something unreadable."""
         self.node.tell(self.sid, WS_INVALID, description.encode(),
                        token=self.channel)
         self.node.close_channel(self.channel)
 
-    def websocket_ended(self, sink: Any, reason: str,
+    def websocket_ended(self, sink: WebSocketSink, reason: str,
                         description: str | None = None) -> None:
         """The connection is over here."""
         self.node.tell(self.sid, WS_ENDED, encode_ending(reason, description),
                        token=self.channel)
         self.node.close_channel(self.channel)
 
-    def websocket_blocked(self, sink: Any) -> None:
+    def websocket_blocked(self, sink: WebSocketSink) -> None:
         """The peer does not read what the owner writes: drain the
         backlog here, and cut the connection if the peer reads nothing
         for ``write_timeout`` seconds (the owner then hears of its end)."""
@@ -204,7 +199,7 @@ class RemoteSession:
             sink.draining = True
             self.node.driver.spawn(self._drain, sink)
 
-    def _drain(self, sink: Any) -> None:
+    def _drain(self, sink: WebSocketSink) -> None:
         timeout = self.node.write_timeout
         deadline = time.monotonic() + timeout
         ok = True

@@ -22,7 +22,8 @@ from .wsgi_io import (TEXT_PLAIN, BadBody, BodyTooLarge, Response,
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.handshake import RequestInfo
-    from ..engine import SessionEngine
+    from ..drivers import Driver
+    from ..port import SessionPort
 
 __all__ = ['PollingTransport']
 
@@ -37,7 +38,7 @@ class PollingTransport:
     name = 'polling'
 
     def __init__(self, config: Any, logger: logging.Logger,
-                 driver: Any) -> None:
+                 driver: Driver) -> None:
         self.logger = logger
         self.driver = driver
         self.max_body = config.max_http_buffer_size
@@ -84,7 +85,7 @@ class PollingTransport:
 
     # -- requests -----------------------------------------------------------
 
-    def handle(self, engine: SessionEngine, info: RequestInfo,
+    def handle(self, engine: SessionPort, info: RequestInfo,
                environ: dict, headers: list[tuple[str, str]]) -> Response:
         """Serve a GET or a POST of a session.
 
@@ -102,7 +103,7 @@ class PollingTransport:
         except RemoteProtocolError as error:
             return error_response(error, headers)
 
-    def _get(self, engine: SessionEngine, info: RequestInfo,
+    def _get(self, engine: SessionPort, info: RequestInfo,
              environ: dict, headers: list[tuple[str, str]]) -> Response:
         """Answer with what the engine has, waiting while it has nothing."""
         packets = engine.poll(lambda: self._connected(environ))
@@ -113,7 +114,7 @@ class PollingTransport:
         # with no minimum it writes as it iterates, so the body can tell
         # a failed write (see Response).
         environ['eventlet.minimum_write_chunk_size'] = 0
-        return self.encode(engine.session.protocol, packets, info, environ,
+        return self.encode(engine.protocol, packets, info, environ,
                            headers,
                            lambda delivered: engine.poll_answered(packets,
                                                                   delivered),
@@ -125,7 +126,7 @@ class PollingTransport:
         hijack = find(environ)
         return hijack is None or not self.driver.peer_closed(hijack.sock)
 
-    def _post(self, engine: SessionEngine, info: RequestInfo,
+    def _post(self, engine: SessionPort, info: RequestInfo,
               environ: dict, headers: list[tuple[str, str]]) -> Response:
         """Decode the client's payload and hand its packets on."""
         # Register the POST before reading its body, so that a second POST
@@ -136,7 +137,7 @@ class PollingTransport:
         finally:
             engine.end_post()
 
-    def _read_and_receive(self, engine: SessionEngine, info: RequestInfo,
+    def _read_and_receive(self, engine: SessionPort, info: RequestInfo,
                           environ: dict, headers: list[tuple[str, str]]
                           ) -> Response:
         try:
@@ -154,7 +155,7 @@ class PollingTransport:
         try:
             # v4 packets are decoded as the engine takes them, so that its
             # pauses in a huge payload spread the decoding as well.
-            engine.receive(self._decode(engine.session.protocol, body, info))
+            engine.receive(self._decode(engine.protocol, body, info))
         except DecodeError as exc:
             engine.invalid_input(f'parse error: {exc}')
             raise

@@ -3,7 +3,7 @@ messages between the connection and the session engine.
 
 Nothing here decides anything about the session: whether a WebSocket
 carries the session, is probed for an upgrade or is turned away is the
-engine's answer to :meth:`~engineio_sync.engine.SessionEngine.attach_websocket`;
+session's answer to :meth:`~engineio_sync.port.SessionPort.attach_websocket`;
 every packet read goes to the engine, and the engine writes through the
 :class:`WebSocketBinding` (its WebSocket sink).
 """
@@ -15,17 +15,17 @@ import socket as _socket
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..core.packets import (DecodeError, Packet, PacketType, decode_packet,
+from ..core.packets import (DecodeError, Packet, decode_packet,
                             decode_packet_v3, encode_packet, encode_packet_v3)
 from ..core.session import CloseReason
 from ..core.wsframes import accept_token, negotiate_deflate
-from ..engine import CLOSE_GRACE, REJECT_LINGER
 from ..exceptions import BAD_REQUEST, RemoteProtocolError
+from ..port import CLOSE_GRACE, REJECT_LINGER, SessionPort
 from ..wsgi_servers import Hijack, find, run_later
 from .wsconnection import WebSocketConnection, handshake_error
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..engine import SessionEngine
+    from ..drivers import Driver
 
 __all__ = ['WebSocketTransport', 'WebSocketBinding']
 
@@ -34,9 +34,6 @@ _REJECT_DRAIN = 1 << 16
 # How many times (50 ms apart) a finished WebSocket waits for its drain
 # task to notice that the socket is shut down.
 _DRAIN_END_CHECKS = 60
-
-_new = tuple.__new__
-_MESSAGE = PacketType.MESSAGE
 
 
 class _Flag:
@@ -48,7 +45,7 @@ class _Flag:
 
     __slots__ = ('_driver', '_set', '_event')
 
-    def __init__(self, driver: Any) -> None:
+    def __init__(self, driver: Driver) -> None:
         self._driver = driver
         self._set = False
         self._event: Any = None
@@ -76,7 +73,7 @@ class WebSocketBinding:
     __slots__ = ('conn', 'done', 'finished', 'closing', 'draining',
                  '_encode')
 
-    def __init__(self, conn: WebSocketConnection, driver: Any,
+    def __init__(self, conn: WebSocketConnection, driver: Driver,
                  protocol: int) -> None:
         self.conn = conn
         #: set when the reader is over; ``finished`` when the engine's
@@ -157,7 +154,7 @@ class WebSocketTransport:
 
     name = 'websocket'
 
-    def __init__(self, config: Any, driver: Any,
+    def __init__(self, config: Any, driver: Driver,
                  logger: logging.Logger) -> None:
         self.driver = driver
         self.logger = logger
@@ -178,7 +175,7 @@ class WebSocketTransport:
                 'for WebSocket')
         return hijack
 
-    def serve(self, engine: SessionEngine, hijack: Hijack, environ: dict,
+    def serve(self, engine: SessionPort, hijack: Hijack, environ: dict,
               headers: list[tuple[str, str]], *, new_session: bool) -> Any:
         """Answer 101 and run the WebSocket until it is over; return what
         the WSGI application returns."""
@@ -210,14 +207,14 @@ class WebSocketTransport:
         conn = WebSocketConnection(sock, engine.write_lock, deflate=deflate,
                                    driver=self.driver, recv=recv,
                                    max_message_size=self.max_size)
-        binding = WebSocketBinding(conn, self.driver, engine.session.protocol)
+        binding = WebSocketBinding(conn, self.driver, engine.protocol)
         conn.on_blocked = partial(engine.websocket_blocked, binding)
         if not run_later(environ, partial(self._run, engine, binding,
                                           release)):
             self._run(engine, binding, release)
         return hijack.finish
 
-    def _run(self, engine: SessionEngine, binding: WebSocketBinding,
+    def _run(self, engine: SessionPort, binding: WebSocketBinding,
              release: Callable[[], None]) -> None:
         """Attach the WebSocket to its session and read it until it is
         over; ``release()`` the reader then."""
@@ -270,23 +267,15 @@ class WebSocketTransport:
         except OSError:
             pass
 
-    def _read_loop(self, engine: SessionEngine,
+    def _read_loop(self, engine: SessionPort,
                    binding: WebSocketBinding) -> None:
         conn = binding.conn
-        fast = engine.session.protocol == 4
-        decode = decode_packet if fast else decode_packet_v3
+        decode = decode_packet if engine.protocol == 4 else decode_packet_v3
         websocket_packet = engine.websocket_packet
         while True:
             message = conn.receive()
             if message is None:
                 break
-            if fast and type(message) is str and message[:1] == '4':
-                # decode_packet() inlined for the commonest v4 frame, a
-                # text message: this loop runs once per message.
-                packet = _new(Packet, (_MESSAGE, message[1:]))
-                if websocket_packet(binding, packet):
-                    continue
-                return
             try:
                 packet = decode(message)
             except DecodeError as exc:
