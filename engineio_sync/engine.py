@@ -608,8 +608,7 @@ class SessionEngine:
         if room is None and not socket.handlers and \
                 'drain' not in events.handlers:
             return
-        limit = self.ctx.settings.max_buffered_bytes
-        if limit is not None and self.buffered_amount >= limit:
+        if not self.ctx.settings.has_room(self.buffered_amount):
             # Still full: not a drain yet.
             return
         if room is not None:

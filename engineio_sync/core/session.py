@@ -126,6 +126,15 @@ class SessionSettings:
                         else json.dumps),
             initial_packet=config.initial_packet)
 
+    def has_room(self, waiting: int, size: int = 0) -> bool:
+        """Whether ``size`` more bytes fit beside ``waiting`` bytes that
+        the client has not taken yet (``max_buffered_bytes``; None: no
+        limit). The one meaning of a full send buffer: a send that does
+        not fit is refused (or closes the session, per
+        ``on_buffer_full``), and a ``drain`` is due once there is room."""
+        limit = self.max_buffered_bytes
+        return limit is None or waiting + size <= limit
+
     @property
     def poll_timeout(self) -> float:
         """The longest a GET is parked.
@@ -429,15 +438,16 @@ class Session:
                 'over v4 long-polling; send it as bytes or escape it')
         data = packet.data
         size = 0 if data is None else len(data)
-        limit = self.settings.max_buffered_bytes
-        if limit is not None and self.buffered_bytes + size > limit and \
-                self.buffer:
+        settings = self.settings
+        if settings.max_buffered_bytes is not None and self.buffer and \
+                not settings.has_room(self.buffered_bytes, size):
             # Bounded memory per session: the client does not collect
             # what it is sent (a stuck WebSocket, a poll that never comes).
-            if self.settings.on_buffer_full != 'close':
+            if settings.on_buffer_full != 'close':
                 raise SendBufferFull(
                     f'{self.buffered_bytes} bytes are queued for session '
-                    f'{self.sid}; the limit is {limit}')
+                    f'{self.sid}; the limit is '
+                    f'{settings.max_buffered_bytes}')
             return self._close(CloseReason.TRANSPORT_ERROR,
                                'send buffer full', now) + _DROPPED
         self.buffered_bytes += size
