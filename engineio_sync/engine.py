@@ -139,11 +139,11 @@ class EngineContext:
     def __init__(self, *, driver: Driver, clock: Callable[[], float],
                  logger: logging.Logger, settings: SessionSettings,
                  schedule: Callable[[float, SessionEngine], None],
-                 deliver: Callable[[str, str | bytes], None],
+                 deliver: Callable[[str, Any], None],
                  closed: Callable[[SessionEngine, str], None],
                  forget: Callable[[SessionEngine], None],
                  events: EventEmitter,
-                 new_socket: Callable[[SessionEngine, dict], Any]) -> None:
+                 new_socket: Callable[[SessionEngine, dict[str, Any]], Any]) -> None:
         self.driver = driver
         self.clock = clock
         self.logger = logger
@@ -183,7 +183,7 @@ class SessionEngine:
         #: the WebSocket carrying the session, and one being probed
         self.ws: WebSocketSink | None = None
         self.probe: WebSocketSink | None = None
-        self.callbacks: deque | None = None
+        self.callbacks: deque[tuple[int, Callable[[], Any]]] | None = None
         #: packets whose bytes wait in the WebSocket's backlog: their send
         #: callbacks run once the socket has taken them
         self.unconfirmed: list[Packet] | None = None
@@ -205,7 +205,7 @@ class SessionEngine:
 
     @classmethod
     def create(cls, ctx: EngineContext, sid: str, *, transport: str,
-               protocol: int, environ: dict, b64: bool = False,
+               protocol: int, environ: dict[str, Any], b64: bool = False,
                announced: bool = True,
                intake: Callable[[list[Packet]], bool] | None = None,
                poll_limit: int | None = None) -> SessionEngine:
@@ -231,11 +231,11 @@ class SessionEngine:
 
     # -- running the state machine -------------------------------------------------
 
-    def _run(self, event: Any) -> tuple:
+    def _run(self, event: Any) -> tuple[Any, ...]:
         with self.lock:
             return self.session.handle(event, self.ctx.clock())
 
-    def _apply(self, actions: tuple) -> Any:
+    def _apply(self, actions: tuple[Any, ...]) -> Any:
         """Carry out actions in order; return the one meant for the
         request that asked (an answer, a refusal), if any."""
         reply = None
@@ -451,7 +451,7 @@ class SessionEngine:
         return self.session.buffered_bytes + (ws.backlog if ws is not None
                                               else 0)
 
-    def _dropped(self, actions: tuple) -> bool:
+    def _dropped(self, actions: tuple[Any, ...]) -> bool:
         """A send the session did not take; the actions before the Dropped
         close the session when its buffer was full."""
         if len(actions) > 1:
@@ -534,7 +534,7 @@ class SessionEngine:
         deadline, which cuts the connection and so ends this task too.
         """
         done: list[Packet] | None = None
-        actions: tuple = ()
+        actions: tuple[Any, ...] = ()
         while True:
             sink.wait_writable(_DRAIN_WAIT)
             with self.write_lock:
@@ -702,8 +702,9 @@ class SessionEngine:
             reply = self._apply(self._run(_POLL_RESUMED))
         if type(reply) is RefuseRequest:
             raise RemoteProtocolError(reply.code, reply.message)
-        self._flushing(reply.packets)
-        return reply.packets
+        packets: list[Packet] = reply.packets
+        self._flushing(packets)
+        return packets
 
     def poll_answered(self, packets: list[Packet], delivered: bool) -> None:
         """The WSGI server is done with a GET's answer (from :meth:`poll`):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import zlib
+from typing import Any
 
 from ..exceptions import EngineIOError
 
@@ -125,7 +126,7 @@ class FrameReader:
         self.deflate = deflate
         self.closed = False
 
-    def feed(self, data: bytes) -> list[tuple[int, object]]:
+    def feed(self, data: bytes) -> list[tuple[int, Any]]:
         """Add bytes from the client; return the complete events."""
         buf = self._buf
         if buf:

@@ -48,7 +48,7 @@ class PollingTransport:
     # -- responses ------------------------------------------------------------
 
     def encode(self, protocol: int, packets: list[Packet],
-               info: RequestInfo | None, environ: dict,
+               info: RequestInfo | None, environ: dict[str, Any],
                headers: list[tuple[str, str]],
                on_close: Any = None, *, b64: bool = False) -> Response:
         """Build the response carrying ``packets`` for this request;
@@ -86,7 +86,7 @@ class PollingTransport:
     # -- requests -----------------------------------------------------------
 
     def handle(self, engine: SessionPort, info: RequestInfo,
-               environ: dict, headers: list[tuple[str, str]]) -> Response:
+               environ: dict[str, Any], headers: list[tuple[str, str]]) -> Response:
         """Serve a GET or a POST of a session.
 
         The engine refuses a request by raising
@@ -104,7 +104,7 @@ class PollingTransport:
             return error_response(error, headers)
 
     def _get(self, engine: SessionPort, info: RequestInfo,
-             environ: dict, headers: list[tuple[str, str]]) -> Response:
+             environ: dict[str, Any], headers: list[tuple[str, str]]) -> Response:
         """Answer with what the engine has, waiting while it has nothing."""
         packets = engine.poll(lambda: self._connected(environ))
         if packets is None:
@@ -120,14 +120,14 @@ class PollingTransport:
                                                                   delivered),
                            b64=engine.b64)
 
-    def _connected(self, environ: dict) -> bool:
+    def _connected(self, environ: dict[str, Any]) -> bool:
         """False once the request's client has closed its connection (when
         the WSGI server lets us see its socket)."""
         hijack = find(environ)
         return hijack is None or not self.driver.peer_closed(hijack.sock)
 
     def _post(self, engine: SessionPort, info: RequestInfo,
-              environ: dict, headers: list[tuple[str, str]]) -> Response:
+              environ: dict[str, Any], headers: list[tuple[str, str]]) -> Response:
         """Decode the client's payload and hand its packets on."""
         # Register the POST before reading its body, so that a second POST
         # arriving while a slow body streams in is caught as overlapping.
@@ -138,7 +138,7 @@ class PollingTransport:
             engine.end_post()
 
     def _read_and_receive(self, engine: SessionPort, info: RequestInfo,
-                          environ: dict, headers: list[tuple[str, str]]
+                          environ: dict[str, Any], headers: list[tuple[str, str]]
                           ) -> Response:
         try:
             body = read_body(environ, self.max_body)

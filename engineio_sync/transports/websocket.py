@@ -64,7 +64,8 @@ class _Flag:
         # Re-check: set() may have run before the event existed.
         if self._set:
             return True
-        return self._event.wait(timeout)
+        woken: bool = self._event.wait(timeout)
+        return woken
 
 
 class WebSocketBinding:
@@ -162,7 +163,7 @@ class WebSocketTransport:
         self.threshold = config.compression_threshold
         self.max_size = config.max_http_buffer_size
 
-    def accept(self, environ: dict) -> Hijack:
+    def accept(self, environ: dict[str, Any]) -> Hijack:
         """Check the WebSocket handshake and take the request's socket;
         raises :class:`RemoteProtocolError` to refuse it."""
         problem = handshake_error(environ)
@@ -175,7 +176,7 @@ class WebSocketTransport:
                 'for WebSocket')
         return hijack
 
-    def serve(self, engine: SessionPort, hijack: Hijack, environ: dict,
+    def serve(self, engine: SessionPort, hijack: Hijack, environ: dict[str, Any],
               headers: list[tuple[str, str]], *, new_session: bool) -> Any:
         """Answer 101 and run the WebSocket until it is over; return what
         the WSGI application returns."""

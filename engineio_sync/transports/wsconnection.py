@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import socket as _socket
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
 from ..core.wsframes import (BINARY, CLOSE, PING, TEXT, Deflate, FrameError,
                              FrameReader, encode_binary, encode_close,
@@ -23,7 +23,7 @@ _WRITE_CHUNK = 65536
 _DONTWAIT = _socket.MSG_DONTWAIT
 
 
-def handshake_error(environ: dict) -> str | None:
+def handshake_error(environ: dict[str, Any]) -> str | None:
     """Why this request is not a valid WebSocket handshake, or None."""
     if 'websocket' not in environ.get('HTTP_UPGRADE', '').lower():
         return 'missing Upgrade: websocket'
@@ -76,15 +76,15 @@ class WebSocketConnection:
         self._send = driver.nonblocking_send(sock)
         # Bytes written but not yet taken by the socket (None while there
         # are none: idle connections hold no list).
-        self._backlog: list | None = None
+        self._backlog: deque[bytes | memoryview] | None = None
         #: how many bytes wait in the backlog
         self.backlog_size = 0
         #: called, write lock held, when bytes start waiting in the backlog
-        self.on_blocked: Any = None
+        self.on_blocked: Callable[[], None] | None = None
         self.deflate = deflate
         self._reader = FrameReader(max_message_size, deflate)
         # A list, not a deque: thousands of idle connections each hold one.
-        self._pending: list = []
+        self._pending: list[str | bytes] = []
         self.close_sent = False
         #: the peer's close code (1006 when the connection just dropped)
         self.close_code: int | None = None
@@ -112,7 +112,8 @@ class WebSocketConnection:
         """Frame and write one message (caller holds the write lock)."""
         if self.close_sent:
             raise ConnectionError('WebSocket is closing')
-        frame = (encode_text(message, self.deflate) if type(message) is str
+        frame = (encode_text(message, self.deflate)
+                 if isinstance(message, str)
                  else encode_binary(message, self.deflate))
         # _write() inlined for the commonest case: nothing waiting and
         # the socket takes the whole frame.
@@ -145,7 +146,7 @@ class WebSocketConnection:
         """The socket took only ``sent`` bytes of ``data``: the rest starts
         the backlog."""
         rest = memoryview(data)[sent:]
-        self._backlog = deque((rest,))
+        self._backlog = deque[bytes | memoryview]((rest,))
         self.backlog_size = len(rest)
         if self.on_blocked is not None:
             self.on_blocked()
@@ -158,7 +159,7 @@ class WebSocketConnection:
             return
         send = self._send
         while backlog:
-            data = backlog.popleft()
+            data: bytes | memoryview = backlog.popleft()
             if backlog and len(data) < _WRITE_CHUNK:
                 # Small frames: one send for up to _WRITE_CHUNK bytes of
                 # them instead of one each.
@@ -182,7 +183,8 @@ class WebSocketConnection:
     def wait_writable(self, timeout: float) -> bool:
         """Wait (without the write lock) until the socket has room;
         False after ``timeout`` seconds."""
-        return self._driver.wait_writable(self.sock, timeout)
+        writable: bool = self._driver.wait_writable(self.sock, timeout)
+        return writable
 
     def close(self, code: int = 1000, reason: str = '') -> None:
         """Send a close frame (once); errors on a dead socket are ignored."""
@@ -242,16 +244,17 @@ class WebSocketConnection:
                 break
             if len(events) == 1 and events[0][0] == TEXT:
                 # One text message per read: the usual case.
-                return events[0][1]
+                message: str | bytes = events[0][1]
+                return message
             for opcode, payload in events:
                 if opcode == TEXT or opcode == BINARY:
                     pending.append(payload)
                 elif opcode == PING:
                     self._control(encode_pong(payload))
                 elif opcode == CLOSE:
-                    self.close_code = payload[0]
-                    self.locked_close(1000 if payload[0] == 1005
-                                      else payload[0])
+                    code: int = payload[0]
+                    self.close_code = code
+                    self.locked_close(1000 if code == 1005 else code)
             if pending:
                 return pending.pop(0)
         return pending.pop(0) if pending else None

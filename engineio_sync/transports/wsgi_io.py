@@ -53,7 +53,8 @@ class Response:
         self.headers = headers if headers is not None else []
         self.on_close = on_close
 
-    def __call__(self, start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
         headers = self.headers
         headers.append(('Content-Length', str(len(self.body))))
         start_response(STATUS_TEXT.get(self.status, str(self.status)),
@@ -63,7 +64,7 @@ class Response:
         return _ClosingBody(self.body, self.on_close)
 
 
-class _ClosingBody(list):
+class _ClosingBody(list[bytes]):
     """A one-chunk WSGI body whose ``close()`` reports whether it was
     written.
 
@@ -104,7 +105,7 @@ def error_response(error: RemoteProtocolError,
     return Response(error.http_status, body, out)
 
 
-def read_body(environ: dict, limit: int) -> bytes:
+def read_body(environ: dict[str, Any], limit: int) -> bytes:
     """Read the request body, refusing to hold more than ``limit`` bytes.
 
     A declared ``Content-Length`` above the limit is refused before any
