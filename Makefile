@@ -37,6 +37,11 @@ demo: $(VENV)/.installed node_modules/.installed
 test: setup gunicorn25
 	$(PY) -m pytest -q
 
+# Static checks. mypy: setup.cfg's [mypy] sections say what and how.
+.PHONY: lint
+lint: $(VENV)/.installed
+	$(PY) -m mypy
+
 # The examples (README.rst, "Examples" and "Deploying with gunicorn").
 flask-chat: setup
 	$(PY) examples/flask_chat/app.py --port $(PORT)

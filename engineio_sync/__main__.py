@@ -53,8 +53,10 @@ def main(argv: list[str] | None = None) -> None:
                          ping_timeout=args.ping_timeout)
 
     def ready(running: Server) -> None:
+        # listen() sets listening_port, which Server does not declare.
+        port = running.listening_port  # type: ignore[attr-defined]
         print(f'engineio_sync demo ({args.async_mode}) on '
-              f'http://{args.host}:{running.listening_port}/', flush=True)
+              f'http://{args.host}:{port}/', flush=True)
 
     try:
         listen(args.port, args.host, server=server,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, cast
 
 __all__ = ['EventEmitter']
 
 Handler = Callable[..., Any]
 
-_NO_HANDLERS: Mapping[str, list] = MappingProxyType({})
+_NO_HANDLERS: Mapping[str, list[Handler]] = MappingProxyType({})
 
 
 class EventEmitter:
@@ -38,9 +38,10 @@ class EventEmitter:
             return decorator
         if not callable(handler):
             raise TypeError('handler must be callable')
-        handlers = self.handlers
-        if handlers is _NO_HANDLERS:
-            handlers = self.handlers = {}
+        if self.handlers is _NO_HANDLERS:
+            self.handlers = {}
+        # A dict from here on (only the shared empty mapping is not).
+        handlers = cast('dict[str, list[Handler]]', self.handlers)
         handlers.setdefault(event, []).append(handler)
         return handler
 
@@ -48,13 +49,15 @@ class EventEmitter:
         """Remove one handler, or every handler of ``event``."""
         if event not in self.handlers:
             return
-        handlers = self.handlers[event]
+        # on() made it a dict: the shared empty mapping has no events.
+        table = cast('dict[str, list[Handler]]', self.handlers)
+        handlers = table[event]
         if handler is None:
-            del self.handlers[event]
+            del table[event]
         elif handler in handlers:
             handlers.remove(handler)
             if not handlers:
-                del self.handlers[event]
+                del table[event]
 
     def has_listeners(self, event: str) -> bool:
         """True when ``event`` has at least one handler."""

@@ -305,6 +305,9 @@ class FlaskMiddleware(WSGIApp):
     """Serves Socket.IO on its path, with the Flask app in the environ
     (``environ['flask.app']``, where Flask-SocketIO's handlers find it)."""
 
+    #: the Flask app's WSGI callable (or what run() wraps it in): never None
+    wsgi_app: Callable[[dict, Callable], Iterable[bytes]]
+
     def __init__(self, socketio_app: FlaskSocketIOServer, flask_app: Any,
                  socketio_path: str = 'socket.io') -> None:
         super().__init__(socketio_app, flask_app.wsgi_app,
@@ -327,6 +330,9 @@ class SocketIO(flask_socketio.SocketIO):
     options. ``socketio.server`` is a :class:`FlaskSocketIOServer` and
     ``socketio.server.eio`` the :class:`engineio_sync.Server`.
     """
+
+    #: Flask-SocketIO's option (its __init__ sets it; init_app may change it)
+    manage_session: bool
 
     def __init__(self, app: flask.Flask | None = None,
                  **kwargs: Any) -> None:
@@ -374,7 +380,7 @@ class SocketIO(flask_socketio.SocketIO):
         if app is not None:
             self.sockio_mw = FlaskMiddleware(self.server, app,
                                              socketio_path=self.socketio_path)
-            app.wsgi_app = self.sockio_mw
+            app.wsgi_app = self.sockio_mw  # type: ignore[method-assign]
 
     def run(self, app: flask.Flask, host: str | None = None,
             port: int | None = None, **kwargs: Any) -> None:

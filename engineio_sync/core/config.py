@@ -233,7 +233,7 @@ def _buffered_bytes(value: Any) -> int | None:
 
 
 def _buffer_full(value: Any) -> str:
-    if value not in ('close', 'fail', 'wait'):
+    if not isinstance(value, str) or value not in ('close', 'fail', 'wait'):
         raise ConfigError("on_buffer_full must be 'close', 'fail' or "
                           f"'wait', not {value!r}")
     return value
@@ -273,16 +273,17 @@ def _json(value: Any) -> Any:
 
 
 def _initial_packet(value: Any) -> str | bytes | None:
-    if value is not None and not isinstance(
-            value, (str, bytes, bytearray, memoryview)):
-        raise ConfigError('initial_packet must be str or bytes')
-    if isinstance(value, str) and '\x1e' in value:
-        raise ConfigError('initial_packet may not contain U+001E, the '
-                          'v4 polling record separator')
+    if value is None or isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        if '\x1e' in value:
+            raise ConfigError('initial_packet may not contain U+001E, the '
+                              'v4 polling record separator')
+        return value
     if isinstance(value, (bytearray, memoryview)):
         # A caller's buffer could change after validation; keep a copy.
-        value = bytes(value)
-    return value
+        return bytes(value)
+    raise ConfigError('initial_packet must be str or bytes')
 
 
 _CLUSTER_SCHEMES = ('redis', 'rediss', 'unix')
@@ -620,7 +621,7 @@ class ServerConfig:
     async_mode: str | None
     #: False, True or a logging.Logger (engineio_logger already applied)
     logger: Any
-    allow_request: Callable[[dict], Any] | None
+    allow_request: Callable[[dict[str, Any]], Any] | None
     generate_id: Callable[..., str] | None
     async_handlers: bool
     #: accepted for python-engineio compatibility; unused

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import Union
+from typing import Literal, Union
 
 __all__ = ['CorsPolicy', 'same_origin']
 
@@ -17,7 +17,7 @@ _ORIGIN = re.compile("null|[A-Za-z][-+.A-Za-z0-9]*://[!-~]+")
 _TOKEN = "[-!#$%&'*+.^_`|~0-9A-Za-z]+"
 _FIELD_NAMES = re.compile(f'{_TOKEN}(?:[ \t]*,[ \t]*{_TOKEN})*')
 
-OriginSpec = Union[str, Iterable[str], Callable[[str], bool], bool]
+OriginSpec = Union[str, Iterable[str], Callable[[str], bool], Literal[True]]
 
 
 class CorsPolicy:

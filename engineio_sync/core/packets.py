@@ -23,7 +23,7 @@ from __future__ import annotations
 import binascii
 import enum
 import sys
-from typing import NamedTuple
+from typing import Literal, NamedTuple, overload
 
 from ..exceptions import BAD_REQUEST, RemoteProtocolError
 
@@ -244,6 +244,14 @@ def decode_packet(data: str | bytes) -> Packet:
 # --------------------------------------------------------------------------
 # protocol v3
 # --------------------------------------------------------------------------
+
+@overload
+def encode_packet_v3(packet: Packet, *, b64: Literal[True]) -> str: ...
+
+
+@overload
+def encode_packet_v3(packet: Packet, *, b64: bool = False) -> str | bytes: ...
+
 
 def encode_packet_v3(packet: Packet, *, b64: bool = False) -> str | bytes:
     """Encode a packet using protocol v3 rules.

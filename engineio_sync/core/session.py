@@ -26,19 +26,22 @@ from __future__ import annotations
 import enum
 import json as _stdlib_json
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..exceptions import BAD_REQUEST, LocalProtocolError, SendBufferFull
 from .packets import Packet, PacketType, data_size
 from .session_events import (
-    AnswerPoll, Close, Closed, CloseWebSocket, Deliver, DropProbe, Dropped,
-    Flush, Forget, InvalidInput, Open, PacketReceived, ParkPoll,
-    PingQueued, PollAbandoned, PollResumed, PollStarted, PollUndelivered,
-    PostEnded, PostStarted, ProbeEnded, ProbeReceived, RefuseRequest,
-    RejectWebSocket, Schedule, Send, SendNow, TimerFired, TransportClosed,
-    TransportEnded, Upgraded, UpgradeCancelled, UpgradeRequested,
-    Upgrading, WakePoll, WebSocketAttached, WebSocketBlocked,
-    WebSocketDrained, Write, WriteProbe, WriteWebSocket)
+    Action, Actions, AnswerPoll, Close, Closed, CloseWebSocket, Deliver,
+    DropProbe, Dropped, Event, Flush, Forget, InvalidInput, Open,
+    PacketReceived, ParkPoll, PingQueued, PollAbandoned, PollResumed,
+    PollStarted, PollUndelivered, PostEnded, PostStarted, ProbeEnded,
+    ProbeReceived, RefuseRequest, RejectWebSocket, Schedule, Send, SendNow,
+    TimerFired, TransportClosed, TransportEnded, Upgraded, UpgradeCancelled,
+    UpgradeRequested, Upgrading, WakePoll, WebSocketAttached,
+    WebSocketBlocked, WebSocketDrained, Write, WriteProbe, WriteWebSocket)
+
+if TYPE_CHECKING:
+    from .config import ServerConfig
 
 __all__ = ['Session', 'SessionSettings', 'ReadyState', 'Upgrade',
            'CloseReason']
@@ -104,7 +107,7 @@ class SessionSettings:
     initial_packet: str | bytes | None = None
 
     @classmethod
-    def from_config(cls, config: Any) -> SessionSettings:
+    def from_config(cls, config: ServerConfig) -> SessionSettings:
         """Settings from a :class:`~engineio_sync.core.config.ServerConfig`."""
         json = config.json
         upgrades = (('websocket',) if config.allow_upgrades
@@ -157,7 +160,7 @@ _PONG = Packet(PacketType.PONG)
 _PROBE_REPLY = Packet(PacketType.PONG, 'probe')
 
 # Actions without data are shared: the hot paths allocate nothing for them.
-_NOTHING: tuple = ()
+_NOTHING: Actions = ()
 _WAKE = (WakePoll(),)
 _WRITE_WS = (WriteWebSocket(),)
 _DROPPED = (Dropped(),)
@@ -239,7 +242,7 @@ class Session:
 
     # -- the entry point ---------------------------------------------------------
 
-    def handle(self, event: Any, now: float) -> tuple:
+    def handle(self, event: Event, now: float) -> Actions:
         """Apply one event; return the actions to carry out, in order."""
         return self._HANDLERS[type(event)](self, event, now)
 
@@ -295,7 +298,7 @@ class Session:
 
     # -- helpers ------------------------------------------------------------------
 
-    def _schedule(self) -> tuple:
+    def _schedule(self) -> Actions:
         """Ask for a timer if the deadline is earlier than any pending."""
         deadline = self.deadline
         if deadline is None:
@@ -312,7 +315,7 @@ class Session:
         self.delivers_directly = (state is ReadyState.OPEN
                                   and self.protocol == 4)
 
-    def _carrier(self) -> tuple:
+    def _carrier(self) -> Actions:
         """The action that gets queued packets moving, if any can.
 
         Once a WebSocket carries the session, a GET still parked from
@@ -336,7 +339,7 @@ class Session:
             self.sent_count += len(packets)
         return packets
 
-    def _take_for_poll(self) -> tuple[list[Packet], tuple]:
+    def _take_for_poll(self) -> tuple[list[Packet], Actions]:
         """The (non-empty) buffer for a GET; a graceful close ends once it
         goes out."""
         packets = self.buffer
@@ -355,14 +358,14 @@ class Session:
             return packets, self._finish()
         return packets, _NOTHING
 
-    def _finish(self) -> tuple:
+    def _finish(self) -> Actions:
         """The session needs no transport any more."""
         self._enter(ReadyState.CLOSED)
         self.close_deadline = None
         return (_FORGET,)
 
     def _close(self, reason: str, description: str | None, now: float,
-               graceful: bool = False) -> tuple:
+               graceful: bool = False) -> Actions:
         """Leave OPEN; the actions that wind the transports down."""
         if self.ready_state is ReadyState.CLOSING or \
                 self.ready_state is ReadyState.CLOSED:
@@ -370,7 +373,7 @@ class Session:
         self.close_reason = reason
         self.close_description = description
         self.upgrade_deadline = None
-        actions: list = []
+        actions: list[Action] = []
         if graceful:
             self._enter(ReadyState.CLOSING)
             self._enqueue(_CLOSE)
@@ -391,7 +394,7 @@ class Session:
             self.upgrade = Upgrade.NONE
             actions.append(DropProbe())
         actions.append(Closed(reason, description))
-        if self.ready_state is ReadyState.CLOSED:
+        if not graceful:  # CLOSED, not CLOSING
             actions.append(_FORGET)
         else:
             actions.extend(self._schedule())
@@ -399,7 +402,7 @@ class Session:
 
     # -- life cycle ----------------------------------------------------------------
 
-    def _on_open(self, event: Open, now: float) -> tuple:
+    def _on_open(self, event: Open, now: float) -> Actions:
         if self.ready_state is not ReadyState.OPENING:
             return _NOTHING
         if not event.announce:
@@ -421,11 +424,11 @@ class Session:
             self._enqueue(Packet(PacketType.MESSAGE, settings.initial_packet))
         return self._schedule()
 
-    def _on_close(self, event: Close, now: float) -> tuple:
+    def _on_close(self, event: Close, now: float) -> Actions:
         return self._close(event.reason, event.description, now,
                            event.graceful)
 
-    def _on_send(self, event: Send, now: float) -> tuple:
+    def _on_send(self, event: Send | SendNow, now: float) -> Actions:
         state = self.ready_state
         if state is not ReadyState.OPEN and state is not ReadyState.OPENING:
             return _DROPPED
@@ -459,7 +462,7 @@ class Session:
             return _WAKE
         return _NOTHING
 
-    def _on_send_now(self, event: SendNow, now: float) -> tuple:
+    def _on_send_now(self, event: SendNow, now: float) -> Actions:
         actions = self._on_send(event, now)
         if actions is _WRITE_WS:
             return (_new(Write, (self._take_buffer(),)),)
@@ -467,7 +470,7 @@ class Session:
 
     # -- long-polling ---------------------------------------------------------------
 
-    def _on_poll_started(self, event: PollStarted, now: float) -> tuple:
+    def _on_poll_started(self, event: PollStarted, now: float) -> Actions:
         if self.transport != 'polling':
             return _REFUSE
         if self.poll_waiting:
@@ -488,7 +491,7 @@ class Session:
         self.poll_reply = None
         return (ParkPoll(self.settings.poll_timeout),)
 
-    def _on_poll_resumed(self, event: PollResumed, now: float) -> tuple:
+    def _on_poll_resumed(self, event: PollResumed, now: float) -> Actions:
         self.poll_waiting = False
         if self.poll_reply is not None:
             reply, self.poll_reply = self.poll_reply, None
@@ -498,7 +501,7 @@ class Session:
             return finished + (_new(AnswerPoll, (packets,)),)
         return (AnswerPoll([_NOOP]),)
 
-    def _on_poll_abandoned(self, event: PollAbandoned, now: float) -> tuple:
+    def _on_poll_abandoned(self, event: PollAbandoned, now: float) -> Actions:
         # Nothing was taken for it: the queue is intact for the next GET.
         # A close packet reserved for it only mattered to that connection.
         self.poll_waiting = False
@@ -506,7 +509,7 @@ class Session:
         return _NOTHING
 
     def _on_poll_undelivered(self, event: PollUndelivered,
-                             now: float) -> tuple:
+                             now: float) -> Actions:
         packets = event.packets
         state = self.ready_state
         if (state is not ReadyState.OPEN and state is not ReadyState.OPENING) \
@@ -523,7 +526,7 @@ class Session:
         self.sent_count -= len(packets)
         return _WAKE if self.poll_waiting else _NOTHING
 
-    def _on_post_started(self, event: PostStarted, now: float) -> tuple:
+    def _on_post_started(self, event: PostStarted, now: float) -> Actions:
         if self.transport != 'polling':
             return _REFUSE
         if self.post_active:
@@ -533,13 +536,13 @@ class Session:
         self.post_active = True
         return _NOTHING
 
-    def _on_post_ended(self, event: PostEnded, now: float) -> tuple:
+    def _on_post_ended(self, event: PostEnded, now: float) -> Actions:
         self.post_active = False
         return _NOTHING
 
     # -- packets from the client ----------------------------------------------------
 
-    def _on_packet(self, event: PacketReceived, now: float) -> tuple:
+    def _on_packet(self, event: PacketReceived, now: float) -> Actions:
         packet = event.packet
         ptype = packet.type
         if ptype is PacketType.MESSAGE:
@@ -563,7 +566,7 @@ class Session:
                 return self._carrier()
             return _NOTHING
         if ptype is PacketType.CLOSE:
-            finished: tuple = _NOTHING
+            finished: Actions = _NOTHING
             if self.ready_state is ReadyState.CLOSING:
                 # Closing from both ends: nobody will collect our close.
                 finished = self._finish()
@@ -581,13 +584,13 @@ class Session:
         return self._close(CloseReason.TRANSPORT_ERROR,
                            f'unexpected packet type {int(ptype)}', now)
 
-    def _on_invalid_input(self, event: InvalidInput, now: float) -> tuple:
+    def _on_invalid_input(self, event: InvalidInput, now: float) -> Actions:
         return self._close(CloseReason.TRANSPORT_ERROR, event.description,
                            now)
 
     # -- heartbeats and timers --------------------------------------------------------
 
-    def _on_timer(self, event: TimerFired, now: float) -> tuple:
+    def _on_timer(self, event: TimerFired, now: float) -> Actions:
         if self.timer_at is not None and self.timer_at <= now:
             self.timer_at = None
         state = self.ready_state
@@ -621,13 +624,13 @@ class Session:
     # -- WebSocket and the upgrade -------------------------------------------------
 
     def _on_upgrade_requested(self, event: UpgradeRequested,
-                              now: float) -> tuple:
+                              now: float) -> Actions:
         if self.transport == 'polling' and not self.settings.allow_upgrades:
             return (RefuseRequest(BAD_REQUEST, 'Upgrades are not allowed'),)
         return _NOTHING
 
     def _on_websocket_attached(self, event: WebSocketAttached,
-                               now: float) -> tuple:
+                               now: float) -> Actions:
         if self.transport == 'websocket' and not self.websocket_attached \
                 and self.upgrade is Upgrade.NONE \
                 and self.ready_state is not ReadyState.CLOSED:
@@ -644,14 +647,14 @@ class Session:
         self.upgrade_deadline = now + self.settings.upgrade_timeout
         return self._schedule()
 
-    def _on_probe(self, event: ProbeReceived, now: float) -> tuple:
+    def _on_probe(self, event: ProbeReceived, now: float) -> Actions:
         if not self.upgrading:
             return _DROP_PROBE
         packet = event.packet
         ptype = packet.type
         if ptype is PacketType.PING and packet.data == 'probe':
             self.upgrade = Upgrade.UPGRADING
-            actions: tuple = (WriteProbe(_PROBE_REPLY),)
+            actions: Actions = (WriteProbe(_PROBE_REPLY),)
             if self.poll_waiting and self.poll_reply is None:
                 # Release the parked GET with one noop so the client can
                 # pause polling.
@@ -677,20 +680,21 @@ class Session:
         return (DropProbe(), UpgradeCancelled(
             f'unexpected packet type {int(ptype)} during the upgrade'))
 
-    def _on_probe_ended(self, event: ProbeEnded, now: float) -> tuple:
+    def _on_probe_ended(self, event: ProbeEnded, now: float) -> Actions:
         if not self.upgrading:
             return _NOTHING
         self.upgrade = Upgrade.NONE
         self.upgrade_deadline = None
         return (UpgradeCancelled('the WebSocket closed during the upgrade'),)
 
-    def _on_transport_ended(self, event: TransportEnded, now: float) -> tuple:
+    def _on_transport_ended(self, event: TransportEnded,
+                            now: float) -> Actions:
         if self.ready_state is not ReadyState.OPEN:
             return _NOTHING
         return self._close(event.reason, event.description, now)
 
     def _on_transport_closed(self, event: TransportClosed,
-                             now: float) -> tuple:
+                             now: float) -> Actions:
         self.websocket_attached = False
         self.ws_blocked = False
         self.write_deadline = None
@@ -698,7 +702,7 @@ class Session:
             return self._finish()
         return _NOTHING
 
-    def _on_flush(self, event: Flush, now: float) -> tuple:
+    def _on_flush(self, event: Flush, now: float) -> Actions:
         if not self.websocket_attached or not self.buffer:
             return _NOTHING
         packets = self._take_buffer()
@@ -710,7 +714,7 @@ class Session:
     # -- a WebSocket whose peer does not keep up -------------------------------------
 
     def _on_websocket_blocked(self, event: WebSocketBlocked,
-                              now: float) -> tuple:
+                              now: float) -> Actions:
         if not self.websocket_attached or self.ws_blocked:
             return _NOTHING
         # Queue instead of writing until the backlog is gone; give up on
@@ -721,7 +725,7 @@ class Session:
         return self._schedule()
 
     def _on_websocket_drained(self, event: WebSocketDrained,
-                              now: float) -> tuple:
+                              now: float) -> Actions:
         if not self.ws_blocked:
             return _NOTHING
         self.ws_blocked = False
@@ -729,7 +733,7 @@ class Session:
         return self._carrier() if self.buffer else _NOTHING
 
     # One handler per event type; handle() dispatches on the type.
-    _HANDLERS: dict[type, Callable[..., tuple]] = {
+    _HANDLERS: dict[type, Callable[..., Actions]] = {
         Open: _on_open,
         Send: _on_send,
         SendNow: _on_send_now,

@@ -14,7 +14,7 @@ engine (:mod:`engineio_sync.engine`) is the one place that carries them out.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple, TypeVar, Union
 
 from .packets import Packet
 
@@ -31,27 +31,31 @@ __all__ = [
     'WriteWebSocket', 'Write', 'CloseWebSocket', 'WriteProbe', 'DropProbe',
     'RejectWebSocket', 'Upgrading', 'Upgraded', 'UpgradeCancelled',
     'PingQueued', 'Closed', 'Forget', 'Schedule', 'Dropped', 'Action',
+    'Actions',
 ]
 
+_Value = TypeVar('_Value', bound=tuple[Any, ...])
 
-def _typed(cls: type) -> type:
+
+def _typed(cls: type[_Value]) -> type[_Value]:
     """Make tuple-based values equal only to values of the same type.
 
     Plain NamedTuples compare as tuples, so ``WakePoll() == Forget()``;
     a state machine's tests must not be fooled by that.
     """
-    def __eq__(self: tuple, other: Any) -> bool:
+    def __eq__(self: tuple[Any, ...], other: object) -> bool:
         return type(other) is cls and tuple.__eq__(self, other)
 
-    def __ne__(self: tuple, other: Any) -> bool:
+    def __ne__(self: tuple[Any, ...], other: object) -> bool:
         return not __eq__(self, other)
 
-    def __hash__(self: tuple) -> int:
+    def __hash__(self: tuple[Any, ...]) -> int:
         return hash((cls.__name__, tuple(self)))
 
-    cls.__eq__ = __eq__  # type: ignore[assignment]
-    cls.__ne__ = __ne__  # type: ignore[assignment]
-    cls.__hash__ = __hash__  # type: ignore[assignment]
+    # setattr: type checkers refuse assigning to a class's methods.
+    setattr(cls, '__eq__', __eq__)
+    setattr(cls, '__ne__', __ne__)
+    setattr(cls, '__hash__', __hash__)
     return cls
 
 
@@ -332,3 +336,7 @@ Action = Union[Deliver, AnswerPoll, ParkPoll, WakePoll, RefuseRequest,
                WriteWebSocket, Write, CloseWebSocket, WriteProbe, DropProbe,
                RejectWebSocket, Upgrading, Upgraded, UpgradeCancelled,
                PingQueued, Closed, Forget, Schedule, Dropped]
+
+#: What :meth:`~engineio_sync.core.session.Session.handle` returns: the
+#: actions to carry out, in order.
+Actions = tuple[Action, ...]

@@ -11,9 +11,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import EngineIOError
+
+if TYPE_CHECKING:
+    # What zlib.compressobj() and decompressobj() return: typeshed's names,
+    # not importable at run time.
+    from zlib import _Compress, _Decompress
 
 __all__ = ['FrameError', 'FrameReader', 'Deflate', 'encode_text',
            'encode_binary', 'encode_close', 'encode_pong', 'accept_token',
@@ -239,8 +244,11 @@ class FrameReader:
         return opcode, _finish(opcode, data)
 
     def _inflate(self, data: bytes) -> bytes:
+        deflate = self.deflate
+        if deflate is None:  # _check_header lets RSV1 through only with it
+            raise FrameError(1002, 'reserved bits set')
         try:
-            return self.deflate.decompress(data, self._max)
+            return deflate.decompress(data, self._max)
         except zlib.error:
             raise FrameError(1007, 'invalid compressed data') from None
 
@@ -291,8 +299,8 @@ class Deflate:
         self.client_no_context_takeover = client_no_context_takeover
         self.server_bits = server_bits
         self.client_bits = client_bits
-        self._compressor = None
-        self._decompressor = None
+        self._compressor: _Compress | None = None
+        self._decompressor: _Decompress | None = None
 
     def compress(self, data: bytes) -> bytes:
         """Compress one whole message."""
@@ -376,10 +384,10 @@ def negotiate_deflate(offers: str, threshold: int = 1024) -> Deflate | None:
             server_bits = bits
         client_bits = 15
         if 'client_max_window_bits' in options:
-            value = options.pop('client_max_window_bits')
+            requested = options.pop('client_max_window_bits')
             # Inflating with a larger window than the client's is fine, so
             # the value is only checked.
-            if value is not None and _window_bits(value, 8) is None:
+            if requested is not None and _window_bits(requested, 8) is None:
                 continue
         flags_ok = True
         for flag in ('server_no_context_takeover',

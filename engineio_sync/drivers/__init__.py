@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Callable
 
-from .base import Driver
+from .base import Driver, Event, Lock, Queue, Task
 
-__all__ = ['Driver', 'get_driver', 'detect_async_mode', 'sockets_cooperate',
-           'ASYNC_MODES',
+__all__ = ['Driver', 'Task', 'Event', 'Lock', 'Queue', 'get_driver',
+           'detect_async_mode', 'sockets_cooperate', 'ASYNC_MODES',
            'DRIVERS']
 
 #: async_mode -> ``'module:Class'`` of its driver. A module is imported
@@ -90,4 +91,5 @@ def get_driver(async_mode: str | None = None) -> Driver:
                          f'not {async_mode!r}')
     module_name, _, class_name = spec.partition(':')
     module = importlib.import_module(module_name, __name__)
-    return getattr(module, class_name)()
+    driver_class: Callable[[], Driver] = getattr(module, class_name)
+    return driver_class()

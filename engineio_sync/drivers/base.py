@@ -1,8 +1,30 @@
-"""The interface every concurrency driver provides."""
+"""The interface every concurrency driver provides.
+
+A socket here is a ``socket.socket`` or its green copy from eventlet or
+gevent, which has the same methods (the type checker knows only the
+first: neither package ships type information).
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+import select
+from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    import socket
+    from types import TracebackType
+
+_T = TypeVar('_T')
+
+#: ``recv(size)``: up to ``size`` bytes, ``b''`` once the peer closed.
+Recv = Callable[[int], bytes]
+#: ``sendall(data)``: write all of ``data``, waiting for room if need be.
+SendAll = Callable[[bytes], None]
+#: ``send(data, flags)``: how many bytes of ``data`` were written, without
+#: waiting (see :meth:`Driver.nonblocking_send`).
+NonblockingSend = Callable[[bytes, int], int]
+#: ``release()``: end of a :meth:`Driver.stream_reader`'s reading.
+Release = Callable[[], None]
 
 
 class Task(Protocol):
@@ -30,9 +52,20 @@ class Lock(Protocol):
 
     def release(self) -> None: ...
 
-    def __enter__(self) -> Any: ...
+    def __enter__(self) -> object: ...
 
-    def __exit__(self, *exc: Any) -> Any: ...
+    def __exit__(self, exc_type: type[BaseException] | None,
+                 exc: BaseException | None, tb: TracebackType | None,
+                 /) -> None: ...
+
+
+class Queue(Protocol[_T]):
+    """A FIFO queue that tasks can wait on (like queue.Queue)."""
+
+    def put(self, item: _T, block: bool = True,
+            timeout: float | None = None) -> None: ...
+
+    def get(self, block: bool = True, timeout: float | None = None) -> _T: ...
 
 
 class Driver(Protocol):
@@ -55,30 +88,31 @@ class Driver(Protocol):
 
     def state_lock(self) -> Lock: ...
 
-    def socket_io(self, sock: Any) -> tuple[Callable, Callable]: ...
+    def socket_io(self, sock: socket.socket) -> tuple[Recv, SendAll]: ...
 
-    def stream_reader(self, sock: Any) -> tuple[Callable, Callable]:
+    def stream_reader(self, sock: socket.socket) -> tuple[Recv, Release]:
         """``(recv, release)`` for a socket that one task reads for a
         long time (a WebSocket); ``release()`` once reading is over,
         before the socket is closed."""
 
-    def nonblocking_send(self, sock: Any) -> Callable[[bytes, int], int]:
+    def nonblocking_send(self, sock: socket.socket) -> NonblockingSend:
         """``send(data, flags)`` for ``sock`` that never waits: the number
         of bytes written, BlockingIOError when the socket has no room,
         another OSError if the connection failed. Call it with
         ``MSG_DONTWAIT``."""
 
-    def wait_writable(self, sock: Any, timeout: float) -> bool:
+    def wait_writable(self, sock: socket.socket, timeout: float) -> bool:
         """Wait until ``sock`` can take more bytes (or has failed, which
         the next send reports); False after ``timeout`` seconds."""
 
-    def peer_closed(self, sock: Any) -> bool:
+    def peer_closed(self, sock: socket.socket) -> bool:
         """True when the peer of ``sock`` has closed or reset the
         connection; never waits."""
 
-    def listen(self, host: str, port: int, backlog: int = 1024) -> Any: ...
+    def listen(self, host: str, port: int,
+               backlog: int = 1024) -> socket.socket: ...
 
-    def queue(self) -> Any: ...
+    def queue(self) -> Queue[Any]: ...
 
 
 class _NullLock:
@@ -95,7 +129,7 @@ class _NullLock:
     def __enter__(self) -> '_NullLock':
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         pass
 
 
@@ -107,9 +141,10 @@ def release_nothing() -> None:
     nothing."""
 
 
-def peer_closed_by_poll(select_module: Any, sock: Any) -> bool:
-    """``Driver.peer_closed`` with a (never monkey-patched) ``select``
-    module's ``poll``: one non-blocking poll for a hang-up, a reset or the
+def peer_closed_by_poll(poll: Callable[[], select.poll],
+                        sock: socket.socket) -> bool:
+    """``Driver.peer_closed`` with the ``select.poll`` that monkey-patching
+    did not replace: one non-blocking poll for a hang-up, a reset or the
     peer's FIN (POLLRDHUP), whatever data may still be unread."""
     try:
         fd = sock.fileno()
@@ -117,8 +152,10 @@ def peer_closed_by_poll(select_module: Any, sock: Any) -> bool:
         return True
     if fd < 0:
         return True
-    hung_up = select_module.POLLRDHUP | select_module.POLLHUP | \
-        select_module.POLLERR | select_module.POLLNVAL
-    poller = select_module.poll()
+    # The constants survive monkey-patching (only poll itself is replaced
+    # or removed).
+    hung_up = select.POLLRDHUP | select.POLLHUP | select.POLLERR | \
+        select.POLLNVAL
+    poller = poll()
     poller.register(fd, hung_up)
     return any(events & hung_up for _, events in poller.poll(0))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket as _socket
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import eventlet
 import eventlet.patcher
@@ -12,15 +12,26 @@ import eventlet.semaphore
 from eventlet.hubs import get_hub, trampoline
 from greenlet import getcurrent
 
-from .base import NULL_LOCK, peer_closed_by_poll, release_nothing
+from .base import (NULL_LOCK, Event, Lock, NonblockingSend, Queue, Recv,
+                   Release, SendAll, Task, peer_closed_by_poll,
+                   release_nothing)
 
-_select = eventlet.patcher.original('select')
+if TYPE_CHECKING:
+    import select
+
+    from eventlet.greenthread import GreenThread
+    from eventlet.hubs.hub import FdListener
+    from eventlet.semaphore import Semaphore
+    from greenlet import greenlet
+
+# select.poll as it was before monkey-patching (which removes it).
+_poll: Callable[[], select.poll] = eventlet.patcher.original('select').poll
 
 
 class _Task:
     __slots__ = ('_gt',)
 
-    def __init__(self, gt: Any) -> None:
+    def __init__(self, gt: GreenThread) -> None:
         self._gt = gt
 
     def join(self, timeout: float | None = None) -> None:
@@ -45,7 +56,7 @@ class _Event:
 
     def __init__(self) -> None:
         self._flag = False
-        self._waiting: set | None = None
+        self._waiting: set[greenlet] | None = None
 
     def is_set(self) -> bool:
         return self._flag
@@ -76,14 +87,15 @@ class _Event:
         timer = (None if timeout is None else hub.schedule_call_global(
             timeout, _wake, current, waiting, False))
         try:
-            return hub.switch()
+            woken: bool = hub.switch()  # _wake's result
+            return woken
         finally:
             waiting.discard(current)
             if timer is not None:
                 timer.cancel()
 
 
-def _wake(waiter: Any, waiting: set, result: bool) -> None:
+def _wake(waiter: greenlet, waiting: set[greenlet], result: bool) -> None:
     """Resume ``waiter`` with ``result`` if it still waits (in the hub)."""
     if waiter in waiting:
         waiting.discard(waiter)
@@ -105,7 +117,7 @@ class _Lock:
 
     def __init__(self) -> None:
         self._held = False
-        self._sem: Any = None
+        self._sem: Semaphore | None = None
 
     def acquire(self, blocking: bool = True,
                 timeout: float | None = None) -> bool:
@@ -119,7 +131,8 @@ class _Lock:
             sem = self._sem = eventlet.semaphore.Semaphore(0)
         if timeout is not None and timeout < 0:
             timeout = None
-        return sem.acquire(True, timeout)
+        acquired: bool = sem.acquire(True, timeout)
+        return acquired
 
     def release(self) -> None:
         sem = self._sem
@@ -131,7 +144,7 @@ class _Lock:
     def __enter__(self) -> bool:
         return self.acquire()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.release()
 
 
@@ -142,7 +155,7 @@ class _RawSocketIO:
 
     __slots__ = ('_green', '_raw', '_fileno')
 
-    def __init__(self, green: Any, raw: Any) -> None:
+    def __init__(self, green: _socket.socket, raw: _socket.socket) -> None:
         self._green = green
         self._raw = raw
         self._fileno = raw.fileno()
@@ -192,10 +205,10 @@ class _StreamReader(_RawSocketIO):
 
     __slots__ = ('_listener', '_waiter')
 
-    def __init__(self, green: Any, raw: Any) -> None:
+    def __init__(self, green: _socket.socket, raw: _socket.socket) -> None:
         super().__init__(green, raw)
-        self._listener: Any = None
-        self._waiter: Any = None
+        self._listener: FdListener | None = None
+        self._waiter: greenlet | None = None
 
     def recv(self, size: int) -> bytes:
         raw = self._raw
@@ -250,7 +263,7 @@ class EventletDriver:
     name = 'eventlet'
 
     def spawn(self, fn: Callable[..., Any], *args: Any,
-              **kwargs: Any) -> _Task:
+              **kwargs: Any) -> Task:
         return _Task(eventlet.spawn(fn, *args, **kwargs))
 
     def start(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -261,18 +274,18 @@ class EventletDriver:
     def sleep(self, seconds: float) -> None:
         eventlet.sleep(seconds)
 
-    def event(self) -> Any:
+    def event(self) -> Event:
         return _Event()
 
-    def lock(self) -> Any:
+    def lock(self) -> Lock:
         return _Lock()
 
-    def state_lock(self) -> Any:
+    def state_lock(self) -> Lock:
         # Green threads switch only on I/O or sleep, and state locks are
         # never held across either, so mutual exclusion is already given.
         return NULL_LOCK
 
-    def socket_io(self, sock: Any) -> tuple[Callable, Callable]:
+    def socket_io(self, sock: _socket.socket) -> tuple[Recv, SendAll]:
         """(recv, sendall) that skip GreenSocket's layers on the fast path.
 
         The raw non-blocking socket is tried first; only when it would
@@ -284,7 +297,7 @@ class EventletDriver:
         io = _RawSocketIO(sock, raw)
         return io.recv, io.sendall
 
-    def stream_reader(self, sock: Any) -> tuple[Callable, Callable]:
+    def stream_reader(self, sock: _socket.socket) -> tuple[Recv, Release]:
         """(recv, release) for a socket one task reads for a long time:
         it stays registered with the hub between reads."""
         raw = getattr(sock, 'fd', None)
@@ -293,11 +306,12 @@ class EventletDriver:
         reader = _StreamReader(sock, raw)
         return reader.recv, reader.release
 
-    def nonblocking_send(self, sock: Any) -> Callable[[bytes, int], int]:
+    def nonblocking_send(self, sock: _socket.socket) -> NonblockingSend:
         """The raw (non-blocking) socket's send, under the green one."""
-        return getattr(sock, 'fd', sock).send
+        raw: _socket.socket = getattr(sock, 'fd', sock)
+        return raw.send
 
-    def wait_writable(self, sock: Any, timeout: float) -> bool:
+    def wait_writable(self, sock: _socket.socket, timeout: float) -> bool:
         """Wait on the hub until the socket can take more bytes."""
         try:
             trampoline(sock.fileno(), write=True, timeout=max(0.0, timeout),
@@ -306,14 +320,18 @@ class EventletDriver:
             return False
         return True
 
-    def peer_closed(self, sock: Any) -> bool:
+    def peer_closed(self, sock: _socket.socket) -> bool:
         """True when the peer closed or reset the connection (the real
         ``select.poll``: monkey-patching removes it)."""
-        return peer_closed_by_poll(_select, sock)
+        return peer_closed_by_poll(_poll, sock)
 
-    def listen(self, host: str, port: int, backlog: int = 1024) -> Any:
+    def listen(self, host: str, port: int,
+               backlog: int = 1024) -> _socket.socket:
         """A listening green socket."""
-        return eventlet.listen((host, port), backlog=backlog)
+        listener: _socket.socket = eventlet.listen((host, port),
+                                                  backlog=backlog)
+        return listener
 
-    def queue(self) -> Any:
-        return eventlet.queue.Queue()
+    def queue(self) -> Queue[Any]:
+        queue: Queue[Any] = eventlet.queue.Queue()
+        return queue

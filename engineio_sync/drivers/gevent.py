@@ -3,34 +3,34 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import gevent
 import gevent.event
 import gevent.lock
+import gevent.monkey
 import gevent.queue
 
-from .base import NULL_LOCK, peer_closed_by_poll, release_nothing
+from .base import (NULL_LOCK, Event, Lock, NonblockingSend, Queue, Recv,
+                   Release, SendAll, Task, peer_closed_by_poll,
+                   release_nothing)
 
+if TYPE_CHECKING:
+    import select
+    import socket
 
-class _OriginalSelect:
-    """The unpatched ``select`` module's poll and constants."""
+    from gevent import Greenlet
+    from gevent.socket import socket as GreenSocket
 
-    def __init__(self) -> None:
-        import select
-        import gevent.monkey
-        self.poll = gevent.monkey.get_original('select', 'poll')
-        for name in ('POLLRDHUP', 'POLLHUP', 'POLLERR', 'POLLNVAL'):
-            setattr(self, name, getattr(select, name))
-
-
-_select = _OriginalSelect()
+# select.poll as it was before monkey-patching: it never waits.
+_poll: Callable[[], select.poll] = gevent.monkey.get_original('select',
+                                                              'poll')
 
 
 class _Task:
     __slots__ = ('_glet',)
 
-    def __init__(self, glet: Any) -> None:
+    def __init__(self, glet: Greenlet) -> None:
         self._glet = glet
 
     def join(self, timeout: float | None = None) -> None:
@@ -50,7 +50,9 @@ class _Lock:
         self._sem = gevent.lock.Semaphore(1)
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        return self._sem.acquire(blocking, None if timeout < 0 else timeout)
+        acquired: bool = self._sem.acquire(
+            blocking, None if timeout < 0 else timeout)
+        return acquired
 
     def release(self) -> None:
         self._sem.release()
@@ -59,7 +61,7 @@ class _Lock:
         self._sem.acquire()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._sem.release()
 
 
@@ -69,7 +71,7 @@ class GeventDriver:
     name = 'gevent'
 
     def spawn(self, fn: Callable[..., Any], *args: Any,
-              **kwargs: Any) -> _Task:
+              **kwargs: Any) -> Task:
         return _Task(gevent.spawn(fn, *args, **kwargs))
 
     def start(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -78,35 +80,37 @@ class GeventDriver:
     def sleep(self, seconds: float) -> None:
         gevent.sleep(seconds)
 
-    def event(self) -> Any:
-        return gevent.event.Event()
+    def event(self) -> Event:
+        event: Event = gevent.event.Event()
+        return event
 
-    def lock(self) -> Any:
+    def lock(self) -> Lock:
         return _Lock()
 
-    def state_lock(self) -> Any:
+    def state_lock(self) -> Lock:
         # Greenlets switch only on I/O or sleep, and state locks are never
         # held across either, so mutual exclusion is already guaranteed.
         return NULL_LOCK
 
-    def socket_io(self, sock: Any) -> tuple[Callable, Callable]:
+    def socket_io(self, sock: socket.socket) -> tuple[Recv, SendAll]:
         return sock.recv, sock.sendall
 
-    def stream_reader(self, sock: Any) -> tuple[Callable, Callable]:
+    def stream_reader(self, sock: socket.socket) -> tuple[Recv, Release]:
         """(recv, release): the socket's own recv; nothing to release."""
         return sock.recv, release_nothing
 
-    def nonblocking_send(self, sock: Any) -> Callable[[bytes, int], int]:
+    def nonblocking_send(self, sock: socket.socket) -> NonblockingSend:
         """gevent's send with ``timeout=0.0``: it reports a full buffer
         instead of waiting for room."""
-        return partial(sock.send, timeout=0.0)
+        green: GreenSocket = sock  # the standard send takes no timeout
+        return partial(green.send, timeout=0.0)
 
-    def peer_closed(self, sock: Any) -> bool:
+    def peer_closed(self, sock: socket.socket) -> bool:
         """True when the peer closed or reset the connection (the real
         ``select.poll``, not gevent's cooperative one: this never waits)."""
-        return peer_closed_by_poll(_select, sock)
+        return peer_closed_by_poll(_poll, sock)
 
-    def wait_writable(self, sock: Any, timeout: float) -> bool:
+    def wait_writable(self, sock: socket.socket, timeout: float) -> bool:
         """Wait on the hub until the socket can take more bytes."""
         import gevent.socket
         try:
@@ -116,7 +120,8 @@ class GeventDriver:
             return False
         return True
 
-    def listen(self, host: str, port: int, backlog: int = 1024) -> Any:
+    def listen(self, host: str, port: int,
+               backlog: int = 1024) -> socket.socket:
         """A listening gevent socket.
 
         ``gevent.socket.create_server`` is the standard library's function
@@ -126,10 +131,12 @@ class GeventDriver:
         connections it accepts are gevent sockets too.
         """
         import gevent.socket
-        sock = gevent.socket.create_server((host, port), backlog=backlog)
-        if isinstance(sock, gevent.socket.socket):
-            return sock
-        return gevent.socket.socket(fileno=sock.detach())
+        sock: socket.socket = gevent.socket.create_server((host, port),
+                                                          backlog=backlog)
+        if not isinstance(sock, gevent.socket.socket):
+            sock = gevent.socket.socket(fileno=sock.detach())
+        return sock
 
-    def queue(self) -> Any:
-        return gevent.queue.Queue()
+    def queue(self) -> Queue[Any]:
+        queue: Queue[Any] = gevent.queue.Queue()
+        return queue

@@ -10,7 +10,8 @@ import threading
 import time
 from typing import Any, Callable
 
-from .base import peer_closed_by_poll, release_nothing
+from .base import (Event, Lock, NonblockingSend, Queue, Recv, Release,
+                   SendAll, Task, peer_closed_by_poll, release_nothing)
 
 
 class ThreadingDriver:
@@ -19,7 +20,7 @@ class ThreadingDriver:
     name = 'threading'
 
     def spawn(self, fn: Callable[..., Any], *args: Any,
-              **kwargs: Any) -> threading.Thread:
+              **kwargs: Any) -> Task:
         thread = threading.Thread(target=fn, args=args, kwargs=kwargs,
                                   daemon=True)
         thread.start()
@@ -31,25 +32,25 @@ class ThreadingDriver:
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
-    def event(self) -> threading.Event:
+    def event(self) -> Event:
         return threading.Event()
 
-    def lock(self) -> threading.Lock:
+    def lock(self) -> Lock:
         return threading.Lock()
 
-    def state_lock(self) -> threading.Lock:
+    def state_lock(self) -> Lock:
         """A lock for state that is changed without I/O in between."""
         return threading.Lock()
 
-    def socket_io(self, sock: Any) -> tuple[Callable, Callable]:
+    def socket_io(self, sock: socket.socket) -> tuple[Recv, SendAll]:
         """(recv, sendall) for a connected socket."""
         return sock.recv, sock.sendall
 
-    def stream_reader(self, sock: Any) -> tuple[Callable, Callable]:
+    def stream_reader(self, sock: socket.socket) -> tuple[Recv, Release]:
         """(recv, release): the socket's own recv; nothing to release."""
         return sock.recv, release_nothing
 
-    def nonblocking_send(self, sock: Any) -> Callable[[bytes, int], int]:
+    def nonblocking_send(self, sock: socket.socket) -> NonblockingSend:
         """The socket's own send: with MSG_DONTWAIT it never waits, as
         long as the socket has no timeout (a socket with one first waits
         for room, so then room is checked first)."""
@@ -62,23 +63,24 @@ class ThreadingDriver:
             return sock.send(data, flags)
         return send
 
-    def wait_writable(self, sock: Any, timeout: float) -> bool:
+    def wait_writable(self, sock: socket.socket, timeout: float) -> bool:
         """Block this thread until the socket can take more bytes."""
         return _writable(sock, timeout)
 
-    def peer_closed(self, sock: Any) -> bool:
+    def peer_closed(self, sock: socket.socket) -> bool:
         """True when the peer closed or reset the connection."""
-        return peer_closed_by_poll(select, sock)
+        return peer_closed_by_poll(select.poll, sock)
 
-    def listen(self, host: str, port: int, backlog: int = 1024) -> Any:
+    def listen(self, host: str, port: int,
+               backlog: int = 1024) -> socket.socket:
         """A listening socket."""
         return socket.create_server((host, port), backlog=backlog)
 
-    def queue(self) -> queue.Queue:
+    def queue(self) -> Queue[Any]:
         return queue.Queue()
 
 
-def _writable(sock: Any, timeout: float) -> bool:
+def _writable(sock: socket.socket, timeout: float) -> bool:
     poller = select.poll()
     poller.register(sock.fileno(), select.POLLOUT)
     # An error or hang-up counts as ready: the next send reports it.
