@@ -87,7 +87,7 @@ def _size(data: str | bytes | None) -> int:
     """Bytes of a packet's data: UTF-8 for text (no encoding for ASCII)."""
     if data is None:
         return 0
-    if type(data) is bytes or data.isascii():
+    if isinstance(data, bytes) or data.isascii():
         return len(data)
     return len(data.encode('utf-8'))
 
@@ -135,7 +135,7 @@ class SessionTraffic:
         data = packet.data
         if data is not None:
             # _size() inlined: this runs once per packet.
-            self.bytes_in += len(data) if type(data) is bytes or \
+            self.bytes_in += len(data) if isinstance(data, bytes) or \
                 data.isascii() else len(data.encode('utf-8'))
         if packet.type is _PONG and self.ping_at is not None:
             self.metrics.pong(self)
@@ -145,7 +145,7 @@ class SessionTraffic:
         self.packets_out += 1
         data = packet.data
         if data is not None:
-            self.bytes_out += len(data) if type(data) is bytes or \
+            self.bytes_out += len(data) if isinstance(data, bytes) or \
                 data.isascii() else len(data.encode('utf-8'))
 
     def flushed(self, packets: list[Packet]) -> None:
@@ -376,7 +376,7 @@ class EngineMetrics:
             for server in list(self.servers):
                 for socket in list(server.clients.values()):
                     traffic = socket.engine.traffic
-                    if traffic is not None:
+                    if isinstance(traffic, SessionTraffic):
                         self._fold(traffic)
 
     def _fold(self, traffic: SessionTraffic) -> None:
@@ -388,7 +388,8 @@ class EngineMetrics:
         before = traffic.folded
         if now == before:
             return
-        traffic.folded = tuple(map(max, now, before))
+        traffic.folded = (max(now[0], before[0]), max(now[1], before[1]),
+                          max(now[2], before[2]), max(now[3], before[3]))
         key = (traffic.transport, traffic.protocol)
         counters = self._traffic.get(key)
         if counters is None:
