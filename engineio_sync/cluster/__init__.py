@@ -11,9 +11,10 @@ is given (or this package imported); it needs redis-py
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 from ..core.packets import Packet
+from ..directory import SessionHost
 from ..exceptions import ConfigError
 from .errors import SessionElsewhere
 from .options import ClusterOptions, make_client, resolve
@@ -24,18 +25,19 @@ from .wire import (BROADCAST, CLOSE, SEND, encode_packets, encode_request,
 __all__ = ['ClusterOptions', 'Emitter', 'SessionElsewhere', 'join']
 
 
-def join(value: Any, *, driver: Any, logger: Any, config: Any,
-         sessions: Mapping[str, Any]) -> Any:
-    """The :class:`~engineio_sync.cluster.node.ClusterNode` of a server
-    whose ``cluster`` option is ``value`` (it starts on first use)."""
+def join(value: Any, *, host: SessionHost, driver: Any, logger: Any,
+         config: Any) -> Any:
+    """The :class:`~engineio_sync.cluster.directory.ClusterDirectory` of
+    the server ``host`` whose ``cluster`` option is ``value`` (it joins
+    the cluster on first use)."""
     options = resolve(value)
     try:
-        from .node import ClusterNode
+        from .directory import ClusterDirectory
     except ImportError:
         raise ConfigError("the cluster option needs redis-py: pip install "
                           "'engineio_sync[redis]'") from None
-    return ClusterNode(options, driver=driver, logger=logger, config=config,
-                       sessions=sessions)
+    return ClusterDirectory(options, host=host, driver=driver,
+                            logger=logger, config=config)
 
 
 class Emitter:
