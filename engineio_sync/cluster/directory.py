@@ -86,7 +86,7 @@ class ClusterDirectory:
                        + config.ping_timeout + 5),
             request_timeout=float(options.request_timeout),
             write_timeout=config.write_timeout,
-            max_backlog=config.max_buffered_bytes or 10_000_000)
+            max_backlog=config.max_buffered_bytes)
         answers = Answers(store, membership, logger)
         #: moves sessions to their WebSocket's process (None: the
         #: ``handover`` option is off, or the server offers no upgrade)
