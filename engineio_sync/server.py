@@ -6,7 +6,7 @@ import contextlib
 import inspect
 import logging
 import time
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .admission import Admission
 from .core.config import ServerConfig, options_doc, server_signature
@@ -26,6 +26,9 @@ from .transports.wsgi_io import Response, error_response
 from .transports.polling import PollingTransport
 from .transports.websocket import WebSocketTransport
 from .wsgi_servers import announce_close
+
+if TYPE_CHECKING:  # importing it needs redis-py, loaded with the option
+    from .cluster.directory import ClusterDirectory
 
 __all__ = ['Server']
 
@@ -80,15 +83,16 @@ class Server(EventEmitter):
         #: (:class:`~engineio_sync.cluster.directory.ClusterDirectory`,
         #: also :attr:`directory`) when the ``cluster`` option is set,
         #: else None; it joins on first use.
-        self.cluster: Any = None
+        self.cluster: ClusterDirectory | None = None
         if config.cluster is None:
             self.directory = LocalDirectory(self.logger)
         else:
             # Imported here: without the option nothing of Redis loads.
             from .cluster import join
-            self.directory = self.cluster = join(
+            self.cluster = join(
                 config.cluster, host=self, driver=self.driver,
                 logger=self.logger, config=config)
+            self.directory = self.cluster
         # Sessions that still need a transport (open or closing): the
         # directory's table, read on every request.
         self._sessions: dict[str, SessionEngine] = self.directory.engines
