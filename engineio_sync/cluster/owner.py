@@ -262,11 +262,11 @@ class Owner:
         sid = request.sid
         if kind == ATTACH:
             channel = request.body.decode('ascii', 'replace')
-            proxy = ProxySink(request.reply_to, channel, self.answers.push,
-                              self.driver.event())
+            attached = ProxySink(request.reply_to, channel,
+                                 self.answers.push, self.driver.event())
             proxies = self._proxies.setdefault(sid, {})
-            proxies[(request.reply_to, channel)] = proxy
-            verdict = engine.attach_websocket(proxy)
+            proxies[(request.reply_to, channel)] = attached
+            verdict = engine.attach_websocket(attached)
             if verdict == 'rejected':
                 proxies.pop((request.reply_to, channel), None)
             self.answers.answer(request, OK, verdict.encode())

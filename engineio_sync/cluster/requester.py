@@ -184,15 +184,16 @@ class Requester:
                 membership.failed('forwarding a request', exc)
                 raise RemoteProtocolError(UNKNOWN_SID) from None
             self._check_forwarded(sid, sent)
+            owner = sent.owner or ''
             deadline = time.monotonic() + wait
             while not waiter.event.wait(
                     min(_CHECK_EVERY, max(0.0, deadline - time.monotonic()))):
                 if time.monotonic() >= deadline:
                     self.logger.warning('%s: owner %s did not answer within '
-                                        '%.0fs', sid, sent.owner, wait)
+                                        '%.0fs', sid, owner, wait)
                     return None
                 try:
-                    alive = self.store.is_alive(sent.owner)
+                    alive = self.store.is_alive(owner)
                 except RedisError as exc:
                     membership.failed('checking an owner', exc)
                     alive = False
