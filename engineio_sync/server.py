@@ -477,7 +477,7 @@ class Server(EventEmitter):
             self.emit('connection', socket)
         return True
 
-    # -- what the session directory asks (SessionHost; see cluster.handover) ------
+    # -- what the session directory asks (SessionHost, see cluster.handover) --
 
     def adopt_session(self, sid: str, protocol: int, b64: bool,
                       environ: dict, intake: Callable[[list[Packet]], bool]

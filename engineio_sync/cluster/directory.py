@@ -115,7 +115,7 @@ class ClusterDirectory:
     def __repr__(self) -> str:
         return f'<ClusterDirectory {self.process_id}>'
 
-    # -- this process in the cluster (also for the application) -------------------
+    # -- this process in the cluster (also for the application) ---------------
 
     @property
     def process_id(self) -> str:
@@ -150,7 +150,7 @@ class ClusterDirectory:
         it. Raises redis-py's errors when Redis is unreachable."""
         return self.requester.broadcast(data)
 
-    # -- the session directory -------------------------------------------------------
+    # -- the session directory ------------------------------------------------
 
     def elsewhere(self, sid: str) -> RemoteSession:
         """The stand-in of a session this process does not run; raises

@@ -232,7 +232,7 @@ class Membership:
                     self.logger.warning('cluster: dropped a malformed '
                                         'message: %s', exc)
 
-    # -- the sessions this process owns -----------------------------------------
+    # -- the sessions this process owns ---------------------------------------
 
     def register(self, sid: str, protocol: int, b64: bool) -> None:
         """A handshake here: enter the session in the directory; raises

@@ -80,7 +80,7 @@ class Owner:
             engine = self.handover.arriving(sid, self.engines)
         return engine
 
-    # -- the inbox ------------------------------------------------------------------
+    # -- the inbox ------------------------------------------------------------
 
     def dispatch(self, raw: bytes) -> None:
         """A message of this process's inbox."""
@@ -145,7 +145,7 @@ class Owner:
         else:
             self._serial.submit(request.sid, self._run_request, request)
 
-    # -- running a request ---------------------------------------------------------
+    # -- running a request ----------------------------------------------------
 
     def _refuse(self, request: Request, error: RemoteProtocolError) -> None:
         self.answers.answer(request, ERROR, encode_error(error))

@@ -92,7 +92,7 @@ class Requester:
             self._waiters.pop(token, None)
             waiter.event.set()
 
-    # -- replies ------------------------------------------------------------------
+    # -- replies --------------------------------------------------------------
 
     def wake(self, raw: bytes) -> None:
         """A message of this process's wake list: a reply to a waiting
@@ -132,7 +132,7 @@ class Requester:
         """That WebSocket is over."""
         self._channels.pop(channel, None)
 
-    # -- requests -----------------------------------------------------------------
+    # -- requests -------------------------------------------------------------
 
     def facts(self, sid: str) -> tuple[str, int, bool] | None:
         """(owner, protocol, b64) of another process's session, or None
@@ -222,7 +222,7 @@ class Requester:
             self.membership.failed('forwarding a request', exc)
             return False
 
-    # -- what the application and the transports ask -------------------------------
+    # -- what the application and the transports ask --------------------------
 
     def stand_in(self, sid: str) -> RemoteSession:
         """The stand-in of a session this process does not have, for its
