@@ -6,7 +6,7 @@ import contextlib
 import inspect
 import logging
 import time
-from typing import Any, Callable, Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol
 
 from .admission import Admission
 from .core.config import ServerConfig, options_doc, server_signature
@@ -14,10 +14,11 @@ from .core.handshake import (RequestInfo, classify_request, generate_sid,
                              parse_query, poll_limit_for)
 from .core.packets import Packet
 from .core.session import CloseReason, ReadyState, SessionSettings
+from .directory import LocalDirectory, SessionDirectory
 from .drivers import get_driver
 from .engine import EngineContext, SessionEngine
 from .events import EventEmitter
-from .exceptions import (BAD_REQUEST, FORBIDDEN, UNKNOWN_SID, ConfigError,
+from .exceptions import (BAD_REQUEST, FORBIDDEN, ConfigError,
                          RemoteProtocolError)
 from .port import SessionPort
 from .app_socket import Socket
@@ -26,6 +27,9 @@ from .transports.wsgi_io import Response, error_response
 from .transports.polling import PollingTransport
 from .transports.websocket import WebSocketTransport
 from .wsgi_servers import announce_close
+
+if TYPE_CHECKING:  # importing it needs redis-py, loaded with the option
+    from .cluster.directory import ClusterDirectory
 
 __all__ = ['Server']
 
@@ -82,8 +86,27 @@ class Server(EventEmitter):
         self._clock: Callable[[], float] = time.monotonic
         #: Every open session, sid -> :class:`Socket`.
         self.clients: dict[str, Socket] = {}
-        # Sessions that still need a transport (open or closing).
-        self._sessions: dict[str, SessionEngine] = {}
+        #: Where sessions are: those of this process, and with the
+        #: ``cluster`` option those of the other processes of the cluster
+        #: (:mod:`engineio_sync.directory`).
+        self.directory: SessionDirectory
+        #: This process in a cluster
+        #: (:class:`~engineio_sync.cluster.directory.ClusterDirectory`,
+        #: also :attr:`directory`) when the ``cluster`` option is set,
+        #: else None; it joins on first use.
+        self.cluster: ClusterDirectory | None = None
+        if config.cluster is None:
+            self.directory = LocalDirectory(self.logger)
+        else:
+            # Imported here: without the option nothing of Redis loads.
+            from .cluster import join
+            self.cluster = join(
+                config.cluster, host=self, driver=self.driver,
+                logger=self.logger, config=config)
+            self.directory = self.cluster
+        # Sessions that still need a transport (open or closing): the
+        # directory's table, read on every request.
+        self._sessions: dict[str, SessionEngine] = self.directory.engines
         self._disconnect_takes_reason: dict[Callable, bool] = {}
         self._admission = Admission(config, self.logger)
         self._shutting_down = False
@@ -92,24 +115,12 @@ class Server(EventEmitter):
             driver=self.driver, clock=self._clock, logger=self.logger,
             settings=SessionSettings.from_config(self.config),
             schedule=self._timers.schedule, deliver=self._deliver,
-            closed=self._on_session_closed, forget=self._forget,
+            closed=self._on_session_closed, forget=self.directory.forget,
             events=self, new_socket=Socket)
         self._polling = PollingTransport(self.config, self.logger,
                                          self.driver)
         self._websocket = WebSocketTransport(self.config, self.driver,
                                              self.logger)
-        #: This process in a cluster (:mod:`engineio_sync.cluster`) when
-        #: the ``cluster`` option is set, else None; it starts on first use.
-        self.cluster: Any = None
-        if config.cluster is not None:
-            # Imported here: without the option nothing of Redis loads.
-            from .cluster import join
-            self.cluster = join(config.cluster, driver=self.driver,
-                                logger=self.logger, config=config,
-                                sessions=self._sessions)
-            self.cluster.serve(adopt=self._adopt,
-                               connect=self._connect_deferred,
-                               drop=self._drop)
         #: What counts this server's sessions for Prometheus, or None
         #: (see :meth:`report_to`).
         self.metrics: SessionCounter | None = None
@@ -196,19 +207,14 @@ class Server(EventEmitter):
         """Send a message to one client; False if the sid is not open."""
         socket = self.clients.get(sid)
         if socket is None:
-            if self.cluster is not None:
-                return self.cluster.send_message(sid, data)
-            self.logger.warning('send to unknown or closed session %s', sid)
-            return False
+            return self.directory.send_message(sid, data)
         return socket.send(data)
 
     def send_packet(self, sid: str, packet: Packet) -> bool:
         """Send a raw :class:`Packet`; False if the sid is not open."""
         socket = self.clients.get(sid)
         if socket is None:
-            if self.cluster is not None:
-                return self.cluster.send(sid, [packet])
-            return False
+            return self.directory.send_packets(sid, [packet])
         return socket.send_packet(packet)
 
     def disconnect(self, sid: str | None = None) -> None:
@@ -220,8 +226,8 @@ class Server(EventEmitter):
         socket = self.clients.get(sid)
         if socket is not None:
             socket.close()
-        elif self.cluster is not None:
-            self.cluster.disconnect(sid)
+        else:
+            self.directory.disconnect(sid)
 
     def transport(self, sid: str) -> str:
         """The transport of a session: 'polling' or 'websocket'."""
@@ -240,10 +246,9 @@ class Server(EventEmitter):
     def _known(self, sid: str) -> SessionEngine:
         engine = self._sessions.get(sid)
         if engine is None:
-            if self.cluster is not None:
-                # Owned by another process: say which, never a new dict.
-                raise self.cluster.not_here(sid)
-            raise KeyError(f'session {sid} is not known')
+            # In a cluster, owned by another process: say which, never a
+            # new dict.
+            self.directory.session_missing(sid)
         return engine
 
     def pending_sessions(self) -> int:
@@ -343,17 +348,15 @@ class Server(EventEmitter):
             return self._handshake(info, environ, headers)
         engine: SessionPort | None = self._sessions.get(info.sid)
         if engine is None:
-            if self.cluster is None:
-                raise RemoteProtocolError(UNKNOWN_SID)
-            # Owned by another process: a stand-in with the same port.
-            engine = self.cluster.session(info.sid)
+            # Owned by another process (a stand-in with the same port), or
+            # refused as unknown.
+            engine = self.directory.elsewhere(info.sid)
         if info.transport == 'websocket':
             if not upgrade:
                 raise RemoteProtocolError(BAD_REQUEST)
-            if self.cluster is not None:
-                # A session whose connect is deferred settles here, or
-                # moves here from its owner (cluster.handover).
-                engine = self.cluster.upgrading(engine, environ)
+            # In a cluster, a session whose connect is deferred settles
+            # here, or moves here from its owner (cluster.handover).
+            engine = self.directory.upgrading(engine, environ)
             engine.request_upgrade()
             return self._upgrade(engine, environ, headers)
         if method == 'GET' or method == 'POST':
@@ -391,23 +394,22 @@ class Server(EventEmitter):
         if sid in self._sessions:
             self.logger.error('generate_id returned a sid in use')
             raise RemoteProtocolError(BAD_REQUEST)
-        if self.cluster is not None:
-            try:
-                self.cluster.register(sid, info.protocol, info.b64)
-            except RemoteProtocolError:
-                headers.append(('Retry-After', '5'))
-                raise
+        directory = self.directory
+        try:
+            directory.register(sid, info.protocol, info.b64)
+        except RemoteProtocolError:
+            headers.append(('Retry-After', '5'))
+            raise
         hijack = None
         if info.transport == 'websocket':
             try:
                 hijack = self._websocket.accept(environ)
             except RemoteProtocolError:
-                if self.cluster is not None:
-                    self.cluster.forget(sid)
+                directory.unregister(sid)
                 raise
         engine = self._open_session(
-            sid, info, environ, defer=hijack is None
-            and self.cluster is not None and self.cluster.defers)
+            sid, info, environ,
+            defer=hijack is None and directory.defers_connect)
         if engine is None:
             raise RemoteProtocolError(FORBIDDEN)
         cookie = self.config.cookie
@@ -441,7 +443,7 @@ class Server(EventEmitter):
         self.logger.info('%s: session opened (%s, EIO=%d)', sid,
                          info.transport, info.protocol)
         if defer:
-            self.cluster.defer(engine, environ)
+            self.directory.defer(engine, environ)
             return engine
         if not self._accept(engine, environ):
             self._sessions.pop(sid, None)
@@ -488,34 +490,32 @@ class Server(EventEmitter):
             self.emit('connection', socket)
         return True
 
-    # -- what the cluster's handover asks (see cluster.handover) ------------------
+    # -- what the session directory asks (SessionHost, see cluster.handover) --
 
-    def _adopt(self, sid: str, protocol: int, b64: bool, environ: dict,
-               intake: Callable[[list[Packet]], bool]) -> SessionEngine:
+    def adopt_session(self, sid: str, protocol: int, b64: bool,
+                      environ: dict, intake: Callable[[list[Packet]], bool]
+                      ) -> SessionEngine:
         """A polling session moved here from the process that answered its
-        handshake: open it without an open packet, connect not run yet,
-        the client's packets going to ``intake`` from the start."""
+        handshake (in a cluster): open it without an open packet, connect
+        not run yet, the client's packets going to ``intake`` from the
+        start. Called by the session directory, not by applications."""
         engine = self._new_engine(sid, 'polling', protocol, b64, environ,
                                   announced=False, intake=intake)
         engine.open(announce=False)
         return engine
 
-    def _connect_deferred(self, engine: SessionEngine, environ: dict
-                          ) -> bool:
+    def connect_deferred(self, engine: SessionEngine, environ: dict
+                         ) -> bool:
         """Run the deferred connect handlers of a session whose handshake
-        was answered already: a refusal closes it (the client gets a close
-        packet, not a 403)."""
+        was answered already (in a cluster): a refusal closes it (the
+        client gets a close packet, not a 403). Called by the session
+        directory, not by applications."""
         if self._accept(engine, environ):
             return True
         if self.metrics is not None:
             self.metrics.refused(FORBIDDEN)
         engine.refuse('refused by the connect handler', graceful=True)
         return False
-
-    def _drop(self, engine: SessionEngine) -> None:
-        """Take a session out of the table (it ended, or moved away)."""
-        if self._sessions.get(engine.sid) is engine:
-            del self._sessions[engine.sid]
 
     # -- what the session engines report ------------------------------------------
 
@@ -548,11 +548,6 @@ class Server(EventEmitter):
                 except Exception:
                     self.logger.exception('%s: disconnect handler raised',
                                           sid)
-
-    def _forget(self, engine: SessionEngine) -> None:
-        if self.cluster is not None:
-            self.cluster.forget(engine.sid)
-        self._drop(engine)
 
 
 def _fire_timer(engine: SessionEngine, now: float) -> None:

@@ -11,31 +11,35 @@ is given (or this package imported); it needs redis-py
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..core.packets import Packet
+from ..directory import SessionHost
 from ..exceptions import ConfigError
 from .errors import SessionElsewhere
 from .options import ClusterOptions, make_client, resolve
-from .store import Store
 from .wire import (BROADCAST, CLOSE, SEND, encode_packets, encode_request,
                    message_packet)
+
+if TYPE_CHECKING:  # imported when used: they need redis-py
+    from .directory import ClusterDirectory
+    from .store import Store
 
 __all__ = ['ClusterOptions', 'Emitter', 'SessionElsewhere', 'join']
 
 
-def join(value: Any, *, driver: Any, logger: Any, config: Any,
-         sessions: Mapping[str, Any]) -> Any:
-    """The :class:`~engineio_sync.cluster.node.ClusterNode` of a server
-    whose ``cluster`` option is ``value`` (it starts on first use)."""
+def join(value: Any, *, host: SessionHost, driver: Any, logger: Any,
+         config: Any) -> ClusterDirectory:
+    """The :class:`~engineio_sync.cluster.directory.ClusterDirectory` of
+    the server ``host`` whose ``cluster`` option is ``value`` (it joins
+    the cluster on first use)."""
     options = resolve(value)
     try:
-        from .node import ClusterNode
-    except ImportError:
-        raise ConfigError("the cluster option needs redis-py: pip install "
-                          "'engineio_sync[redis]'") from None
-    return ClusterNode(options, driver=driver, logger=logger, config=config,
-                       sessions=sessions)
+        from .directory import ClusterDirectory
+    except ModuleNotFoundError as exc:
+        _raise_without_redis(exc)
+    return ClusterDirectory(options, host=host, driver=driver,
+                            logger=logger, config=config)
 
 
 class Emitter:
@@ -50,8 +54,12 @@ class Emitter:
 
     def __init__(self, cluster: Any) -> None:
         options = resolve(cluster)
+        try:
+            from .store import Store
+        except ModuleNotFoundError as exc:
+            _raise_without_redis(exc)
         self._owns_client = options.client is None
-        self.store = Store(make_client(options), options.prefix,
+        self.store: Store = Store(make_client(options), options.prefix,
                            directory_ttl=options.directory_ttl,
                            inbox_limit=options.inbox_limit)
 
@@ -79,3 +87,12 @@ class Emitter:
         client given to it stays the caller's)."""
         if self._owns_client:
             self.store.client.close()
+
+
+def _raise_without_redis(exc: ModuleNotFoundError) -> NoReturn:
+    """Say what to install when redis-py is missing (``exc`` is raised
+    again if something else is)."""
+    if exc.name != 'redis' and not (exc.name or '').startswith('redis.'):
+        raise exc
+    raise ConfigError("the cluster option needs redis-py: pip install "
+                      "'engineio_sync[redis]'") from None

@@ -43,8 +43,11 @@ from redis.exceptions import RedisError
 
 from ..core.packets import Packet, PacketType, data_size
 from ..core.session import CloseReason
+from ..directory import SessionHost
 from ..exceptions import RemoteProtocolError
+from .membership import Membership
 from .remote import RemoteSession
+from .requester import Requester
 from .wire import (HANDOVER, MOVED, OK, Request, WireError,
                    decode_packets, encode_packets, encode_request)
 
@@ -208,17 +211,32 @@ class Deferral:
 
 
 class Handover:
-    """The handover side of one process (its :class:`ClusterNode`,
-    ``node``): the deferrals of its sessions, and the sessions moving in
-    or having moved out. ``window``: the ``handover`` option."""
+    """The handover side of one process: the deferrals of its sessions,
+    and the sessions moving in or having moved out. ``window``: the
+    ``handover`` option.
 
-    def __init__(self, node: Any, window: float) -> None:
-        self.node = node
+    It moves sessions in and out of ``membership`` (this process in the
+    cluster), asks owners through ``requester``, replies with
+    ``answer(request, status, body)``, has ``host`` (the server) open a
+    session that moved here and run deferred connect handlers, and
+    ``drop(engine)`` takes a session that moved away out of the table of
+    this process's sessions."""
+
+    def __init__(self, window: float, *, membership: Membership,
+                 requester: Requester,
+                 answer: Callable[[Request, bytes, bytes], Any],
+                 host: SessionHost, drop: Callable[[Any], None]) -> None:
         self.window = window
-        self.driver = node.driver
-        self.logger = node.logger
+        self.membership = membership
+        self.requester = requester
+        self.answer = answer
+        self.host = host
+        self.drop = drop
+        self.store = membership.store
+        self.driver = membership.driver
+        self.logger = membership.logger
         #: seconds a waiting request gives the session's move or settling
-        self.request_timeout = node.request_timeout
+        self.request_timeout = requester.request_timeout
         self._deferrals: dict[str, Deferral] = {}
         # sid -> event set once a session handed to this process is in
         # its table
@@ -232,20 +250,6 @@ class Handover:
         self._lock = self.driver.lock()
         self._looping = False
         self._wake = self.driver.event()
-        self._adopt: Callable[..., Any] | None = None
-        self._connect: Callable[[Any, dict], bool] | None = None
-        self._drop: Callable[[Any], None] | None = None
-
-    def serve(self, adopt: Callable[..., Any],
-              connect: Callable[[Any, dict], bool],
-              drop: Callable[[Any], None]) -> None:
-        """The server's side: ``adopt(sid, protocol, b64, environ,
-        intake)`` opens a session that moved here (unannounced, its
-        engine's intake set) and returns its engine;
-        ``connect(engine, environ)`` runs its connect handlers (False:
-        refused, the session is closing); ``drop(engine)`` takes a session
-        that moved away out of the server's table."""
-        self._adopt, self._connect, self._drop = adopt, connect, drop
 
     def reset(self) -> None:
         """Forget everything (a forked worker starts afresh)."""
@@ -281,7 +285,7 @@ class Handover:
         engine = deferral.engine
         try:
             # A session that ended meanwhile was never the application's.
-            if not engine.session.closed and self._connect(
+            if not engine.session.closed and self.host.connect_deferred(
                     engine, deferral.environ):
                 with deferral.lock:
                     held, deferral.held = deferral.held, []
@@ -316,7 +320,7 @@ class Handover:
         or OK (it stays: serve it as today)."""
         sid = request.sid
         taker = request.reply_to
-        node = self.node
+        membership = self.membership
         deferral = self._deferrals.get(sid)
         carried = None
         if deferral is not None and deferral.engine is engine and \
@@ -329,7 +333,7 @@ class Handover:
             # nothing of its WebSocket reaches a handler before connect.
             if deferral is not None:
                 self.settle(deferral)
-            node.answer(request, OK)
+            self.answer(request, OK, b'')
             return
         with deferral.lock:
             state = deferral.state
@@ -337,10 +341,11 @@ class Handover:
                 deferral.state = MOVING
         if state != WAITING:
             self.settle(deferral)
-            node.answer(request, OK)
+            self.answer(request, OK, b'')
             return
         try:
-            switched = node.store.switch_owner(sid, node.process_id, taker)
+            switched = self.store.switch_owner(sid, membership.process_id,
+                                               taker)
         except RedisError as exc:
             self.logger.warning('%s: moving the session to %s failed: %s',
                                 sid, taker, exc)
@@ -349,7 +354,7 @@ class Handover:
             with deferral.lock:
                 deferral.state = WAITING
             self.settle(deferral)
-            node.answer(request, OK)
+            self.answer(request, OK, b'')
             return
         self._deferrals.pop(sid, None)
         with deferral.lock:
@@ -359,24 +364,24 @@ class Handover:
         self._moved[sid] = taker
         if len(self._moved) > _MOVED_KEPT:
             self._moved.popitem(last=False)
-        node.disowned(sid)
-        self._drop(engine)
+        membership.disowned(sid)
+        self.drop(engine)
         # A GET parked here ends; the client's next one reaches the new
         # owner through Redis.
         engine.send(_NOOP)
         self._at(self._retiring, time.monotonic() + _LINGER, engine)
-        node.answer(request, MOVED, encode_state(
-            engine.session.protocol, engine.b64, carried, node.process_id,
-            held))
+        self.answer(request, MOVED, encode_state(
+            engine.session.protocol, engine.b64, carried,
+            membership.process_id, held))
         self.logger.info('%s: session moved from %s to %s (its WebSocket '
-                         'is there)', sid, node.process_id, taker)
+                         'is there)', sid, membership.process_id, taker)
 
     def pass_on(self, engine: Any, packets: list[Packet]) -> None:
         """Packets of a POST that found the session here just before it
         moved: hand them to the new owner and wait until it took them, as
         a POST of another process's session (raises the refusal to answer
         the POST with)."""
-        RemoteSession(self.node, engine.sid, self._moved.get(engine.sid, ''),
+        RemoteSession(self.requester, engine.sid, self._moved.get(engine.sid, ''),
                       engine.session.protocol, engine.b64).receive(packets)
 
     def reforward(self, request: Request) -> bool:
@@ -387,7 +392,7 @@ class Handover:
         if taker is None:
             return False
         try:
-            self.node.store.push_inbox(taker, encode_request(
+            self.store.push_inbox(taker, encode_request(
                 request.kind, request.sid, request.body, request.reply_to,
                 request.token))
         except RedisError as exc:
@@ -404,12 +409,13 @@ class Handover:
         """Ask ``remote``'s owner for the session; its engine here if it
         moved, else None. ``local``: the WebSocket request's environ."""
         sid = remote.sid
-        node = self.node
+        membership = self.membership
         arrival = self.driver.event()
         self._arrivals[sid] = arrival
         try:
             try:
-                reply = node.call(sid, HANDOVER, b'', self.request_timeout)
+                reply = self.requester.call(sid, HANDOVER, b'',
+                                            self.request_timeout)
             except RemoteProtocolError:
                 reply = None
             if reply is None or reply.status != MOVED:
@@ -422,11 +428,11 @@ class Handover:
             deferral = Deferral(self, None, environ, held)
             # Held from the start: requests find it as soon as it is in
             # the server's table.
-            engine = deferral.engine = self._adopt(
+            engine = deferral.engine = self.host.adopt_session(
                 sid, protocol, b64, environ, deferral.intake)
-            node.adopted(sid, protocol, b64)
+            membership.adopted(sid, protocol, b64)
             self.logger.info('%s: session moved from %s to %s (its WebSocket '
-                             'is here)', sid, giver, node.process_id)
+                             'is here)', sid, giver, membership.process_id)
             self.settle(deferral)
             return engine
         finally:

@@ -9,9 +9,15 @@ from urllib.parse import unquote, urlsplit
 
 from ..exceptions import ConfigError
 
-__all__ = ['ClusterOptions', 'resolve', 'make_client']
+__all__ = ['ClusterOptions', 'resolve', 'make_client', 'check_url',
+           'parse_sentinel_url']
 
 _ID = re.compile(r'[A-Za-z0-9._:-]{1,100}')
+
+#: The schemes of URLs naming one Redis server.
+URL_SCHEMES = ('redis', 'rediss', 'unix')
+#: The scheme of URLs naming a Sentinel service.
+SENTINEL_SCHEME = 'redis+sentinel'
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,8 @@ class ClusterOptions:
         if (self.url is None) == (self.client is None):
             raise ConfigError('ClusterOptions needs exactly one of url and '
                               'client')
+        if self.url is not None:
+            check_url(self.url)
         if self.client is not None and not _is_client(self.client):
             raise ConfigError('ClusterOptions client must be a redis-py '
                               f'client (redis.Redis), not {self.client!r}')
@@ -115,6 +123,38 @@ class ClusterOptions:
                                   f'least 2, not {value!r}')
 
 
+def check_url(url: Any) -> None:
+    """Raise ConfigError unless ``url`` is a URL redis-py can connect
+    to (``redis://``, ``rediss://``, ``unix://``) or a
+    ``redis+sentinel://`` URL (see :func:`parse_sentinel_url`)."""
+    if not isinstance(url, str):
+        raise ConfigError(f'cluster URL must be a str, not {url!r}')
+    if url.startswith(SENTINEL_SCHEME + '://'):
+        parse_sentinel_url(url)
+        return
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f'cluster URL {url!r} is malformed: '
+                          f'{exc}') from None
+    del port  # read only for its check (a port out of range raises)
+    if parts.scheme not in URL_SCHEMES:
+        raise ConfigError(
+            f'cluster must be a redis://, rediss://, unix:// or '
+            f'{SENTINEL_SCHEME}:// URL, not {url!r}')
+    if parts.scheme == 'unix':
+        if not parts.path:
+            raise ConfigError(f'cluster URL {url!r} names no socket path')
+        return
+    if not parts.hostname:
+        raise ConfigError(f'cluster URL {url!r} names no host')
+    database = parts.path.strip('/')
+    if database and not database.isdigit():
+        raise ConfigError(f'cluster URL {url!r}: the database must be a '
+                          f'number, not {database!r}')
+
+
 def _is_client(value: Any) -> bool:
     return all(callable(getattr(value, name, None))
                for name in ('register_script', 'blpop', 'pipeline'))
@@ -132,8 +172,6 @@ def resolve(value: Any) -> ClusterOptions:
                       f'ClusterOptions, not {value!r}')
 
 
-#: The scheme of URLs naming a Sentinel service.
-SENTINEL_SCHEME = 'redis+sentinel'
 #: The service a Sentinel URL without one names (Redis' own example name).
 DEFAULT_SERVICE = 'mymaster'
 _TIMEOUTS = {'socket_timeout': 5, 'socket_connect_timeout': 2}

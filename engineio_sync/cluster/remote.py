@@ -29,7 +29,7 @@ _NOOP = [Packet(PacketType.NOOP)]
 
 
 class Carrier(Protocol):
-    """What carries requests to owners (the process's cluster node)."""
+    """What carries requests to owners (the process's requester)."""
 
     #: seconds a GET waits for the owner's answer
     poll_wait: float
@@ -60,12 +60,12 @@ class RemoteSession:
     """The port (:class:`~engineio_sync.port.SessionPort`) of a session
     whose owner is another process."""
 
-    __slots__ = ('node', 'sid', 'owner', 'protocol', 'b64', 'write_lock',
+    __slots__ = ('carrier', 'sid', 'owner', 'protocol', 'b64', 'write_lock',
                  'channel', 'poll_token')
 
-    def __init__(self, node: Carrier, sid: str, owner: str,
+    def __init__(self, carrier: Carrier, sid: str, owner: str,
                  protocol: int, b64: bool) -> None:
-        self.node = node
+        self.carrier = carrier
         self.sid = sid
         self.owner = owner
         #: the session's protocol revision (4 or 3)
@@ -73,7 +73,7 @@ class RemoteSession:
         #: v3 long-polling: binary as base64 text
         self.b64 = b64
         #: orders what is written on a WebSocket held here
-        self.write_lock = node.driver.lock()
+        self.write_lock = carrier.driver.lock()
         #: the name the owner knows that WebSocket by
         self.channel = ''
         #: the name the owner knows this GET by
@@ -88,8 +88,8 @@ class RemoteSession:
         own (it parks there, this GET waits here), or raises its refusal.
         Once ``connected()`` is False the GET takes nothing (None) and the
         packets wait for the next one."""
-        reply = self.node.call(self.sid, POLL, b'', self.node.poll_wait,
-                               connected)
+        reply = self.carrier.call(self.sid, POLL, b'',
+                                  self.carrier.poll_wait, connected)
         if reply is ABANDONED:
             return None
         if reply is None:
@@ -106,8 +106,8 @@ class RemoteSession:
         """The GET's answer was written (or, ``delivered`` False, not):
         the owner's engine hears of it as of a GET of its own."""
         if packets is not _NOOP and self.poll_token:
-            self.node.tell(self.sid, ANSWERED, b'1' if delivered else b'0',
-                           self.poll_token)
+            self.carrier.tell(self.sid, ANSWERED,
+                              b'1' if delivered else b'0', self.poll_token)
 
     def begin_post(self) -> None:
         """A POST here: the owner checks it when its packets arrive."""
@@ -127,39 +127,40 @@ class RemoteSession:
                 taken.append(packet)
         except DecodeError:
             if taken:
-                self.node.tell(self.sid, POST, encode_packets(taken))
+                self.carrier.tell(self.sid, POST, encode_packets(taken))
             raise
-        _outcome(self.node.call(self.sid, POST, encode_packets(taken),
-                                self.node.request_timeout))
+        _outcome(self.carrier.call(self.sid, POST, encode_packets(taken),
+                                   self.carrier.request_timeout))
 
     def invalid_input(self, description: str) -> None:
         """The client sent something unreadable: the owner ends the
         session."""
-        self.node.tell(self.sid, INVALID, description.encode())
+        self.carrier.tell(self.sid, INVALID, description.encode())
 
 
     def close(self, reason: str, description: str | None = None, *,
               graceful: bool = False) -> None:
         """Have the owner end the session."""
-        self.node.tell(self.sid, CLOSE)
+        self.carrier.tell(self.sid, CLOSE)
 
     # -- the port: WebSocket --------------------------------------------------
 
     def request_upgrade(self) -> None:
         """A WebSocket request here, before the 101: the owner's engine
         decides (its refusal is raised here)."""
-        _outcome(self.node.call(self.sid, UPGRADE, b'',
-                                self.node.request_timeout))
+        _outcome(self.carrier.call(self.sid, UPGRADE, b'',
+                                   self.carrier.request_timeout))
 
     def attach_websocket(self, sink: WebSocketSink) -> Verdict:
         """The WebSocket was accepted: the owner's engine attaches a proxy
         of it and says what it is (``'active'``, ``'probe'`` or
         ``'rejected'``)."""
-        self.channel = self.node.open_channel(self, sink)
+        self.channel = self.carrier.open_channel(self, sink)
         verdict: str = 'rejected'
         try:
-            reply = self.node.call(self.sid, ATTACH, self.channel.encode(),
-                                   self.node.request_timeout)
+            reply = self.carrier.call(self.sid, ATTACH,
+                                      self.channel.encode(),
+                                      self.carrier.request_timeout)
         except RemoteProtocolError:
             reply = None
         if reply is not None and reply.status == OK:
@@ -168,28 +169,30 @@ class RemoteSession:
             return 'active'
         if verdict == 'probe':
             return 'probe'
-        self.node.close_channel(self.channel)
+        self.carrier.close_channel(self.channel)
         return 'rejected'
 
     def websocket_packet(self, sink: WebSocketSink, packet: Packet) -> bool:
         """A packet read here goes to the owner (in order); False once the
         owner is gone: stop reading."""
-        return self.node.tell(self.sid, WS_PACKET, encode_packets([packet]),
-                              token=self.channel)
+        return self.carrier.tell(self.sid, WS_PACKET,
+                                 encode_packets([packet]),
+                                 token=self.channel)
 
     def websocket_invalid(self, sink: WebSocketSink, description: str
                           ) -> None:
         """The connection carried something unreadable."""
-        self.node.tell(self.sid, WS_INVALID, description.encode(),
-                       token=self.channel)
-        self.node.close_channel(self.channel)
+        self.carrier.tell(self.sid, WS_INVALID, description.encode(),
+                          token=self.channel)
+        self.carrier.close_channel(self.channel)
 
     def websocket_ended(self, sink: WebSocketSink, reason: str,
                         description: str | None = None) -> None:
         """The connection is over here."""
-        self.node.tell(self.sid, WS_ENDED, encode_ending(reason, description),
-                       token=self.channel)
-        self.node.close_channel(self.channel)
+        self.carrier.tell(self.sid, WS_ENDED,
+                          encode_ending(reason, description),
+                          token=self.channel)
+        self.carrier.close_channel(self.channel)
 
     def websocket_blocked(self, sink: WebSocketSink) -> None:
         """The peer does not read what the owner writes: drain the
@@ -197,10 +200,10 @@ class RemoteSession:
         for ``write_timeout`` seconds (the owner then hears of its end)."""
         if not sink.draining:
             sink.draining = True
-            self.node.driver.spawn(self._drain, sink)
+            self.carrier.driver.spawn(self._drain, sink)
 
     def _drain(self, sink: WebSocketSink) -> None:
-        timeout = self.node.write_timeout
+        timeout = self.carrier.write_timeout
         deadline = time.monotonic() + timeout
         ok = True
         while ok:

@@ -270,6 +270,11 @@ class Store:
         """Push straight to ``process``'s inbox (no checks)."""
         self._push(self.inbox_key(process), message)
 
+    def nudge(self, key: str) -> None:
+        """Push an empty item to list ``key``: it wakes a pop blocked
+        there (readers skip empty items)."""
+        self._push(key, b'')
+
     def _push(self, key: str, message: bytes) -> None:
         self._run(('RPUSH', key, message), ('EXPIRE', key, self.ttl))
 

@@ -15,7 +15,6 @@ import difflib
 import inspect
 import json as _stdlib_json
 import re
-import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -286,41 +285,11 @@ def _initial_packet(value: Any) -> str | bytes | None:
     raise ConfigError('initial_packet must be str or bytes')
 
 
-_CLUSTER_SCHEMES = ('redis', 'rediss', 'unix')
-
-
 def _cluster(value: Any) -> Any:
-    """A Redis URL is checked here; an object (a redis-py client or a
-    ``ClusterOptions``) by :mod:`engineio_sync.cluster`, which knows them."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if value.startswith('redis+sentinel://'):
-            # Several hosts: engineio_sync.cluster reads it when it makes
-            # the client (Server() still raises ConfigError).
-            return value
-        try:
-            url = urllib.parse.urlsplit(value)
-            port = url.port
-        except ValueError as exc:
-            raise ConfigError(f'cluster URL {value!r} is malformed: '
-                              f'{exc}') from None
-        if url.scheme not in _CLUSTER_SCHEMES:
-            raise ConfigError(
-                f'cluster must be a redis://, rediss://, unix:// or '
-                f'redis+sentinel:// URL, not {value!r}')
-        if url.scheme == 'unix':
-            if not url.path:
-                raise ConfigError(f'cluster URL {value!r} names no socket '
-                                  'path')
-        elif not url.hostname:
-            raise ConfigError(f'cluster URL {value!r} names no host')
-        database = url.path.strip('/')
-        if url.scheme != 'unix' and database and not database.isdigit():
-            raise ConfigError(f'cluster URL {value!r}: the database must '
-                              f'be a number, not {database!r}')
-        del port  # only checked
-        return value
+    """What the ``cluster`` option is made of is checked by
+    :mod:`engineio_sync.cluster` (its URL schemes, its objects) when the
+    server joins: only that package knows Redis, and nothing of it loads
+    without the option."""
     if isinstance(value, (bool, int, float, bytes)):
         raise ConfigError('cluster must be a Redis URL, a redis-py client '
                           f'or a ClusterOptions, not {value!r}')
