@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = ['HeadLimits', 'RequestHead', 'Refusal', 'parse_head',
            'HeadScanner', 'TOKEN_CHARS', 'HEAD_TIMED_OUT',
@@ -62,14 +62,18 @@ _FRAMING = frozenset(('host', 'content-length', 'content-type',
                       'transfer-encoding', 'connection', 'expect'))
 
 # Memos of what was already checked, bounded (the answer for a given line,
-# name or host never changes). Field line as received -> (lowercase name,
-# value): most requests repeat lines seen before (Host, Content-Type, a
-# client's cookie), and a hit skips every check of the line. Only short
-# lines are kept, and the memo is emptied when full, so lines seen once
-# do not crowd out the ones that recur.
-_LINES: dict[str, tuple[str, str]] = {}
-_MAX_LINES = 1024
-_MAX_LINE_LENGTH = 256
+# name or host never changes). Most requests repeat lines seen before (a
+# client's polling URL, Host, Content-Type, its cookie, a health check),
+# and a hit skips every check of the line. Only short lines are kept, and
+# a memo is emptied when full, so that lines seen once do not crowd out
+# the ones that recur. Threads may share them: a lost entry costs only a
+# check. Request line -> (method, target, version, path, query, authority
+# of an absolute-form target or None):
+_REQUEST_LINES: dict[str, tuple[str, str, str, str, str, str | None]] = {}
+# Field line -> (lowercase name, value):
+_FIELD_LINES: dict[str, tuple[str, str]] = {}
+_MEMO_SIZE = 1024
+_MEMO_LINE_LENGTH = 256
 # Field name as sent -> its lowercase form:
 _NAMES: dict[str, str] = {}
 # Host values known to be valid:
@@ -161,6 +165,13 @@ HEAD_CUT_SHORT = Refusal(400, 'incomplete request head')
 _new = tuple.__new__
 
 
+def _remember(memo: dict, line: str, value: Any) -> None:
+    if len(line) <= _MEMO_LINE_LENGTH:
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[line] = value
+
+
 def _field_name(name: str) -> str:
     lower = name.lower()
     if len(_NAMES) < 1024:
@@ -192,26 +203,30 @@ def parse_head(head: bytes, limits: HeadLimits) -> RequestHead | Refusal:
     line = lines[0]
     if len(line) > limits.max_request_line:
         return _LINE_TOO_LONG
-    parts = line.split(' ')
-    if len(parts) != 3:
-        return _BAD_LINE
-    method, target, version = parts
-    if method not in _METHODS and _TOKEN.fullmatch(method) is None:
-        return _BAD_METHOD
-    if not target or not target.isprintable() and \
-            _TARGET.fullmatch(target) is None:
-        return _BAD_TARGET
-    if version != 'HTTP/1.1' and version != 'HTTP/1.0':
-        if _VERSION.fullmatch(version) is not None:
-            return _UNSUPPORTED_VERSION
-        return _BAD_VERSION
+    known = _REQUEST_LINES.get(line)
+    if known is not None:
+        method, target, version, path, query, authority = known
+    else:
+        parts = line.split(' ')
+        if len(parts) != 3:
+            return _BAD_LINE
+        method, target, version = parts
+        if method not in _METHODS and _TOKEN.fullmatch(method) is None:
+            return _BAD_METHOD
+        if not target or not target.isprintable() and \
+                _TARGET.fullmatch(target) is None:
+            return _BAD_TARGET
+        if version != 'HTTP/1.1' and version != 'HTTP/1.0':
+            if _VERSION.fullmatch(version) is not None:
+                return _UNSUPPORTED_VERSION
+            return _BAD_VERSION
     if len(lines) - 2 > limits.max_header_fields:
         return _TOO_MANY_FIELDS
 
     headers = []
     host = length = content_type = coding = connection = expect = None
     for field in lines[1:-1]:
-        pair = _LINES.get(field)
+        pair = _FIELD_LINES.get(field)
         if pair is None:
             name, sep, value = field.partition(':')
             if not sep:
@@ -226,10 +241,7 @@ def parse_head(head: bytes, limits: HeadLimits) -> RequestHead | Refusal:
             if not value.isprintable() and _VALUE.fullmatch(value) is None:
                 return _BAD_VALUE
             pair = (lower, value.strip(' \t'))
-            if len(field) <= _MAX_LINE_LENGTH:
-                if len(_LINES) >= _MAX_LINES:
-                    _LINES.clear()
-                _LINES[field] = pair
+            _remember(_FIELD_LINES, field, pair)
         lower = pair[0]
         if lower in _FRAMING:
             value = pair[1]
@@ -267,30 +279,37 @@ def parse_head(head: bytes, limits: HeadLimits) -> RequestHead | Refusal:
             return _BAD_HOST
         if len(_HOSTS) < 256:
             _HOSTS.add(host)
-    resource = target
-    if '#' in resource:
-        resource = resource.partition('#')[0]
-    if method == 'CONNECT':
-        return _CONNECT
-    if resource[:1] == '/':
-        path, _, query = resource.partition('?')
-    elif resource == '*' and method == 'OPTIONS':
-        path, query = '*', ''
-    else:
+    if known is None:
+        # The request line's last checks, in their place: after the
+        # fields.
+        resource = target
+        if '#' in resource:
+            resource = resource.partition('#')[0]
+        if method == 'CONNECT':
+            return _CONNECT
+        authority = None
+        if resource[:1] == '/':
+            path, _, query = resource.partition('?')
+        elif resource == '*' and method == 'OPTIONS':
+            path, query = '*', ''
+        else:
+            absolute = _ABSOLUTE_FORM.fullmatch(resource)
+            if absolute is None:
+                return _BAD_TARGET
+            authority, rest = absolute.groups()
+            if not authority or '@' in authority or \
+                    _HOST.fullmatch(authority) is None:
+                return _BAD_TARGET
+            if rest[:1] != '/':
+                rest = '/' + rest
+            path, _, query = rest.partition('?')
+        _remember(_REQUEST_LINES, line,
+                  (method, target, version, path, query, authority))
+    if authority is not None:
         # Absolute form (RFC 9112 §3.2.2): the target's authority
         # replaces the Host field.
-        absolute = _ABSOLUTE_FORM.fullmatch(resource)
-        if absolute is None:
-            return _BAD_TARGET
-        authority, rest = absolute.groups()
-        if not authority or '@' in authority or \
-                _HOST.fullmatch(authority) is None:
-            return _BAD_TARGET
         _replace_host(headers, authority)
         host = authority
-        if rest[:1] != '/':
-            rest = '/' + rest
-        path, _, query = rest.partition('?')
 
     keep = version == 'HTTP/1.1'
     if connection:

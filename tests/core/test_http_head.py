@@ -355,6 +355,29 @@ def test_field_lines(field, result):
             assert parsed == result
 
 
+def test_a_recurring_request_line_is_checked_as_the_first_time():
+    # The second time a request line comes it is looked up: everything
+    # else of the head is still checked, in the same order.
+    for _ in range(3):
+        assert head('GET /r?q=1 HTTP/1.1\nHost: a\n').host == 'a'
+        assert head('GET /r?q=1 HTTP/1.1\nHost: b\n').host == 'b'
+        assert refusal('GET /r?q=1 HTTP/1.1\n') == \
+            Refusal(400, 'missing Host')
+        assert refusal('GET /r?q=1 HTTP/1.1\nHost: a\nBad Name: x\n') == \
+            Refusal(400, 'bad header field')
+        assert refusal('GET /r?q=1 HTTP/1.1\nHost: a\nX: 1\n',
+                       HeadLimits(max_header_fields=1)).status == 431
+        assert refusal('GET /r?q=1 HTTP/1.1\nHost: a\n',
+                       HeadLimits(max_request_line=10)).status == 414
+        assert refusal('CONNECT a:1 HTTP/1.1\nHost: a:1\n').status == 501
+        h = head('GET http://t.example/p HTTP/1.1\nHost: a\n')
+        assert h.headers == [('host', 't.example')]
+        h = head('GET http://t.example/p HTTP/1.0\n')
+        assert h.headers == [('host', 't.example')]
+        assert head('GET http://t.example/p HTTP/1.0\nX: 1\n').headers == \
+            [('x', '1'), ('host', 't.example')]
+
+
 def test_recurring_lines_and_names_keep_their_meaning():
     # Lines and names already seen are looked up, not checked again: the
     # same line must still count as a repeat, in any mix of cases.
@@ -365,7 +388,9 @@ def test_recurring_lines_and_names_keep_their_meaning():
     # Far more distinct lines than are remembered, some too long to be.
     for i in range(3000):
         value = 'v' * (i % 400)
-        h = head(f'GET / HTTP/1.1\nHost: a\nX-{i % 50}: {i}{value}\n')
+        h = head(f'GET /{i}{value}?{i} HTTP/1.1\nHost: a\n'
+                 f'X-{i % 50}: {i}{value}\n')
+        assert (h.path, h.query) == (f'/{i}{value}', str(i))
         assert h.headers[1] == (f'x-{i % 50}', f'{i}{value}')
 
 
