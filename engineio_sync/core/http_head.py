@@ -72,8 +72,10 @@ _FRAMING = frozenset(('host', 'content-length', 'content-type',
 _REQUEST_LINES: dict[str, tuple[str, str, str, str, str, str | None]] = {}
 # Field line -> (lowercase name, value):
 _FIELD_LINES: dict[str, tuple[str, str]] = {}
-_MEMO_SIZE = 1024
-_MEMO_LINE_LENGTH = 256
+# Bounds: under 1 MiB in all, whatever the traffic.
+_REQUEST_LINES_KEPT = 256
+_FIELD_LINES_KEPT = 1024
+_LINE_LENGTH_KEPT = 256
 # Field name as sent -> its lowercase form:
 _NAMES: dict[str, str] = {}
 # Host values known to be valid:
@@ -165,9 +167,9 @@ HEAD_CUT_SHORT = Refusal(400, 'incomplete request head')
 _new = tuple.__new__
 
 
-def _remember(memo: dict, line: str, value: Any) -> None:
-    if len(line) <= _MEMO_LINE_LENGTH:
-        if len(memo) >= _MEMO_SIZE:
+def _remember(memo: dict, size: int, line: str, value: Any) -> None:
+    if len(line) <= _LINE_LENGTH_KEPT:
+        if len(memo) >= size:
             memo.clear()
         memo[line] = value
 
@@ -241,7 +243,7 @@ def parse_head(head: bytes, limits: HeadLimits) -> RequestHead | Refusal:
             if not value.isprintable() and _VALUE.fullmatch(value) is None:
                 return _BAD_VALUE
             pair = (lower, value.strip(' \t'))
-            _remember(_FIELD_LINES, field, pair)
+            _remember(_FIELD_LINES, _FIELD_LINES_KEPT, field, pair)
         lower = pair[0]
         if lower in _FRAMING:
             value = pair[1]
@@ -303,7 +305,7 @@ def parse_head(head: bytes, limits: HeadLimits) -> RequestHead | Refusal:
             if rest[:1] != '/':
                 rest = '/' + rest
             path, _, query = rest.partition('?')
-        _remember(_REQUEST_LINES, line,
+        _remember(_REQUEST_LINES, _REQUEST_LINES_KEPT, line,
                   (method, target, version, path, query, authority))
     if authority is not None:
         # Absolute form (RFC 9112 §3.2.2): the target's authority
