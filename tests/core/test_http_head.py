@@ -465,7 +465,8 @@ def test_scan_refuses_a_bare_lf_at_once():
 
 # --- hypothesis ----------------------------------------------------------
 
-TCHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+TCHARS = ("!#$%&'*+-.^_`|~0123456789"
+          'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ')
 FRAMING = {'host', 'content-length', 'content-type', 'transfer-encoding',
            'connection', 'expect'}
 tokens = st.text(TCHARS, min_size=1, max_size=12)
