@@ -167,7 +167,8 @@ HEAD_CUT_SHORT = Refusal(400, 'incomplete request head')
 _new = tuple.__new__
 
 
-def _remember(memo: dict, size: int, line: str, value: Any) -> None:
+def _remember(memo: dict[str, Any], size: int, line: str, value: Any
+              ) -> None:
     if len(line) <= _LINE_LENGTH_KEPT:
         if len(memo) >= size:
             memo.clear()
