@@ -195,7 +195,7 @@ class _Input:
         if self._done or size == 0:
             return b''
         if size is None or size < 0:
-            parts = []
+            parts: list[bytes] = []
             while True:
                 part = self.read(65536)
                 if not part:
