@@ -835,8 +835,8 @@ class HTTPServer:
                 continue
             if key in environ:
                 # One key per name: repeated lines make one list.
-                environ[key] += ('; ' if key == 'HTTP_COOKIE' else ',') + \
-                    value
+                sep = '; ' if key == 'HTTP_COOKIE' else ','
+                environ[key] += sep + value
             else:
                 environ[key] = value
         path = head.path
