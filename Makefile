@@ -37,9 +37,11 @@ demo: $(VENV)/.installed node_modules/.installed
 test: setup gunicorn25
 	$(PY) -m pytest -q
 
-# Static checks. mypy: setup.cfg's [mypy] sections say what and how.
+# Static checks: ruff (ruff.toml says which rules), then mypy (setup.cfg's
+# [mypy] sections say what and how).
 .PHONY: lint
 lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check engineio_sync tests bench tools examples
 	$(PY) -m mypy
 
 # The examples (README.rst, "Examples" and "Deploying with gunicorn").
@@ -65,4 +67,4 @@ gunicorn-eventlet: $(G25)/.installed node_modules/.installed
 		--pythonpath examples/flask_chat -b 127.0.0.1:$(PORT) app:app
 
 clean:
-	rm -rf $(VENV) $(G25) node_modules .pytest_cache .hypothesis
+	rm -rf $(VENV) $(G25) node_modules .pytest_cache .hypothesis .ruff_cache

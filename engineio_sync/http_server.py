@@ -15,28 +15,15 @@ the request's own frames are gone, then closes the socket. (A list, shared
 by every copy of the environ that middleware may make.) A WebSocket that lives for hours then holds none
 of its upgrade request's locals and a shallower stack.
 
-It is often the first thing the internet meets, so it parses as RFC 9112
-asks a server to and refuses whatever a front proxy could read differently
-(request smuggling) or that could inject a header: every malformed request
-gets a 4xx (or 501/505) with ``Connection: close``, and the connection is
-closed after it. What is refused, and with which status:
+It is often the first thing the internet meets, so it parses request heads
+as RFC 9112 asks a server to (:mod:`engineio_sync.core.http_head` decides
+what is refused, and with which status) and refuses whatever a front
+proxy could read differently (request smuggling) or that could inject a
+header: every malformed request gets a 4xx (or 501/505) with
+``Connection: close``, and the connection is closed after it. Besides
+what that module refuses:
 
-- request line: not ``token SP target SP HTTP/d.d`` -> 400; longer than
-  ``max_request_line`` -> 414; a version other than 1.0 and 1.1 -> 505;
-  ``CONNECT`` -> 501. Targets are origin-form, absolute-form (``http://host
-  /path``: the Host is taken from the target, RFC 9112 §3.2.2) or ``*``
-  for ``OPTIONS``.
-- head: a bare LF or CR, a field name that is not a token, whitespace
-  before the colon, obsolete line folding, a control character in a value
-  -> 400; more than ``max_header_fields`` fields or a head larger than
-  ``max_head_size`` -> 431; a head not complete within ``head_timeout``
-  -> 408.
-- ``Host``: missing in HTTP/1.1, repeated, or not a host[:port] -> 400.
-- framing: ``Content-Length`` with ``Transfer-Encoding``, a length that is
-  not 1 to 18 ASCII digits, a repeated ``Content-Length``, a
-  ``Transfer-Encoding`` whose last coding is not ``chunked`` or that names
-  ``chunked`` twice, or any ``Transfer-Encoding`` in HTTP/1.0 -> 400;
-  another coding before ``chunked`` (``gzip, chunked``) -> 501.
+- a head not complete within ``head_timeout`` -> 408.
 - field names with an underscore are dropped: CGI turns ``-`` into ``_``,
   so ``Content_Length`` would otherwise arrive as ``CONTENT_LENGTH``.
 - body: a chunk-size line that is not hex digits and optional extensions, a
@@ -57,6 +44,9 @@ import time
 from typing import Any, Callable, Iterator
 from urllib.parse import unquote
 
+from .core.http_head import (HEAD_CUT_SHORT, HEAD_TIMED_OUT, TOKEN_CHARS,
+                             HeadLimits, HeadScanner, Refusal, RequestHead,
+                             parse_head)
 from .exceptions import EngineIOError
 
 __all__ = ['HTTPServer', 'BadRequestBody', 'AcceptBackoff', 'ACCEPT_TRANSIENT']
@@ -69,32 +59,18 @@ _REASONS = {400: 'Bad Request', 408: 'Request Timeout',
             500: 'Internal Server Error', 501: 'Not Implemented',
             505: 'HTTP Version Not Supported'}
 
-# RFC 9110 §5.6.2 token characters.
-_TCHAR = "-!#$%&'*+.^_`|~0-9A-Za-z"
-_TOKEN = re.compile('[' + _TCHAR + ']+')
-# A field value (RFC 9110 §5.5) may hold HTAB and obs-text besides what
-# str.isprintable() allows; this is the slow path for those.
-_VALUE = re.compile('[^\\x00-\\x08\\x0a-\\x1f\\x7f]*')
-_TARGET = re.compile('[^\\x00-\\x20\\x7f]+')
-_VERSION = re.compile('HTTP/[0-9]\\.[0-9]')
-_METHODS = frozenset(('GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS',
-                      'PATCH', 'CONNECT', 'TRACE'))
+# A trailer field line: checked like a header field, then dropped.
 _TRAILER_LINE = re.compile(
-    ('[' + _TCHAR + ']+:[^\\x00-\\x08\\x0a-\\x1f\\x7f]*').encode())
-_ABSOLUTE_FORM = re.compile('(?i)https?://([^/?#]*)(.*)')
-# uri-host [":" port] (RFC 3986 §3.2.2): an IP literal or a reg-name.
-_HOST = re.compile("(?:\\[[0-9A-Za-z:.]+\\]|[-A-Za-z0-9._~!$&'()*+,;=%]*)"
-                   '(?::[0-9]*)?')
+    ('[' + TOKEN_CHARS + ']+:[^\\x00-\\x08\\x0a-\\x1f\\x7f]*').encode())
 # chunk-size [chunk-ext] (RFC 9112 §7.1): hex digits only (no sign, no 0x,
 # no spaces), at most 16 after leading zeros (a size must fit 64 bits),
 # then ``;name[=token|"quoted"]`` extensions, which are checked and
 # ignored.
 _QUOTED = '"(?:[\\t !#-\\[\\]-~\\x80-\\xff]|\\\\[\\t -~\\x80-\\xff])*"'
 _CHUNK_SIZE = re.compile(
-    ('0*([0-9A-Fa-f]{1,16})(?:[ \\t]*;[ \\t]*[' + _TCHAR + ']+'
-     '(?:[ \\t]*=[ \\t]*(?:[' + _TCHAR + ']+|' + _QUOTED + '))?)*'
+    ('0*([0-9A-Fa-f]{1,16})(?:[ \\t]*;[ \\t]*[' + TOKEN_CHARS + ']+'
+     '(?:[ \\t]*=[ \\t]*(?:[' + TOKEN_CHARS + ']+|' + _QUOTED + '))?)*'
      ).encode('latin-1'))
-_EMPTY_LINES = re.compile(b'(?:\r\n)+')
 _MAX_CHUNK_LINE = 4096
 
 #: accept() errors that concern one connection only: try the next at once.
@@ -150,11 +126,9 @@ class AcceptBackoff:
             self.logged_at = None
 
 
-# Header name -> environ key ('' for a dropped name), filled as valid names
-# are seen (bounded).
+# Lowercase field name -> environ key ('' for a dropped name), filled as
+# names are seen (bounded).
 _KEYS: dict[str, str] = {}
-# Host header values known to be valid (bounded).
-_HOSTS: set[str] = set()
 
 
 def _environ_key(name: str) -> str:
@@ -179,10 +153,12 @@ class BadRequestBody(EngineIOError, ValueError):
     """
 
 
-class _BadRequest(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+class _Refused(Exception):
+    """Carries a :class:`Refusal` out of the reading of a head."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.reason)
+        self.refusal = refusal
 
 
 #: the environ key where a taken-over request may leave the rest of its
@@ -219,7 +195,7 @@ class _Input:
         if self._done or size == 0:
             return b''
         if size is None or size < 0:
-            parts = []
+            parts: list[bytes] = []
             while True:
                 part = self.read(65536)
                 if not part:
@@ -395,49 +371,26 @@ class _Connection:
             return None
         buf = self.buf
         end = buf.find(b'\r\n\r\n')
-        # Most heads arrive whole in one read, with no empty lines first.
+        # Most heads arrive whole in one read, with no empty lines first:
+        # HeadScanner.scan's answer for them, without a scanner.
         if 0 < end <= limit - 2 and buf[0] != 13:
             self.buf = buf[end + 4:]
             return buf[:end + 2]
         return self._read_head_slowly(limit)
 
     def _read_head_slowly(self, limit: int) -> bytes | None:
-        start = 0
-        checked = 0
-        skipped = 0
+        scanner = HeadScanner(limit)
         deadline = None
         while True:
             buf = self.buf
-            if buf[:1] == b'\r':
-                # Empty lines before a request line are ignored (RFC 9112
-                # §2.2), within the head's budget.
-                match = _EMPTY_LINES.match(buf)
-                if match is not None:
-                    skipped += match.end()
-                    if skipped > limit:
-                        raise _BadRequest(400, 'too many empty lines')
-                    buf = self.buf = buf[match.end():]
-                    start = checked = 0
-            end = buf.find(b'\r\n\r\n', start)
-            if end >= 0:
-                if end + 2 > limit:
-                    raise _BadRequest(431, 'request head too large')
-                # A bare LF or CR in it is found as the head is parsed.
-                head = buf[:end + 2]
-                self.buf = buf[end + 4:]
-                return head
-            if len(buf) > limit:
-                raise _BadRequest(431, 'request head too large')
-            # A bare LF is refused now, not after the head timeout: a
-            # client that ends lines with LF alone never sends CRLFCRLF.
-            # Only the bytes not checked yet (and a CR just before them).
-            low = checked - 1 if checked and buf[checked - 1] == 13 \
-                else checked
-            if buf.count(b'\n', low) != buf.count(b'\r\n', low):
-                raise _BadRequest(400, 'bare LF in the request head')
-            checked = len(buf)
-            start = max(0, len(buf) - 3)
-            if buf:
+            found = scanner.scan(buf)
+            if isinstance(found, Refusal):
+                raise _Refused(found)
+            if found is not None:
+                start, end = found
+                self.buf = buf[end + 2:]
+                return buf[start:end]
+            if scanner.begun(buf):
                 # Once a head has begun it gets a total budget, not a
                 # fresh timeout per read, or a trickle holds us forever.
                 self.idle_since = None
@@ -445,15 +398,15 @@ class _Connection:
                 if deadline is None:
                     deadline = now + self.head_timeout
                 elif now >= deadline:
-                    raise _BadRequest(408, 'request head timed out')
+                    raise _Refused(HEAD_TIMED_OUT)
                 self.sock.settimeout(deadline - now)
             try:
                 filled = self.fill()
             except _socket.timeout:
-                raise _BadRequest(408, 'request head timed out') from None
+                raise _Refused(HEAD_TIMED_OUT) from None
             if not filled:
-                if self.buf:
-                    raise _BadRequest(400, 'incomplete request head')
+                if scanner.begun(self.buf):
+                    raise _Refused(HEAD_CUT_SHORT)
                 return None
 
     def read_some(self, size: int) -> bytes:
@@ -650,9 +603,9 @@ class HTTPServer:
         self.keepalive_timeout = keepalive_timeout
         self.head_timeout = head_timeout
         self.max_unread_body = max_unread_body
-        self.max_head_size = max_head_size
-        self.max_header_fields = max_header_fields
-        self.max_request_line = max_request_line
+        #: the bounds of a request head (``max_head_size`` and the others)
+        self.head_limits = HeadLimits(max_head_size, max_header_fields,
+                                      max_request_line)
         self.listener = driver.listen(host, port, backlog)
         self.host, self.port = self.listener.getsockname()[:2]
         self._running = False
@@ -777,10 +730,11 @@ class HTTPServer:
                 conn.idle_since = time.monotonic()
                 try:
                     after = self._serve_request(conn, base)
-                except _BadRequest as exc:
+                except _Refused as exc:
+                    status, reason = exc.refusal
                     logger.debug('refused a request from %s: %d %s',
-                                 base['REMOTE_ADDR'], exc.status, exc)
-                    self._error(conn, exc.status, str(exc))
+                                 base['REMOTE_ADDR'], status, reason)
+                    self._error(conn, status, reason)
                     self._linger(conn)
                     break
                 except OSError:  # includes timeouts
@@ -862,162 +816,60 @@ class HTTPServer:
             'wsgi.multiprocess': False,
             'wsgi.run_once': False,
             'wsgi.input_terminated': True,
+            # Replaced for a request with a body.
+            'wsgi.input': _NO_BODY,
             'SERVER_SOFTWARE': 'engineio_sync',
             'engineio_sync.socket': conn.sock,
             THEN_KEY: conn.then,
         }
 
-    def _environ(self, head: bytes, conn: _Connection, base: dict
-                 ) -> tuple[dict, bool]:
-        # Every line of the head ends in CRLF (the last one too), so after
-        # this split a CR or LF left in a line is a bare one, and
-        # str.isprintable() refuses it along with every other control
-        # character.
-        lines = head.decode('latin-1').split('\r\n')
-        line = lines[0]
-        if len(line) > self.max_request_line:
-            raise _BadRequest(414, 'request line too long')
-        parts = line.split(' ')
-        if len(parts) != 3:
-            raise _BadRequest(400, 'bad request line')
-        method, target, version = parts
-        if method not in _METHODS and _TOKEN.fullmatch(method) is None:
-            raise _BadRequest(400, 'bad method')
-        if not target or not target.isprintable() and \
-                _TARGET.fullmatch(target) is None:
-            raise _BadRequest(400, 'bad request target')
-        if version != 'HTTP/1.1' and version != 'HTTP/1.0':
-            if _VERSION.fullmatch(version) is not None:
-                raise _BadRequest(505, 'unsupported HTTP version')
-            raise _BadRequest(400, 'bad HTTP version')
-        if len(lines) - 2 > self.max_header_fields:
-            raise _BadRequest(431, 'too many header fields')
+    def _environ(self, head: RequestHead, conn: _Connection, base: dict
+                 ) -> dict:
+        """The WSGI environ of a parsed request head."""
         environ = base.copy()
-        for field in lines[1:-1]:
-            name, sep, value = field.partition(':')
+        for name, value in head.headers:
             key = _KEYS.get(name)
             if key is None:
-                # Not seen before: a token (no whitespace before the
-                # colon, no obsolete line folding) or a 400.
-                if not sep or _TOKEN.fullmatch(name) is None:
-                    raise _BadRequest(400, 'bad header field')
                 key = _environ_key(name)
-            if not value.isprintable() and _VALUE.fullmatch(value) is None:
-                raise _BadRequest(400, 'bad header field value')
             if not key:
                 continue
-            value = value.strip(' \t')
             if key in environ:
-                if key == 'CONTENT_LENGTH' or key == 'HTTP_HOST':
-                    raise _BadRequest(400, f'repeated {name}')
-                if key == 'CONTENT_TYPE':
-                    if environ[key] != value:
-                        raise _BadRequest(400, f'conflicting {name}')
-                    continue
+                # One key per name: repeated lines make one list.
                 sep = '; ' if key == 'HTTP_COOKIE' else ','
                 environ[key] += sep + value
             else:
                 environ[key] = value
-
-        host = environ.get('HTTP_HOST')
-        if host is None:
-            if version == 'HTTP/1.1':
-                raise _BadRequest(400, 'missing Host')
-        elif host not in _HOSTS:
-            if _HOST.fullmatch(host) is None:
-                raise _BadRequest(400, 'bad Host')
-            if len(_HOSTS) < 256:
-                _HOSTS.add(host)
-        if '#' in target:
-            target = target.partition('#')[0]
-        if method == 'CONNECT':
-            raise _BadRequest(501, 'CONNECT is not supported')
-        if target[:1] == '/':
-            path, _, query = target.partition('?')
-        elif target == '*' and method == 'OPTIONS':
-            path, query = '*', ''
-        else:
-            # Absolute form (RFC 9112 §3.2.2): the target's authority
-            # replaces the Host header.
-            absolute = _ABSOLUTE_FORM.fullmatch(target)
-            if absolute is None:
-                raise _BadRequest(400, 'bad request target')
-            authority, rest = absolute.groups()
-            if not authority or '@' in authority or \
-                    _HOST.fullmatch(authority) is None:
-                raise _BadRequest(400, 'bad request target')
-            environ['HTTP_HOST'] = authority
-            if rest[:1] != '/':
-                rest = '/' + rest
-            path, _, query = rest.partition('?')
+        path = head.path
         if '%' in path:
             path = unquote(path, encoding='latin-1')
-        environ['REQUEST_METHOD'] = method
+        environ['REQUEST_METHOD'] = head.method
         environ['PATH_INFO'] = path
-        environ['QUERY_STRING'] = query
-        environ['SERVER_PROTOCOL'] = version
-
-        keep = version == 'HTTP/1.1'
-        connection = environ.get('HTTP_CONNECTION')
-        if connection:
-            connection = connection.lower()
-            if connection == 'keep-alive':
-                keep = True
-            elif connection == 'close':
-                keep = False
-            else:
-                tokens = {t.strip(' \t') for t in connection.split(',')}
-                if 'close' in tokens:
-                    keep = False
-                elif 'keep-alive' in tokens:
-                    keep = True
-        length = None
-        chunked = False
-        coding = environ.get('HTTP_TRANSFER_ENCODING')
-        if coding is not None:
-            # RFC 9112 §6.1 and §6.3: the framing a proxy in front may
-            # read differently from us is refused, not guessed at.
-            if version == 'HTTP/1.0':
-                raise _BadRequest(400, 'Transfer-Encoding in HTTP/1.0')
-            if 'CONTENT_LENGTH' in environ:
-                raise _BadRequest(
-                    400, 'both Content-Length and Transfer-Encoding')
-            codings = [c for c in (part.strip(' \t').lower()
-                                   for part in coding.split(',')) if c]
-            if not codings or codings[-1] != 'chunked' or \
-                    'chunked' in codings[:-1]:
-                raise _BadRequest(400, 'bad Transfer-Encoding')
-            if len(codings) > 1:
-                raise _BadRequest(501, 'unsupported transfer coding')
-            chunked = True
-        elif 'CONTENT_LENGTH' in environ:
-            value = environ['CONTENT_LENGTH']
-            if not value.isascii() or not value.isdigit() or \
-                    len(value) > 18:
-                raise _BadRequest(400, 'bad Content-Length')
-            length = int(value)
-        if length or chunked:
-            expect = version == 'HTTP/1.1' and 'HTTP_EXPECT' in environ \
-                and environ['HTTP_EXPECT'].lower() == '100-continue'
-            environ['wsgi.input'] = _Input(conn, length, chunked, expect,
-                                           self.max_header_fields)
-        else:
-            environ['wsgi.input'] = _NO_BODY
-        return environ, keep
+        environ['QUERY_STRING'] = head.query
+        environ['SERVER_PROTOCOL'] = head.version
+        if head.content_length or head.chunked:
+            environ['wsgi.input'] = _Input(
+                conn, head.content_length, head.chunked,
+                head.expect_continue, self.head_limits.max_header_fields)
+        return environ
 
     def _serve_request(self, conn: _Connection, base: dict) -> int:
         """Serve one request; what to do with the connection next."""
-        head = conn.read_head(self.max_head_size)
+        limits = self.head_limits
+        data = conn.read_head(limits.max_head_size)
         conn.idle_since = None
-        if head is None:
+        if data is None:
             return _CLOSE
         # Bodies and the app's own reads get a timeout (it only costs when
         # a read has to wait).
         conn.sock.settimeout(self.keepalive_timeout)
-        environ, keep = self._environ(head, conn, base)
+        head = parse_head(data, limits)
+        if isinstance(head, Refusal):
+            raise _Refused(head)
+        environ = self._environ(head, conn, base)
         body = environ['wsgi.input']
-        reply = _Reply(conn, body, keep, environ['REQUEST_METHOD'] == 'HEAD',
-                       environ['SERVER_PROTOCOL'] == 'HTTP/1.1')
+        keep = head.keep_alive
+        reply = _Reply(conn, body, keep, head.method == 'HEAD',
+                       head.version == 'HTTP/1.1')
         try:
             result = self.app(environ, reply.start_response)
         except Exception as exc:

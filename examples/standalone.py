@@ -22,7 +22,7 @@ import warnings
 # example starts quietly. Only that warning: others still show.
 warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
 
-import eventlet  # noqa: F401  (serve with eventlet.wsgi, green threads)
+import eventlet  # noqa: E402, F401  (serve with eventlet.wsgi, green threads)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)

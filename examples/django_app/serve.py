@@ -17,7 +17,7 @@ import warnings
 # example starts quietly. Only that warning: others still show.
 warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
 
-import eventlet  # noqa: F401  (before the Server is made: eventlet driver)
+import eventlet  # noqa: E402, F401  (so the Server picks eventlet)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)

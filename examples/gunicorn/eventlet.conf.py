@@ -14,7 +14,7 @@ import warnings
 # master and its workers start quietly. Only that warning: others still show.
 warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
 
-from engineio_sync.gunicorn import (post_worker_init, worker_exit,  # noqa: F401
+from engineio_sync.gunicorn import (post_worker_init, worker_exit,  # noqa: E402, F401
                                     worker_int)
 
 bind = os.environ.get('BIND', '127.0.0.1:5000')

@@ -27,7 +27,7 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
     import engineio_sync
-from engineio_sync.metrics import MetricsApp, instrument
+from engineio_sync.metrics import MetricsApp, instrument  # noqa: E402
 
 eio = engineio_sync.Server()
 # How often each gunicorn worker writes its open sessions' traffic for the

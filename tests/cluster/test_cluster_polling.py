@@ -111,7 +111,7 @@ def test_no_key_is_left_once_sessions_end_and_processes_leave(
     for sid in sids:
         assert b.post(sid, '1') == (200, b'ok')
     for sid, owner in zip(sids, 'AAAB'):
-        wait_for(lambda: nodes[owner].seen('disconnect', sid))
+        wait_for(lambda o=owner, s=sid: nodes[o].seen('disconnect', s))
     wait_for(lambda: not store.keys('engineio:sid:*'), what='no sessions')
     assert store.ttl(
         f"engineio:live:{nodes['A'].server.cluster.process_id}") > 0

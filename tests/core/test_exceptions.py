@@ -9,7 +9,6 @@ import pytest
 
 import engineio_sync
 from engineio_sync.core.packets import DecodeError, decode_packet
-from engineio_sync.core.wsframes import FrameError
 from engineio_sync.exceptions import (BAD_REQUEST, FORBIDDEN, ConfigError,
                                       EngineIOError, LocalProtocolError,
                                       ProtocolError, RemoteProtocolError)

@@ -76,8 +76,8 @@ def wait_for(server: ServerProcess, check, what: str, timeout: float = 5.0
             return samples
         if time.monotonic() > deadline:
             raise AssertionError(f'{what} not seen within {timeout}s: ' +
-                                 json.dumps({k: {str(sorted(l)): v
-                                                 for l, v in s.items()}
+                                 json.dumps({k: {str(sorted(ls)): v
+                                                 for ls, v in s.items()}
                                              for k, s in samples.items()
                                              if k.startswith('engineio_')},
                                             indent=1))
