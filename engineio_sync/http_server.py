@@ -45,8 +45,8 @@ from typing import Any, Callable, Iterator
 from urllib.parse import unquote
 
 from .core.http_head import (HEAD_CUT_SHORT, HEAD_TIMED_OUT, TOKEN_CHARS,
-                             HeadLimits, HeadScanner, Refusal, RequestHead,
-                             parse_head)
+                             HeadLimits, HeadRefused, HeadScanner,
+                             RequestHead, parse_head)
 from .exceptions import EngineIOError
 
 __all__ = ['HTTPServer', 'BadRequestBody', 'AcceptBackoff', 'ACCEPT_TRANSIENT']
@@ -151,14 +151,6 @@ class BadRequestBody(EngineIOError, ValueError):
     The server answers the request with 400 (unless the application
     answered it) and closes the connection, whose framing is lost.
     """
-
-
-class _Refused(Exception):
-    """Carries a :class:`Refusal` out of the reading of a head."""
-
-    def __init__(self, refusal: Refusal) -> None:
-        super().__init__(refusal.reason)
-        self.refusal = refusal
 
 
 #: the environ key where a taken-over request may leave the rest of its
@@ -384,8 +376,6 @@ class _Connection:
         while True:
             buf = self.buf
             found = scanner.scan(buf)
-            if isinstance(found, Refusal):
-                raise _Refused(found)
             if found is not None:
                 start, end = found
                 self.buf = buf[end + 2:]
@@ -398,15 +388,15 @@ class _Connection:
                 if deadline is None:
                     deadline = now + self.head_timeout
                 elif now >= deadline:
-                    raise _Refused(HEAD_TIMED_OUT)
+                    raise HeadRefused(*HEAD_TIMED_OUT)
                 self.sock.settimeout(deadline - now)
             try:
                 filled = self.fill()
             except _socket.timeout:
-                raise _Refused(HEAD_TIMED_OUT) from None
+                raise HeadRefused(*HEAD_TIMED_OUT) from None
             if not filled:
                 if scanner.begun(self.buf):
-                    raise _Refused(HEAD_CUT_SHORT)
+                    raise HeadRefused(*HEAD_CUT_SHORT)
                 return None
 
     def read_some(self, size: int) -> bytes:
@@ -730,8 +720,8 @@ class HTTPServer:
                 conn.idle_since = time.monotonic()
                 try:
                     after = self._serve_request(conn, base)
-                except _Refused as exc:
-                    status, reason = exc.refusal
+                except HeadRefused as exc:
+                    status, reason = exc.status, exc.reason
                     logger.debug('refused a request from %s: %d %s',
                                  base['REMOTE_ADDR'], status, reason)
                     self._error(conn, status, reason)
@@ -863,8 +853,6 @@ class HTTPServer:
         # a read has to wait).
         conn.sock.settimeout(self.keepalive_timeout)
         head = parse_head(data, limits)
-        if isinstance(head, Refusal):
-            raise _Refused(head)
         environ = self._environ(head, conn, base)
         body = environ['wsgi.input']
         keep = head.keep_alive

@@ -1,9 +1,9 @@
 """HTTP/1.1 request heads, parsed strictly: bytes in, a request or a refusal.
 
 :func:`parse_head` reads a complete request head (RFC 9112 §2-§7) and
-returns either a :class:`RequestHead` or a :class:`Refusal` (a 4xx or 5xx
-status and its reason); :class:`HeadScanner` finds where a head ends in
-bytes that arrive in pieces. Neither touches a socket or a clock: the
+returns a :class:`RequestHead`, or raises :class:`HeadRefused` (a 4xx or
+5xx status and its reason); :class:`HeadScanner` finds where a head ends
+in bytes that arrive in pieces. Neither touches a socket or a clock: the
 server reads the bytes, enforces the time limits, and answers refusals.
 
 It parses as RFC 9112 asks a server to and refuses whatever a front proxy
@@ -38,7 +38,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-__all__ = ['HeadLimits', 'RequestHead', 'Refusal', 'parse_head',
+from ..exceptions import EngineIOError
+
+__all__ = ['HeadLimits', 'RequestHead', 'HeadRefused', 'parse_head',
            'HeadScanner', 'TOKEN_CHARS', 'HEAD_TIMED_OUT',
            'HEAD_CUT_SHORT']
 
@@ -92,13 +94,15 @@ class HeadLimits:
     max_request_line: int = 8190
 
 
-class Refusal(NamedTuple):
+class HeadRefused(EngineIOError):
     """A request refused before it reaches the application: the status to
     answer and why (the response body). The connection is closed after
     it."""
 
-    status: int
-    reason: str
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f'{status} {reason}')
+        self.status = status
+        self.reason = reason
 
 
 class RequestHead(NamedTuple):
@@ -136,31 +140,31 @@ class RequestHead(NamedTuple):
     expect_continue: bool
 
 
-# The refusals that carry no detail of the request: built once.
-_LINE_TOO_LONG = Refusal(414, 'request line too long')
-_BAD_LINE = Refusal(400, 'bad request line')
-_BAD_METHOD = Refusal(400, 'bad method')
-_BAD_TARGET = Refusal(400, 'bad request target')
-_BAD_VERSION = Refusal(400, 'bad HTTP version')
-_UNSUPPORTED_VERSION = Refusal(505, 'unsupported HTTP version')
-_TOO_MANY_FIELDS = Refusal(431, 'too many header fields')
-_BAD_FIELD = Refusal(400, 'bad header field')
-_BAD_VALUE = Refusal(400, 'bad header field value')
-_MISSING_HOST = Refusal(400, 'missing Host')
-_BAD_HOST = Refusal(400, 'bad Host')
-_CONNECT = Refusal(501, 'CONNECT is not supported')
-_TE_IN_HTTP10 = Refusal(400, 'Transfer-Encoding in HTTP/1.0')
-_TE_AND_CL = Refusal(400, 'both Content-Length and Transfer-Encoding')
-_BAD_TE = Refusal(400, 'bad Transfer-Encoding')
-_UNSUPPORTED_CODING = Refusal(501, 'unsupported transfer coding')
-_BAD_LENGTH = Refusal(400, 'bad Content-Length')
-_HEAD_TOO_LARGE = Refusal(431, 'request head too large')
-_EMPTY_LINES_REFUSED = Refusal(400, 'too many empty lines')
-_BARE_LF = Refusal(400, 'bare LF in the request head')
+# The refusals that carry no detail of the request: (status, reason).
+_LINE_TOO_LONG = (414, 'request line too long')
+_BAD_LINE = (400, 'bad request line')
+_BAD_METHOD = (400, 'bad method')
+_BAD_TARGET = (400, 'bad request target')
+_BAD_VERSION = (400, 'bad HTTP version')
+_UNSUPPORTED_VERSION = (505, 'unsupported HTTP version')
+_TOO_MANY_FIELDS = (431, 'too many header fields')
+_BAD_FIELD = (400, 'bad header field')
+_BAD_VALUE = (400, 'bad header field value')
+_MISSING_HOST = (400, 'missing Host')
+_BAD_HOST = (400, 'bad Host')
+_CONNECT = (501, 'CONNECT is not supported')
+_TE_IN_HTTP10 = (400, 'Transfer-Encoding in HTTP/1.0')
+_TE_AND_CL = (400, 'both Content-Length and Transfer-Encoding')
+_BAD_TE = (400, 'bad Transfer-Encoding')
+_UNSUPPORTED_CODING = (501, 'unsupported transfer coding')
+_BAD_LENGTH = (400, 'bad Content-Length')
+_HEAD_TOO_LARGE = (431, 'request head too large')
+_EMPTY_LINES_REFUSED = (400, 'too many empty lines')
+_BARE_LF = (400, 'bare LF in the request head')
 #: the head did not arrive within the server's time limit
-HEAD_TIMED_OUT = Refusal(408, 'request head timed out')
+HEAD_TIMED_OUT = (408, 'request head timed out')
 #: the client closed its side in the middle of a head
-HEAD_CUT_SHORT = Refusal(400, 'incomplete request head')
+HEAD_CUT_SHORT = (400, 'incomplete request head')
 
 # RequestHead is a NamedTuple; tuple.__new__ skips its Python-level
 # __new__ (one per request).
@@ -190,14 +194,14 @@ def _replace_host(headers: list[tuple[str, str]], host: str) -> None:
     headers.append(('host', host))
 
 
-def _repeated(field: str) -> Refusal:
-    return Refusal(400, f'repeated {field.partition(":")[0]}')
+def _repeated(field: str) -> HeadRefused:
+    return HeadRefused(400, f'repeated {field.partition(":")[0]}')
 
 
-def parse_head(head: bytes, limits: HeadLimits) -> RequestHead | Refusal:
+def parse_head(head: bytes, limits: HeadLimits) -> RequestHead:
     """Parse a request head: the request line and the field lines, each
     ending in CRLF, without the empty line that ends the head (what
-    :meth:`HeadScanner.scan` delimits)."""
+    :meth:`HeadScanner.scan` delimits); raises :class:`HeadRefused`."""
     # Every line of the head ends in CRLF (the last one too), so after
     # this split a CR or LF left in a line is a bare one, and
     # str.isprintable() refuses it along with every other control
@@ -205,26 +209,26 @@ def parse_head(head: bytes, limits: HeadLimits) -> RequestHead | Refusal:
     lines = head.decode('latin-1').split('\r\n')
     line = lines[0]
     if len(line) > limits.max_request_line:
-        return _LINE_TOO_LONG
+        raise HeadRefused(*_LINE_TOO_LONG)
     known = _REQUEST_LINES.get(line)
     if known is not None:
         method, target, version, path, query, authority = known
     else:
         parts = line.split(' ')
         if len(parts) != 3:
-            return _BAD_LINE
+            raise HeadRefused(*_BAD_LINE)
         method, target, version = parts
         if method not in _METHODS and _TOKEN.fullmatch(method) is None:
-            return _BAD_METHOD
+            raise HeadRefused(*_BAD_METHOD)
         if not target or not target.isprintable() and \
                 _TARGET.fullmatch(target) is None:
-            return _BAD_TARGET
+            raise HeadRefused(*_BAD_TARGET)
         if version != 'HTTP/1.1' and version != 'HTTP/1.0':
             if _VERSION.fullmatch(version) is not None:
-                return _UNSUPPORTED_VERSION
-            return _BAD_VERSION
+                raise HeadRefused(*_UNSUPPORTED_VERSION)
+            raise HeadRefused(*_BAD_VERSION)
     if len(lines) - 2 > limits.max_header_fields:
-        return _TOO_MANY_FIELDS
+        raise HeadRefused(*_TOO_MANY_FIELDS)
 
     headers = []
     host = length = content_type = coding = connection = expect = None
@@ -233,16 +237,16 @@ def parse_head(head: bytes, limits: HeadLimits) -> RequestHead | Refusal:
         if pair is None:
             name, sep, value = field.partition(':')
             if not sep:
-                return _BAD_FIELD
+                raise HeadRefused(*_BAD_FIELD)
             lower = _NAMES.get(name)
             if lower is None:
                 # Not seen before: a token (no whitespace before the
                 # colon, no obsolete line folding) or a 400.
                 if _TOKEN.fullmatch(name) is None:
-                    return _BAD_FIELD
+                    raise HeadRefused(*_BAD_FIELD)
                 lower = _field_name(name)
             if not value.isprintable() and _VALUE.fullmatch(value) is None:
-                return _BAD_VALUE
+                raise HeadRefused(*_BAD_VALUE)
             pair = (lower, value.strip(' \t'))
             _remember(_FIELD_LINES, _FIELD_LINES_KEPT, field, pair)
         lower = pair[0]
@@ -250,16 +254,16 @@ def parse_head(head: bytes, limits: HeadLimits) -> RequestHead | Refusal:
             value = pair[1]
             if lower == 'host':
                 if host is not None:
-                    return _repeated(field)
+                    raise _repeated(field)
                 host = value
             elif lower == 'content-length':
                 if length is not None:
-                    return _repeated(field)
+                    raise _repeated(field)
                 length = value
             elif lower == 'content-type':
                 if content_type is not None:
                     if content_type != value:
-                        return Refusal(
+                        raise HeadRefused(
                             400, f'conflicting {field.partition(":")[0]}')
                     continue
                 content_type = value
@@ -276,10 +280,10 @@ def parse_head(head: bytes, limits: HeadLimits) -> RequestHead | Refusal:
 
     if host is None:
         if version == 'HTTP/1.1':
-            return _MISSING_HOST
+            raise HeadRefused(*_MISSING_HOST)
     elif host not in _HOSTS:
         if _HOST.fullmatch(host) is None:
-            return _BAD_HOST
+            raise HeadRefused(*_BAD_HOST)
         if len(_HOSTS) < 256:
             _HOSTS.add(host)
     if known is None:
@@ -289,7 +293,7 @@ def parse_head(head: bytes, limits: HeadLimits) -> RequestHead | Refusal:
         if '#' in resource:
             resource = resource.partition('#')[0]
         if method == 'CONNECT':
-            return _CONNECT
+            raise HeadRefused(*_CONNECT)
         authority = None
         if resource[:1] == '/':
             path, _, query = resource.partition('?')
@@ -298,11 +302,11 @@ def parse_head(head: bytes, limits: HeadLimits) -> RequestHead | Refusal:
         else:
             absolute = _ABSOLUTE_FORM.fullmatch(resource)
             if absolute is None:
-                return _BAD_TARGET
+                raise HeadRefused(*_BAD_TARGET)
             authority, rest = absolute.groups()
             if not authority or '@' in authority or \
                     _HOST.fullmatch(authority) is None:
-                return _BAD_TARGET
+                raise HeadRefused(*_BAD_TARGET)
             if rest[:1] != '/':
                 rest = '/' + rest
             path, _, query = rest.partition('?')
@@ -333,20 +337,20 @@ def parse_head(head: bytes, limits: HeadLimits) -> RequestHead | Refusal:
         # RFC 9112 §6.1 and §6.3: the framing a proxy in front may read
         # differently from us is refused, not guessed at.
         if version == 'HTTP/1.0':
-            return _TE_IN_HTTP10
+            raise HeadRefused(*_TE_IN_HTTP10)
         if length is not None:
-            return _TE_AND_CL
+            raise HeadRefused(*_TE_AND_CL)
         codings = [c for c in (part.strip(' \t').lower()
                                for part in coding.split(',')) if c]
         if not codings or codings[-1] != 'chunked' or \
                 'chunked' in codings[:-1]:
-            return _BAD_TE
+            raise HeadRefused(*_BAD_TE)
         if len(codings) > 1:
-            return _UNSUPPORTED_CODING
+            raise HeadRefused(*_UNSUPPORTED_CODING)
         chunked = True
     elif length is not None:
         if not length.isascii() or not length.isdigit() or len(length) > 18:
-            return _BAD_LENGTH
+            raise HeadRefused(*_BAD_LENGTH)
         size = int(length)
     expect_continue = False
     if expect is not None and (size or chunked) and version == 'HTTP/1.1':
@@ -376,14 +380,14 @@ class HeadScanner:
         self._checked = 0
         self._searched = 0
 
-    def scan(self, buf: bytes) -> tuple[int, int] | Refusal | None:
+    def scan(self, buf: bytes) -> tuple[int, int] | None:
         """Look at ``buf`` (the buffer so far, which only grows).
 
         ``(start, end)``: the head is ``buf[start:end]`` (its last field
         line's CRLF included) and the next request begins at ``end + 2``.
         None: the head is not complete; scan again once more bytes have
-        arrived (:meth:`begun` says whether any of a head has). Or a
-        :class:`Refusal`.
+        arrived (:meth:`begun` says whether any of a head has). Raises
+        :class:`HeadRefused`.
         """
         limit = self.max_head_size
         if buf[self.skipped:self.skipped + 1] == b'\r':
@@ -391,21 +395,21 @@ class HeadScanner:
             if match is not None:
                 self.skipped = match.end()
                 if self.skipped > limit:
-                    return _EMPTY_LINES_REFUSED
+                    raise HeadRefused(*_EMPTY_LINES_REFUSED)
         start = self.skipped
         end = buf.find(b'\r\n\r\n', max(start, self._searched - 3))
         if end >= 0:
             if end - start + 2 > limit:
-                return _HEAD_TOO_LARGE
+                raise HeadRefused(*_HEAD_TOO_LARGE)
             # A bare LF or CR in it is found as the head is parsed.
             return start, end + 2
         if len(buf) - start > limit:
-            return _HEAD_TOO_LARGE
+            raise HeadRefused(*_HEAD_TOO_LARGE)
         # Only the bytes not checked yet (and a CR just before them).
         checked = self._checked
         low = checked - 1 if checked and buf[checked - 1] == 13 else checked
         if buf.count(b'\n', low) != buf.count(b'\r\n', low):
-            return _BARE_LF
+            raise HeadRefused(*_BARE_LF)
         self._checked = self._searched = len(buf)
         return None
 

@@ -13,15 +13,54 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from typing import NamedTuple
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engineio_sync.core.http_head import (HeadLimits, HeadScanner, Refusal,
-                                          RequestHead, parse_head)
+from engineio_sync.core import http_head
+from engineio_sync.core.http_head import HeadLimits, HeadRefused, RequestHead
+from engineio_sync.exceptions import EngineIOError
 
 LIMITS = HeadLimits()
+
+
+class Refusal(NamedTuple):
+    """A refusal as these tests compare it: the status and the reason of
+    the :class:`HeadRefused` raised."""
+
+    status: int
+    reason: str
+
+
+def parse_head(data: bytes, limits: HeadLimits) -> RequestHead | Refusal:
+    """:func:`http_head.parse_head`, its refusal as a value."""
+    try:
+        return http_head.parse_head(data, limits)
+    except HeadRefused as exc:
+        return Refusal(exc.status, exc.reason)
+
+
+class HeadScanner(http_head.HeadScanner):
+    """:class:`http_head.HeadScanner`, its refusals as values."""
+
+    __slots__ = ()
+
+    def scan(self, buf: bytes) -> tuple[int, int] | Refusal | None:
+        try:
+            return super().scan(buf)
+        except HeadRefused as exc:
+            return Refusal(exc.status, exc.reason)
+
+
+def test_refusals_are_raised_as_engineio_errors():
+    with pytest.raises(HeadRefused) as info:
+        http_head.parse_head(b'NONSENSE\r\n', LIMITS)
+    assert isinstance(info.value, EngineIOError)
+    assert (info.value.status, info.value.reason) == (400, 'bad request line')
+    with pytest.raises(HeadRefused):
+        http_head.HeadScanner(100).scan(b'GET / HTTP/1.1\nHost: a\n')
 
 
 def _strict_corpus():
