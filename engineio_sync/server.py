@@ -220,8 +220,8 @@ class Server(EventEmitter):
     def disconnect(self, sid: str | None = None) -> None:
         """Close one session (or all); never blocks the caller."""
         if sid is None:
-            for socket in list(self.clients.values()):
-                socket.close()
+            for each in list(self.clients.values()):
+                each.close()
             return
         socket = self.clients.get(sid)
         if socket is not None:
@@ -422,7 +422,8 @@ class Server(EventEmitter):
         if cookie is not None:
             headers.append(cookie.header(sid))
         headers += self._admission.initial_headers(environ)
-        packets = engine.poll()
+        # Never parked: the open packet is queued.
+        packets = engine.poll() or []
         return self._polling.encode(
             engine.session.protocol, packets, info, environ, headers,
             lambda delivered: engine.poll_answered(packets, delivered),

@@ -30,11 +30,12 @@ from typing import Any, NoReturn
 
 from ..core.config import ServerConfig
 from ..core.packets import Packet
+from ..core.session import SessionSettings
 from ..directory import LocalDirectory, SessionHost
-from ..port import SessionPort
 from ..drivers import sockets_cooperate
 from ..engine import SessionEngine
 from ..exceptions import ConfigError
+from ..port import SessionPort
 from .answers import Answers
 from .handover import Handover
 from .membership import Membership
@@ -82,9 +83,8 @@ class ClusterDirectory:
             options, store, driver=driver, logger=logger)
         self.requester = requester = Requester(
             store, membership, driver=driver, logger=logger,
-            # The owner answers a parked GET within its ping interval.
-            poll_wait=(config.ping_interval + config.ping_interval_grace
-                       + config.ping_timeout + 5),
+            # The longest the owner parks a GET.
+            poll_wait=SessionSettings.from_config(config).poll_timeout,
             request_timeout=float(options.request_timeout),
             write_timeout=config.write_timeout,
             max_backlog=config.max_buffered_bytes)

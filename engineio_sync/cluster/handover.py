@@ -328,7 +328,7 @@ class Handover:
             carried = portable_environ(deferral.environ)
             if _size(carried) > _ENVIRON_BYTES:
                 carried = None
-        if carried is None or not taker:
+        if deferral is None or carried is None or not taker:
             # It stays; one that is settling here settles first, so that
             # nothing of its WebSocket reaches a handler before connect.
             if deferral is not None:

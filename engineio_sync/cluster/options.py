@@ -174,7 +174,8 @@ def resolve(value: Any) -> ClusterOptions:
 
 #: The service a Sentinel URL without one names (Redis' own example name).
 DEFAULT_SERVICE = 'mymaster'
-_TIMEOUTS = {'socket_timeout': 5, 'socket_connect_timeout': 2}
+_TIMEOUTS: dict[str, Any] = {'socket_timeout': 5,
+                             'socket_connect_timeout': 2}
 
 
 def make_client(options: ClusterOptions) -> Any:
@@ -187,11 +188,15 @@ def make_client(options: ClusterOptions) -> Any:
     except ImportError:
         raise ConfigError("the cluster option needs redis-py: pip install "
                           "'engineio_sync[redis]'") from None
-    if options.url.startswith(SENTINEL_SCHEME + '://'):
-        return _sentinel_client(options)
+    url = options.url
+    if url is None:
+        raise ConfigError('the cluster option needs a Redis URL or a '
+                          'redis-py client')
+    if url.startswith(SENTINEL_SCHEME + '://'):
+        return _sentinel_client(options, url)
     try:
         pool = redis.BlockingConnectionPool.from_url(
-            options.url, max_connections=options.max_connections,
+            url, max_connections=options.max_connections,
             timeout=5, health_check_interval=30, **_TIMEOUTS)
     except ValueError as exc:
         raise ConfigError(f'cluster URL {options.url!r}: {exc}') from None
@@ -230,7 +235,7 @@ def parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str,
     return sentinels, path[1] if len(path) > 1 else DEFAULT_SERVICE, settings
 
 
-def _sentinel_client(options: ClusterOptions) -> Any:
+def _sentinel_client(options: ClusterOptions, url: str) -> Any:
     from redis import BlockingConnectionPool
     from redis.sentinel import Sentinel, SentinelConnectionPool
 
@@ -239,7 +244,7 @@ def _sentinel_client(options: ClusterOptions) -> Any:
         """The master's connections, found through Sentinel, at most
         ``max_connections`` of them (a caller beyond waits for one)."""
 
-    sentinels, service, settings = parse_sentinel_url(options.url)
+    sentinels, service, settings = parse_sentinel_url(url)
     # The sentinels are asked for the master again whenever a connection
     # to it fails or finds it demoted (redis-py's SentinelConnectionPool).
     sentinel = Sentinel(sentinels, sentinel_kwargs=dict(_TIMEOUTS),

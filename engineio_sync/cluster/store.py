@@ -179,7 +179,7 @@ class Store:
     def renew(self, sids: list[str]) -> list[str]:
         """Extend the directory TTL of sessions (in batches of 1000);
         returns those whose entry was gone (Redis restarted empty)."""
-        missing = []
+        missing: list[str] = []
         for at in range(0, len(sids), 1000):
             batch = sids[at:at + 1000]
             pipe = self.client.pipeline(transaction=False)

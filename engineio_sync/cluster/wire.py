@@ -173,6 +173,7 @@ def decode_packets(raw: bytes) -> list[Packet]:
                 raise WireError('packet cut short')
             chunk = bytes(view[at:at + length])
             at += length
+            data: str | bytes | None
             if kind == _NONE:
                 data = None
             elif kind == _TEXT:
