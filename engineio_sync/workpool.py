@@ -1,0 +1,343 @@
+"""A bounded pool of worker threads for application code.
+
+:class:`WorkPool` runs jobs submitted under a key (a session id): the jobs
+of one key run one at a time and in the order submitted; jobs of different
+keys run side by side on up to ``size`` threads. A key with a job running
+or waiting never holds a second thread, so a handler that blocks (a
+database call, ``time.sleep``) holds up its own session and one thread,
+nothing else.
+
+The pool is bounded twice: ``size`` threads (started when work comes,
+ended after ``idle_timeout`` without any) and ``max_queued`` jobs waiting
+in all. ``submit`` beyond that returns False and the caller decides what a
+refusal means (refuse the request, close the session, wait); nothing is
+dropped silently. When every thread is busy and runnable work waits, the
+pool is *saturated*: each spell is counted, logged once as a WARNING with
+the numbers when it starts and once when a thread finds nothing left to
+do, and the queue's high-water mark is kept (:meth:`WorkPool.stats`).
+
+Every field the submitters and the workers share is guarded by one lock
+(a condition), so correctness does not lean on the GIL.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable
+
+__all__ = ['WorkPool', 'PoolStats', 'DEFAULT_SIZE', 'DEFAULT_MAX_QUEUED']
+
+logger = logging.getLogger('engineio_sync.workpool')
+
+#: Threads for application code. A typical Flask handler waits on a
+#: database or an HTTP API rather than computing, so a pool somewhat larger
+#: than gunicorn's advice for its gthread worker (2-4 threads per core)
+#: keeps a few slow handlers from holding up the rest, while staying well
+#: below the hundreds of threads whose GIL hand-offs ruin latency; 16 also
+#: matches SQLAlchemy's default connection pool (5 + 10 overflow), so
+#: threads rarely queue for a database connection.
+DEFAULT_SIZE = 16
+
+#: Jobs waiting in all: at about a kilobyte a message, 10 MB at most, and a
+#: fraction of a second of work for a pool that keeps up.
+DEFAULT_MAX_QUEUED = 10_000
+
+Job = tuple[Callable[..., object], tuple[Any, ...]]
+#: what a worker logs once it has let go of the lock: (level, format, args)
+Note = tuple[int, str, tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """A snapshot of a :class:`WorkPool`'s counters."""
+
+    size: int
+    #: threads alive, and of them running a job
+    threads: int
+    busy: int
+    #: jobs waiting (not yet started), and the most there ever were
+    queued: int
+    queued_high_water: int
+    #: keys with a job running or waiting
+    keys: int
+    #: a saturation spell is on, and how many have begun
+    saturated: bool
+    saturations: int
+    #: jobs that waited because every thread was busy
+    waited: int
+    #: submits refused because ``max_queued`` jobs were waiting
+    rejected: int
+    #: jobs finished, and of them those that raised
+    done: int
+    failed: int
+
+
+class WorkPool:
+    """Worker threads for application code; see the module's docstring."""
+
+    def __init__(self, size: int = DEFAULT_SIZE, *,
+                 max_queued: int = DEFAULT_MAX_QUEUED,
+                 idle_timeout: float | None = 30.0,
+                 name: str = 'engineio-work') -> None:
+        if size < 1:
+            raise ValueError('size must be at least 1')
+        if max_queued < 0:
+            raise ValueError('max_queued must not be negative')
+        self.size = size
+        self.max_queued = max_queued
+        self.idle_timeout = idle_timeout
+        self.name = name
+        self._cond = threading.Condition(threading.Lock())
+        # A key is in _jobs while it has a job running or waiting; its
+        # deque holds the waiting ones. _ready lists, in order, the keys
+        # that have a job waiting and none running: those a free thread
+        # may take.
+        self._jobs: dict[Hashable, deque[Job]] = {}
+        self._ready: deque[Hashable] = deque()
+        self._queued = 0
+        self._threads = 0
+        self._idle = 0
+        self._busy = 0
+        self._started = 0
+        self._closing = False
+        # Counters (see PoolStats).
+        self._high_water = 0
+        self._saturated = False
+        self._saturated_since = 0.0
+        self._saturations = 0
+        self._waited = 0
+        self._spell_waited = 0
+        self._rejected = 0
+        self._full_logged = False
+        self._done = 0
+        self._failed = 0
+
+    # -- submitting ----------------------------------------------------------
+
+    def submit(self, key: Hashable, fn: Callable[..., object],
+               *args: Any) -> bool:
+        """Run ``fn(*args)`` after the jobs already submitted for ``key``.
+
+        False when it was not taken: ``max_queued`` jobs are waiting, or
+        the pool is shut down. Never blocks.
+        """
+        with self._cond:
+            if self._closing:
+                return False
+            if self._queued >= self.max_queued:
+                self._rejected += 1
+                if self._full_logged:
+                    return False
+                # Logged once until the queue has drained to half.
+                self._full_logged = True
+                queued = self._queued
+                refused = True
+            else:
+                refused = False
+                self._queued += 1
+                if self._queued > self._high_water:
+                    self._high_water = self._queued
+                jobs = self._jobs.get(key)
+                if jobs is not None:
+                    # Running or waiting already: the job waits its turn
+                    # behind the key's others, on no new thread.
+                    jobs.append((fn, args))
+                    return True
+                self._jobs[key] = deque(((fn, args),))
+                self._ready.append(key)
+                thread, spell = self._find_thread()
+                if not spell and not thread:
+                    return True
+                stats = self._stats_locked()
+        # Logged and started outside the lock: a log handler may be slow
+        # (or submit work itself), and a thread takes a while to start.
+        if refused:
+            logger.warning(
+                'work pool %s is full: %d jobs waiting (max_queued); '
+                'refusing new work until half of them ran', self.name,
+                queued)
+            return False
+        if spell:
+            logger.warning(
+                'work pool %s saturated: all %d threads busy; jobs '
+                'waiting: %d (high-water %d); keys with work: %d',
+                self.name, stats.size, stats.queued,
+                stats.queued_high_water, stats.keys)
+        if thread:
+            self._start_thread(thread)
+        return True
+
+    def _find_thread(self) -> tuple[int, bool]:
+        """A key just became ready (lock held): wake an idle thread, or
+        reserve a new one. Returns (the number of a thread to start or 0,
+        whether a saturation spell began)."""
+        if self._idle:
+            # Spurious wake-ups are harmless (the woken re-check), so an
+            # idle thread is notified for every ready key.
+            self._cond.notify()
+        if len(self._ready) <= self._idle:
+            return 0, False
+        if self._threads < self.size:
+            self._threads += 1
+            self._started += 1
+            return self._started, False
+        # Every thread is busy (or already promised to a ready key).
+        self._waited += 1
+        self._spell_waited += 1
+        if self._saturated:
+            return 0, False
+        self._saturated = True
+        self._saturated_since = time.monotonic()
+        self._saturations += 1
+        return 0, True
+
+    def _start_thread(self, number: int) -> None:
+        thread = threading.Thread(target=self._work, daemon=True,
+                                  name=f'{self.name}-{number}')
+        try:
+            thread.start()
+        except RuntimeError:
+            # Out of threads: the work stays queued for the threads there
+            # are, or the next one started.
+            with self._cond:
+                self._threads -= 1
+            logger.exception('work pool %s could not start a thread',
+                             self.name)
+
+    # -- the workers -----------------------------------------------------------
+
+    def _work(self) -> None:
+        key: Hashable = None
+        finished = False
+        notes: list[Note] = []
+        while True:
+            with self._cond:
+                taken = self._next_job(key, finished, notes)
+            _log(notes)
+            if taken is None:
+                return
+            key, (fn, args) = taken
+            failed = False
+            try:
+                fn(*args)
+            except Exception:
+                failed = True
+                logger.exception('work pool %s: job %r for key %r raised',
+                                 self.name, fn, key)
+            finished = True
+            with self._cond:
+                self._done += 1
+                self._failed += int(failed)
+
+    def _next_job(self, key: Hashable, finished: bool,
+                  notes: list[Note]) -> tuple[Hashable, Job] | None:
+        """With the lock held: close the job just finished for ``key`` and
+        take the next (key, job), waiting if there is none; what to log
+        goes to ``notes``. None: the thread ends (idle too long, or shut
+        down with nothing left)."""
+        if finished:
+            self._busy -= 1
+            if self._jobs[key]:
+                # Behind the keys already waiting, so that a key with a
+                # flood of jobs takes turns with the others.
+                self._ready.append(key)
+            else:
+                del self._jobs[key]
+        while not self._ready:
+            if self._saturated:
+                # A thread with nothing to do: the spell is over.
+                self._saturated = False
+                notes.append((logging.WARNING,
+                              'work pool %s recovered after %.1f s of '
+                              'saturation: %d jobs waited for a thread',
+                              (self.name,
+                               time.monotonic() - self._saturated_since,
+                               self._spell_waited)))
+                self._spell_waited = 0
+            if self._closing:
+                self._threads -= 1
+                # shutdown() waits for the last thread to go.
+                self._cond.notify_all()
+                return None
+            if notes:
+                # Logged before waiting, not after: an idle thread may
+                # wait long. The loop then looks at the state afresh.
+                self._cond.release()
+                try:
+                    _log(notes)
+                finally:
+                    self._cond.acquire()
+                continue
+            self._idle += 1
+            woken = self._cond.wait(self.idle_timeout)
+            self._idle -= 1
+            if not woken and not self._ready:
+                self._threads -= 1
+                return None
+        key = self._ready.popleft()
+        self._busy += 1
+        self._queued -= 1
+        if self._full_logged and self._queued <= self.max_queued // 2:
+            self._full_logged = False
+            notes.append((logging.WARNING,
+                          'work pool %s takes new work again: %d jobs '
+                          'waiting', (self.name, self._queued)))
+        return key, self._jobs[key].popleft()
+
+    # -- shutting down and counting -----------------------------------------------
+
+    def shutdown(self, timeout: float | None = 5.0) -> int:
+        """Refuse new jobs, run those waiting, and wait for the threads.
+
+        Returns how many jobs were left unfinished after ``timeout``
+        seconds: still running (they finish in their threads) or still
+        waiting (dropped, and logged). Not from one of the pool's jobs.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+            while self._threads:
+                remaining = None if deadline is None else \
+                    deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            left = self._queued + self._busy
+            dropped = self._queued
+            if dropped:
+                # Keys that are only waiting go; those running keep an
+                # empty queue, which their worker closes when it is done.
+                for ready in self._ready:
+                    del self._jobs[ready]
+                for jobs in self._jobs.values():
+                    jobs.clear()
+                self._ready.clear()
+                self._queued = 0
+        if dropped:
+            logger.warning('work pool %s shut down with %d jobs not run',
+                           self.name, dropped)
+        return left
+
+    def stats(self) -> PoolStats:
+        """The pool's counters, read together."""
+        with self._cond:
+            return self._stats_locked()
+
+    def _stats_locked(self) -> PoolStats:
+        return PoolStats(
+            size=self.size, threads=self._threads, busy=self._busy,
+            queued=self._queued, queued_high_water=self._high_water,
+            keys=len(self._jobs), saturated=self._saturated,
+            saturations=self._saturations, waited=self._waited,
+            rejected=self._rejected, done=self._done, failed=self._failed)
+
+
+def _log(notes: list[Note]) -> None:
+    for level, message, args in notes:
+        logger.log(level, message, *args)
+    notes.clear()
