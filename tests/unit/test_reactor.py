@@ -475,11 +475,14 @@ def test_a_flood_of_calls_does_not_starve_readers_or_timers(pair):
     thread = start(reactor)
     flooding = True
     runs = [0]
+    underway = threading.Event()
 
     def flood() -> None:
         # Each call queues its successor: a hundred of them keep the queue
         # longer than a turn's batch for as long as the flood lasts.
         runs[0] += 1
+        if runs[0] == 1000:
+            underway.set()
         if flooding:
             reactor.call_soon_threadsafe(flood)
 
@@ -489,6 +492,8 @@ def test_a_flood_of_calls_does_not_starve_readers_or_timers(pair):
                 lambda: got.put(a.recv(10)))
         for _ in range(100):
             reactor.call_soon_threadsafe(flood)
+        # The timer and the bytes come once the flood is on.
+        assert underway.wait(DEADLINE)
         timer = threading.Event()
         reactor.call_later(0, timer.set)
         b.sendall(b'x')
@@ -499,7 +504,7 @@ def test_a_flood_of_calls_does_not_starve_readers_or_timers(pair):
     finally:
         flooding = False
         finish(reactor, thread)
-    assert runs[0] >= 100
+    assert runs[0] >= 1000
 
 
 def test_a_reader_always_ready_does_not_starve_calls_or_timers():
