@@ -91,7 +91,9 @@ class WorkPool:
         self.max_queued = max_queued
         self.idle_timeout = idle_timeout
         self.name = name
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        # shutdown() waits on it for the last thread to end.
+        self._gone = threading.Condition(self._lock)
         # A key is in _jobs while it has a job running or waiting; its
         # deque holds the waiting ones. _ready lists, in order, the keys
         # that have a job waiting and none running: those a free thread
@@ -100,7 +102,9 @@ class WorkPool:
         self._ready: deque[Hashable] = deque()
         self._queued = 0
         self._threads = 0
-        self._idle = 0
+        # Idle threads, the last to go idle on top: it is woken first, so
+        # that the others time out and end when there is little work.
+        self._idle: list[_Parking] = []
         self._busy = 0
         self._started = 0
         self._closing = False
@@ -125,7 +129,7 @@ class WorkPool:
         False when it was not taken: ``max_queued`` jobs are waiting, or
         the pool is shut down. Never blocks.
         """
-        with self._cond:
+        with self._lock:
             if self._closing:
                 return False
             if self._queued >= self.max_queued:
@@ -176,16 +180,15 @@ class WorkPool:
         reserve a new one. Returns (the number of a thread to start or 0,
         whether a saturation spell began)."""
         if self._idle:
-            # Spurious wake-ups are harmless (the woken re-check), so an
-            # idle thread is notified for every ready key.
-            self._cond.notify()
-        if len(self._ready) <= self._idle:
+            # It takes whatever is ready when it runs: this key, or another
+            # if a busy thread took this one first.
+            self._idle.pop().release()
             return 0, False
         if self._threads < self.size:
             self._threads += 1
             self._started += 1
             return self._started, False
-        # Every thread is busy (or already promised to a ready key).
+        # Every thread is busy (or woken for another ready key).
         self._waited += 1
         self._spell_waited += 1
         if self._saturated:
@@ -203,44 +206,45 @@ class WorkPool:
         except RuntimeError:
             # Out of threads: the work stays queued for the threads there
             # are, or the next one started.
-            with self._cond:
+            with self._lock:
                 self._threads -= 1
+                self._gone.notify_all()
             logger.exception('work pool %s could not start a thread',
                              self.name)
 
     # -- the workers -----------------------------------------------------------
 
     def _work(self) -> None:
+        parking = _Parking()
         key: Hashable = None
-        finished = False
+        finished = failed = False
         notes: list[Note] = []
         while True:
-            with self._cond:
-                taken = self._next_job(key, finished, notes)
+            with self._lock:
+                taken = self._next_job(parking, key, finished, failed, notes)
             _log(notes)
             if taken is None:
                 return
             key, (fn, args) = taken
-            failed = False
+            finished, failed = True, False
             try:
                 fn(*args)
             except Exception:
                 failed = True
                 logger.exception('work pool %s: job %r for key %r raised',
                                  self.name, fn, key)
-            finished = True
-            with self._cond:
-                self._done += 1
-                self._failed += int(failed)
 
-    def _next_job(self, key: Hashable, finished: bool,
-                  notes: list[Note]) -> tuple[Hashable, Job] | None:
+    def _next_job(self, parking: _Parking, key: Hashable, finished: bool,
+                  failed: bool, notes: list[Note]
+                  ) -> tuple[Hashable, Job] | None:
         """With the lock held: close the job just finished for ``key`` and
-        take the next (key, job), waiting if there is none; what to log
-        goes to ``notes``. None: the thread ends (idle too long, or shut
-        down with nothing left)."""
+        take the next (key, job), parking the thread while there is none;
+        what to log goes to ``notes``. None: the thread ends (idle too
+        long, or shut down with nothing left)."""
         if finished:
             self._busy -= 1
+            self._done += 1
+            self._failed += failed
             if self._jobs[key]:
                 # Behind the keys already waiting, so that a key with a
                 # flood of jobs takes turns with the others.
@@ -260,24 +264,32 @@ class WorkPool:
                 self._spell_waited = 0
             if self._closing:
                 self._threads -= 1
-                # shutdown() waits for the last thread to go.
-                self._cond.notify_all()
+                self._gone.notify_all()
                 return None
-            if notes:
-                # Logged before waiting, not after: an idle thread may
-                # wait long. The loop then looks at the state afresh.
-                self._cond.release()
-                try:
+            if not notes:
+                self._idle.append(parking)
+            # The lock is let go of while logging or parked; the loop then
+            # looks at the state afresh.
+            self._lock.release()
+            try:
+                if notes:
+                    # Before parking, not after: it may be parked long.
                     _log(notes)
-                finally:
-                    self._cond.acquire()
-                continue
-            self._idle += 1
-            woken = self._cond.wait(self.idle_timeout)
-            self._idle -= 1
-            if not woken and not self._ready:
-                self._threads -= 1
-                return None
+                    continue
+                woken = parking.wait(self.idle_timeout)
+            finally:
+                self._lock.acquire()
+            if not woken:
+                if parking in self._idle:
+                    self._idle.remove(parking)
+                    if not self._ready:
+                        self._threads -= 1
+                        self._gone.notify_all()
+                        return None
+                else:
+                    # Taken off the stack (and released, under the lock)
+                    # just as the wait timed out: the wake-up is spent.
+                    parking.consume()
         key = self._ready.popleft()
         self._busy += 1
         self._queued -= 1
@@ -298,15 +310,16 @@ class WorkPool:
         waiting (dropped, and logged). Not from one of the pool's jobs.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
+        with self._lock:
             self._closing = True
-            self._cond.notify_all()
+            while self._idle:
+                self._idle.pop().release()
             while self._threads:
                 remaining = None if deadline is None else \
                     deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     break
-                self._cond.wait(remaining)
+                self._gone.wait(remaining)
             left = self._queued + self._busy
             dropped = self._queued
             if dropped:
@@ -325,7 +338,7 @@ class WorkPool:
 
     def stats(self) -> PoolStats:
         """The pool's counters, read together."""
-        with self._cond:
+        with self._lock:
             return self._stats_locked()
 
     def _stats_locked(self) -> PoolStats:
@@ -335,6 +348,32 @@ class WorkPool:
             keys=len(self._jobs), saturated=self._saturated,
             saturations=self._saturations, waited=self._waited,
             rejected=self._rejected, done=self._done, failed=self._failed)
+
+
+class _Parking:
+    """Where one idle worker waits: a lock it holds, which a submitter
+    releases to wake it (cheaper than a condition's wait, which makes a
+    lock per call)."""
+
+    __slots__ = ('_lock',)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def wait(self, timeout: float | None) -> bool:
+        """Wait to be woken (on the pool's idle stack, without its lock);
+        False on timeout."""
+        return self._lock.acquire(timeout=-1 if timeout is None else timeout)
+
+    def release(self) -> None:
+        """Wake the worker (the pool's lock held)."""
+        self._lock.release()
+
+    def consume(self) -> None:
+        """Take a wake-up that came as the wait timed out: it was
+        released under the pool's lock, which the caller holds now."""
+        self._lock.acquire()
 
 
 def _log(notes: list[Note]) -> None:

@@ -263,6 +263,29 @@ def test_threads_start_lazily_and_end_when_idle():
     assert pool.shutdown(DEADLINE) == 0
 
 
+def test_a_trickle_of_work_lets_the_extra_threads_end():
+    """The thread that went idle last is woken first: under light load
+    the others stay idle long enough to end."""
+    pool = WorkPool(size=4, idle_timeout=0.2)
+    release = threading.Event()
+    busy = threading.Semaphore(0)
+    for key in range(4):
+        assert pool.submit(key, lambda: (busy.release(),
+                                         release.wait(DEADLINE)))
+    for _ in range(4):
+        assert busy.acquire(timeout=DEADLINE)
+    release.set()
+    done = threading.Semaphore(0)
+    deadline = time.monotonic() + DEADLINE
+    # One job at a time, back to back: far more often than the idle
+    # timeout, so a pool that woke its threads in turn would keep all 4.
+    while pool.stats().threads > 1:
+        assert time.monotonic() < deadline, pool.stats()
+        assert pool.submit('trickle', done.release)
+        assert done.acquire(timeout=DEADLINE)
+    assert pool.shutdown(DEADLINE) == 0
+
+
 def test_threads_grow_to_size_and_no_further():
     pool = WorkPool(size=3)
     release = threading.Event()
