@@ -15,14 +15,18 @@ dropped silently. When every thread is busy and runnable work waits, the
 pool is *saturated*: each spell is counted, logged once as a WARNING with
 the numbers when it starts and once when a thread finds nothing left to
 do, and the queue's high-water mark is kept (:meth:`WorkPool.stats`).
+Spells that begin within ``log_every`` seconds of the last one logged are
+counted but not logged (bursts of work would otherwise log two lines a
+burst); the next warning says how many there were.
 
-Every field the submitters and the workers share is guarded by one lock
-(a condition), so correctness does not lean on the GIL.
+Every field the submitters and the workers share is guarded by one lock,
+so correctness does not lean on the GIL.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -82,6 +86,7 @@ class WorkPool:
     def __init__(self, size: int = DEFAULT_SIZE, *,
                  max_queued: int = DEFAULT_MAX_QUEUED,
                  idle_timeout: float | None = 30.0,
+                 log_every: float = 60.0,
                  name: str = 'engineio-work') -> None:
         if size < 1:
             raise ValueError('size must be at least 1')
@@ -90,6 +95,7 @@ class WorkPool:
         self.size = size
         self.max_queued = max_queued
         self.idle_timeout = idle_timeout
+        self.log_every = log_every
         self.name = name
         self._lock = threading.Lock()
         # shutdown() waits on it for the last thread to end.
@@ -113,6 +119,11 @@ class WorkPool:
         self._saturated = False
         self._saturated_since = 0.0
         self._saturations = 0
+        # Whether this spell's start was logged, when the last logged one
+        # began, and how many began unlogged since.
+        self._spell_logged = False
+        self._spell_logged_at = -math.inf
+        self._spells_unlogged = 0
         self._waited = 0
         self._spell_waited = 0
         self._rejected = 0
@@ -168,35 +179,43 @@ class WorkPool:
         if spell:
             logger.warning(
                 'work pool %s saturated: all %d threads busy; jobs '
-                'waiting: %d (high-water %d); keys with work: %d',
-                self.name, stats.size, stats.queued,
-                stats.queued_high_water, stats.keys)
+                'waiting: %d (high-water %d); keys with work: %d; spells '
+                'not logged before this one: %d', self.name, stats.size,
+                stats.queued, stats.queued_high_water, stats.keys, spell - 1)
         if thread:
             self._start_thread(thread)
         return True
 
-    def _find_thread(self) -> tuple[int, bool]:
+    def _find_thread(self) -> tuple[int, int]:
         """A key just became ready (lock held): wake an idle thread, or
         reserve a new one. Returns (the number of a thread to start or 0,
-        whether a saturation spell began)."""
+        0 or, when a spell began that is to be logged, 1 + how many began
+        unlogged before it)."""
         if self._idle:
             # It takes whatever is ready when it runs: this key, or another
             # if a busy thread took this one first.
             self._idle.pop().release()
-            return 0, False
+            return 0, 0
         if self._threads < self.size:
             self._threads += 1
             self._started += 1
-            return self._started, False
+            return self._started, 0
         # Every thread is busy (or woken for another ready key).
         self._waited += 1
         self._spell_waited += 1
         if self._saturated:
-            return 0, False
+            return 0, 0
         self._saturated = True
-        self._saturated_since = time.monotonic()
         self._saturations += 1
-        return 0, True
+        now = self._saturated_since = time.monotonic()
+        if now - self._spell_logged_at < self.log_every:
+            self._spell_logged = False
+            self._spells_unlogged += 1
+            return 0, 0
+        self._spell_logged = True
+        self._spell_logged_at = now
+        unlogged, self._spells_unlogged = self._spells_unlogged, 0
+        return 0, 1 + unlogged
 
     def _start_thread(self, number: int) -> None:
         thread = threading.Thread(target=self._work, daemon=True,
@@ -255,12 +274,13 @@ class WorkPool:
             if self._saturated:
                 # A thread with nothing to do: the spell is over.
                 self._saturated = False
-                notes.append((logging.WARNING,
-                              'work pool %s recovered after %.1f s of '
-                              'saturation: %d jobs waited for a thread',
-                              (self.name,
-                               time.monotonic() - self._saturated_since,
-                               self._spell_waited)))
+                if self._spell_logged:
+                    self._spell_logged = False
+                    notes.append((
+                        logging.WARNING, 'work pool %s recovered after '
+                        '%.1f s of saturation: %d jobs waited for a thread',
+                        (self.name, time.monotonic() - self._saturated_since,
+                         self._spell_waited)))
                 self._spell_waited = 0
             if self._closing:
                 self._threads -= 1

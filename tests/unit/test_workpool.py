@@ -208,9 +208,11 @@ def test_saturation_refuses_counts_logs_once_and_loses_nothing(records):
     assert records.count('takes new work again') == 1
 
 
-def test_a_second_spell_is_counted_and_logged_again(records):
-    pool = WorkPool(size=1, max_queued=100)
-    for spell in range(1, 3):
+@pytest.mark.parametrize('log_every', [0.0, 3600.0])
+def test_every_spell_is_counted_and_logged_at_most_every_log_every(
+        records, log_every):
+    pool = WorkPool(size=1, max_queued=100, log_every=log_every)
+    for spell in range(1, 4):
         release = threading.Event()
         busy = threading.Event()
         done = threading.Semaphore(0)
@@ -223,10 +225,20 @@ def test_a_second_spell_is_counted_and_logged_again(records):
         release.set()
         for _ in range(3):
             assert done.acquire(timeout=DEADLINE)
-        records.wait_for('recovered', spell)
-        assert not pool.stats().saturated
-    assert records.count('saturated') == 2
+        if log_every == 0 or spell == 1:
+            records.wait_for('recovered', spell if log_every == 0 else 1)
+        # The spell ends when the thread finds nothing more to do.
+        wait_until(lambda: not pool.stats().saturated)
     assert pool.shutdown(DEADLINE) == 0
+    if log_every == 0:
+        assert records.count('saturated:') == 3
+        assert records.count('recovered') == 3
+        assert records.count('spells not logged before this one: 0') == 3
+    else:
+        # A burst of spells: the first is logged, the others counted.
+        assert records.count('saturated:') == 1
+        assert records.count('recovered') == 1
+    assert pool.stats().saturations == 3
 
 
 def test_a_job_that_raises_is_logged_with_its_key_and_the_key_goes_on(
