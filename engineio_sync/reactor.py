@@ -522,12 +522,7 @@ class Reactor:
             self._timers.pop_due(self._clock(), batch, due)
         for handle in due:
             callback, args = self._timers.take(handle)
-            if callback is None:
-                continue
-            try:
-                callback(*args)
-            except Exception:
-                logger.exception('timer callback %r raised', callback)
+            _call('timer callback', callback, args)
 
         ready = self._ready
         start = self._ready_next
@@ -539,21 +534,9 @@ class Reactor:
             # Looked up at dispatch: an earlier callback of this batch may
             # have removed it.
             if mask & _READ:
-                callback = reg.reader
-                if callback is not None:
-                    try:
-                        callback()
-                    except Exception:
-                        logger.exception('reader callback %r raised',
-                                         callback)
+                _call('reader callback', reg.reader, ())
             if mask & _WRITE:
-                callback = reg.writer
-                if callback is not None:
-                    try:
-                        callback()
-                    except Exception:
-                        logger.exception('writer callback %r raised',
-                                         callback)
+                _call('writer callback', reg.writer, ())
         if end == len(ready):
             self._ready = []
             self._ready_next = 0
@@ -565,8 +548,17 @@ class Reactor:
             else:
                 calls = deque(calls.popleft() for _ in range(batch))
         for callback, args in calls:
-            try:
-                callback(*args)
-            except Exception:
-                logger.exception('call %r raised', callback)
+            _call('call', callback, args)
         return True
+
+
+def _call(what: str, callback: Callable[..., object] | None,
+          args: tuple[Any, ...]) -> None:
+    """Run a callback in the loop; one that raises is logged, and the
+    loop goes on."""
+    if callback is None:
+        return
+    try:
+        callback(*args)
+    except Exception:
+        logger.exception('%s %r raised', what, callback)

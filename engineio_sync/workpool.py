@@ -154,8 +154,7 @@ class WorkPool:
             else:
                 refused = False
                 self._queued += 1
-                if self._queued > self._high_water:
-                    self._high_water = self._queued
+                self._high_water = max(self._high_water, self._queued)
                 jobs = self._jobs.get(key)
                 if jobs is not None:
                     # Running or waiting already: the job waits its turn
@@ -277,8 +276,9 @@ class WorkPool:
                 if self._spell_logged:
                     self._spell_logged = False
                     notes.append((
-                        logging.WARNING, 'work pool %s recovered after '
-                        '%.1f s of saturation: %d jobs waited for a thread',
+                        logging.WARNING, ('work pool %s recovered after '
+                                          '%.1f s of saturation: %d jobs '
+                                          'waited for a thread'),
                         (self.name, time.monotonic() - self._saturated_since,
                          self._spell_waited)))
                 self._spell_waited = 0
@@ -316,8 +316,8 @@ class WorkPool:
         if self._full_logged and self._queued <= self.max_queued // 2:
             self._full_logged = False
             notes.append((logging.WARNING,
-                          'work pool %s takes new work again: %d jobs '
-                          'waiting', (self.name, self._queued)))
+                          ('work pool %s takes new work again: %d jobs '
+                           'waiting'), (self.name, self._queued)))
         return key, self._jobs[key].popleft()
 
     # -- shutting down and counting -----------------------------------------------

@@ -19,8 +19,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from engineio_sync.reactor import Reactor
-
-DEADLINE = 10.0
+from threadkit import DEADLINE, run_threads
 
 
 class FakeClock:
@@ -379,20 +378,12 @@ def test_timers_on_the_real_clock_fire(loop):
 
 def test_calls_from_eight_threads_run_once_each_in_order(loop):
     seen: dict[int, list[int]] = {t: [] for t in range(8)}
-    go = threading.Barrier(8)
 
     def producer(t: int) -> None:
-        go.wait(DEADLINE)
         for i in range(1000):
             loop.call_soon_threadsafe(seen[t].append, i)
 
-    threads = [threading.Thread(target=producer, args=(t,))
-               for t in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(DEADLINE)
-        assert not thread.is_alive()
+    run_threads(producer, 8)
     in_loop(loop, lambda: None)  # queued after every one of them
     assert seen == {t: list(range(1000)) for t in range(8)}
 
@@ -411,13 +402,8 @@ def test_a_burst_to_a_busy_loop_writes_no_wake_up(loop, monkeypatch):
     assert entered.wait(DEADLINE)
     monkeypatch.setattr(os, 'eventfd_write', counting_write)
     ran = []
-    threads = [threading.Thread(target=lambda: [
-        loop.call_soon_threadsafe(ran.append, 1) for _ in range(1000)])
-        for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(DEADLINE)
+    run_threads(lambda _: [loop.call_soon_threadsafe(ran.append, 1)
+                           for _ in range(1000)], 8)
     # The loop is running a callback, not sleeping: nothing to wake.
     assert writes == []
     release.set()

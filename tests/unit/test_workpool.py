@@ -15,8 +15,7 @@ from typing import Callable, Iterator
 import pytest
 
 from engineio_sync.workpool import DEFAULT_SIZE, WorkPool
-
-DEADLINE = 10.0
+from threadkit import DEADLINE, run_threads
 
 
 class Records(logging.Handler):
@@ -69,6 +68,12 @@ def wait_until(predicate: Callable[[], bool]) -> None:
         time.sleep(0.005)
 
 
+def wait_for_releases(semaphore: threading.Semaphore, count: int) -> None:
+    """``count`` releases of ``semaphore`` (jobs that said they ran)."""
+    for _ in range(count):
+        assert semaphore.acquire(timeout=DEADLINE)
+
+
 def test_jobs_of_one_key_run_one_at_a_time_in_order_from_8_submitters():
     pool = WorkPool(size=6)
     lock = threading.Lock()
@@ -76,7 +81,6 @@ def test_jobs_of_one_key_run_one_at_a_time_in_order_from_8_submitters():
     overlap = []
     ran: dict[int, list[tuple[int, int]]] = {k: [] for k in range(10)}
     all_done = threading.Semaphore(0)
-    go = threading.Barrier(8)
 
     def job(key: int, submitter: int, n: int) -> None:
         with lock:
@@ -91,20 +95,13 @@ def test_jobs_of_one_key_run_one_at_a_time_in_order_from_8_submitters():
         all_done.release()
 
     def submitter(s: int) -> None:
-        go.wait(DEADLINE)
         for n in range(500):
             assert pool.submit((s + n) % 10, job, (s + n) % 10, s, n)
 
-    threads = [threading.Thread(target=submitter, args=(s,))
-               for s in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(DEADLINE)
-    for _ in range(4000):
-        assert all_done.acquire(timeout=DEADLINE)
+    run_threads(submitter, 8)
+    wait_for_releases(all_done, 4000)
     assert overlap == []
-    for key, jobs in ran.items():
+    for jobs in ran.values():
         for s in range(8):
             mine = [n for who, n in jobs if who == s]
             assert mine == sorted(mine)
@@ -148,8 +145,7 @@ def test_a_blocked_job_holds_only_its_own_key():
     others = threading.Semaphore(0)
     for n in range(300):
         assert pool.submit(f'other-{n % 30}', others.release)
-    for _ in range(300):
-        assert others.acquire(timeout=DEADLINE)
+    wait_for_releases(others, 300)
     # Everything else ran; the slow key's later jobs still wait behind it.
     assert slow_ran == []
     assert pool.stats().queued == 4
@@ -177,8 +173,7 @@ def test_saturation_refuses_counts_logs_once_and_loses_nothing(records):
 
     assert pool.submit('b0', block, 'b0')
     assert pool.submit('b1', block, 'b1')
-    for _ in range(2):
-        assert busy.acquire(timeout=DEADLINE)
+    wait_for_releases(busy, 2)
     # Both threads are held: what comes now waits, up to max_queued.
     for n in range(10):
         assert pool.submit(f'k{n}', quick, f'k{n}')
@@ -216,15 +211,14 @@ def test_every_spell_is_counted_and_logged_at_most_every_log_every(
         release = threading.Event()
         busy = threading.Event()
         done = threading.Semaphore(0)
-        assert pool.submit('blocker', lambda: (busy.set(),
-                                               release.wait(DEADLINE)))
+        assert pool.submit('blocker', lambda b=busy, r=release: (
+            b.set(), r.wait(DEADLINE)))
         assert busy.wait(DEADLINE)
         for n in range(3):
             assert pool.submit(n, done.release)
         assert pool.stats().saturations == spell
         release.set()
-        for _ in range(3):
-            assert done.acquire(timeout=DEADLINE)
+        wait_for_releases(done, 3)
         if log_every == 0 or spell == 1:
             records.wait_for('recovered', spell if log_every == 0 else 1)
         # The spell ends when the thread finds nothing more to do.
@@ -284,8 +278,7 @@ def test_a_trickle_of_work_lets_the_extra_threads_end():
     for key in range(4):
         assert pool.submit(key, lambda: (busy.release(),
                                          release.wait(DEADLINE)))
-    for _ in range(4):
-        assert busy.acquire(timeout=DEADLINE)
+    wait_for_releases(busy, 4)
     release.set()
     done = threading.Semaphore(0)
     deadline = time.monotonic() + DEADLINE
@@ -309,13 +302,11 @@ def test_threads_grow_to_size_and_no_further():
 
     for key in range(6):
         assert pool.submit(key, block)
-    for _ in range(3):
-        assert busy.acquire(timeout=DEADLINE)
+    wait_for_releases(busy, 3)
     stats = pool.stats()
     assert stats.threads == 3 and stats.busy == 3 and stats.queued == 3
     release.set()
-    for _ in range(3):
-        assert busy.acquire(timeout=DEADLINE)
+    wait_for_releases(busy, 3)
     assert pool.shutdown(DEADLINE) == 0
     assert pool.stats().threads == 0
 
@@ -347,8 +338,7 @@ def test_shutdown_says_what_it_left_behind(records):
     others = threading.Semaphore(0)
     for n in range(5):
         assert pool.submit(f'o{n}', others.release)
-    for _ in range(5):
-        assert others.acquire(timeout=DEADLINE)
+    wait_for_releases(others, 5)
     # One job running (it cannot finish before the release) and three
     # queued behind it.
     assert pool.shutdown(0.05) == 4
