@@ -13,9 +13,9 @@ for the echo, notes the round trip and sends the next. Server kinds:
 
 - ``pool``: one ``engineio_sync.reactor.Reactor`` thread reads every
   socket and hands each message to ``engineio_sync.workpool.WorkPool``
-  (default size) under the socket's key; the job writes the reply. This is
-  the design of issue 22: the loop owns the sockets, application code runs
-  in the pool.
+  (default size; ``pool:4`` for 4 threads) under the socket's key; the job
+  writes the reply. This is the design of issue 22: the loop owns the
+  sockets, application code runs in the pool.
 - ``loop``: the reactor echoes in its own callback (no pool): what the
   hand-over to the pool costs.
 - ``threads``: one thread per socket in blocking recv/send, what the
@@ -58,9 +58,9 @@ def pin(core: str | None) -> None:
 
 # -- servers (each runs until SIGTERM) ----------------------------------------
 
-def serve_pool(socks: list[socket.socket]) -> None:
+def serve_pool(socks: list[socket.socket], size: int | None = None) -> None:
     reactor = Reactor()
-    pool = WorkPool()
+    pool = WorkPool() if size is None else WorkPool(size)
 
     def readable(key: int, sock: socket.socket) -> None:
         try:
@@ -186,7 +186,11 @@ def measure(kind: str, n: int, seconds: float) -> dict:
         pin(os.environ.get('SERVER_CORE', '0'))
         signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
         try:
-            SERVERS[kind](server_ends)
+            name, _, size = kind.partition(':')
+            if size:
+                serve_pool(server_ends, int(size))
+            else:
+                SERVERS[name](server_ends)
         finally:
             os._exit(0)
     for sock in server_ends:

@@ -19,6 +19,17 @@ Spells that begin within ``log_every`` seconds of the last one logged are
 counted but not logged (bursts of work would otherwise log two lines a
 burst); the next warning says how many there were.
 
+Threads are woken sparingly. Under the GIL every thread that runs Python
+code at the same time costs the others a hand-off at each system call, and
+measured on echo work a pool of 16 threads all awake did a third of the
+work of one thread (bench/reactor_pingpong.py). So while some thread is at
+work, a job that comes waits for it, watched by one awake thread (the
+*seeker*), which takes the job itself only once every running job has
+run for ``stall`` seconds (they are taken as blocked: a database call, a
+sleep) or the job has waited ``max_wait`` seconds. A handler that blocks costs the
+other keys at most ``stall`` of delay, and a pool doing quick jobs keeps
+to one or two threads.
+
 Every field the submitters and the workers share is guarded by one lock,
 so correctness does not lean on the GIL.
 """
@@ -33,7 +44,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable
 
-__all__ = ['WorkPool', 'PoolStats', 'DEFAULT_SIZE', 'DEFAULT_MAX_QUEUED']
+__all__ = ['WorkPool', 'PoolStats', 'DEFAULT_SIZE', 'DEFAULT_MAX_QUEUED',
+           'DEFAULT_STALL', 'DEFAULT_MAX_WAIT']
 
 logger = logging.getLogger('engineio_sync.workpool')
 
@@ -49,6 +61,16 @@ DEFAULT_SIZE = 16
 #: Jobs waiting in all: at about a kilobyte a message, 10 MB at most, and a
 #: fraction of a second of work for a pool that keeps up.
 DEFAULT_MAX_QUEUED = 10_000
+
+#: When every running job has run this long they are taken as blocked,
+#: and another thread takes the jobs waiting: the GIL's switch interval,
+#: so a job that computes longer than a slice counts too.
+DEFAULT_STALL = 0.005
+
+#: A job waiting this long is given another thread even while the running
+#: ones make progress: many short jobs that each wait on I/O (1 ms database
+#: calls) need threads side by side, not one after the other.
+DEFAULT_MAX_WAIT = 0.02
 
 Job = tuple[Callable[..., object], tuple[Any, ...]]
 #: what a worker logs once it has let go of the lock: (level, format, args)
@@ -86,6 +108,8 @@ class WorkPool:
     def __init__(self, size: int = DEFAULT_SIZE, *,
                  max_queued: int = DEFAULT_MAX_QUEUED,
                  idle_timeout: float | None = 30.0,
+                 stall: float = DEFAULT_STALL,
+                 max_wait: float = DEFAULT_MAX_WAIT,
                  log_every: float = 60.0,
                  name: str = 'engineio-work') -> None:
         if size < 1:
@@ -95,6 +119,8 @@ class WorkPool:
         self.size = size
         self.max_queued = max_queued
         self.idle_timeout = idle_timeout
+        self.stall = stall
+        self.max_wait = max_wait
         self.log_every = log_every
         self.name = name
         self._lock = threading.Lock()
@@ -102,16 +128,22 @@ class WorkPool:
         self._gone = threading.Condition(self._lock)
         # A key is in _jobs while it has a job running or waiting; its
         # deque holds the waiting ones. _ready lists, in order, the keys
-        # that have a job waiting and none running: those a free thread
-        # may take.
+        # that have a job waiting and none running (those a free thread
+        # may take), each with the time it became ready.
         self._jobs: dict[Hashable, deque[Job]] = {}
-        self._ready: deque[Hashable] = deque()
+        self._ready: deque[tuple[Hashable, float]] = deque()
         self._queued = 0
         self._threads = 0
         # Idle threads, the last to go idle on top: it is woken first, so
         # that the others time out and end when there is little work.
-        self._idle: list[_Parking] = []
-        self._busy = 0
+        self._idle: list[_Worker] = []
+        # Threads running a job (each knows since when).
+        self._running: set[_Worker] = set()
+        # Threads awake without a job, looking for one: woken or started
+        # for a ready key. One is enough; _watcher is the one that waits
+        # for the running jobs to stall, if any.
+        self._seekers = 0
+        self._watcher: _Worker | None = None
         self._started = 0
         self._closing = False
         # Counters (see PoolStats).
@@ -162,7 +194,7 @@ class WorkPool:
                     jobs.append((fn, args))
                     return True
                 self._jobs[key] = deque(((fn, args),))
-                self._ready.append(key)
+                self._ready.append((key, time.monotonic()))
                 thread, spell = self._find_thread()
                 if not spell and not thread:
                     return True
@@ -186,20 +218,21 @@ class WorkPool:
         return True
 
     def _find_thread(self) -> tuple[int, int]:
-        """A key just became ready (lock held): wake an idle thread, or
-        reserve a new one. Returns (the number of a thread to start or 0,
-        0 or, when a spell began that is to be logged, 1 + how many began
-        unlogged before it)."""
-        if self._idle:
-            # It takes whatever is ready when it runs: this key, or another
-            # if a busy thread took this one first.
-            self._idle.pop().release()
+        """A key just became ready (lock held): see that a thread looks
+        for it. Returns (the number of a thread to start or 0, 0 or, when
+        a spell began that is to be logged, 1 + how many began unlogged
+        before it)."""
+        if self._seekers:
+            watcher = self._watcher
+            if watcher is not None and not self._running:
+                # It waits for running jobs that have all ended since.
+                self._watcher = None
+                watcher.release()
             return 0, 0
-        if self._threads < self.size:
-            self._threads += 1
-            self._started += 1
-            return self._started, 0
-        # Every thread is busy (or woken for another ready key).
+        thread = self._recruit()
+        if thread >= 0:
+            return thread, 0
+        # Every thread is busy.
         self._waited += 1
         self._spell_waited += 1
         if self._saturated:
@@ -216,6 +249,21 @@ class WorkPool:
         unlogged, self._spells_unlogged = self._spells_unlogged, 0
         return 0, 1 + unlogged
 
+    def _recruit(self) -> int:
+        """Make a seeker (lock held, none awake): wake the idle thread on
+        top, or reserve a new one. Returns the number of the thread to
+        start, 0 when one was woken, -1 when every thread is busy."""
+        if self._idle:
+            self._seekers += 1
+            self._idle.pop().release()
+            return 0
+        if self._threads < self.size:
+            self._threads += 1
+            self._seekers += 1
+            self._started += 1
+            return self._started
+        return -1
+
     def _start_thread(self, number: int) -> None:
         thread = threading.Thread(target=self._work, daemon=True,
                                   name=f'{self.name}-{number}')
@@ -226,6 +274,7 @@ class WorkPool:
             # are, or the next one started.
             with self._lock:
                 self._threads -= 1
+                self._seekers -= 1
                 self._gone.notify_all()
             logger.exception('work pool %s could not start a thread',
                              self.name)
@@ -233,17 +282,23 @@ class WorkPool:
     # -- the workers -----------------------------------------------------------
 
     def _work(self) -> None:
-        parking = _Parking()
+        me = _Worker()
+        # Started for a ready key: a seeker.
+        seeking = True
         key: Hashable = None
         finished = failed = False
         notes: list[Note] = []
         while True:
             with self._lock:
-                taken = self._next_job(parking, key, finished, failed, notes)
+                taken = self._next_job(me, seeking, key, finished, failed,
+                                       notes)
             _log(notes)
             if taken is None:
                 return
-            key, (fn, args) = taken
+            key, (fn, args), recruit = taken
+            if recruit > 0:
+                self._start_thread(recruit)
+            seeking = False
             finished, failed = True, False
             try:
                 fn(*args)
@@ -252,24 +307,36 @@ class WorkPool:
                 logger.exception('work pool %s: job %r for key %r raised',
                                  self.name, fn, key)
 
-    def _next_job(self, parking: _Parking, key: Hashable, finished: bool,
-                  failed: bool, notes: list[Note]
-                  ) -> tuple[Hashable, Job] | None:
-        """With the lock held: close the job just finished for ``key`` and
-        take the next (key, job), parking the thread while there is none;
+    def _next_job(self, me: _Worker, seeking: bool, key: Hashable,
+                  finished: bool, failed: bool, notes: list[Note]
+                  ) -> tuple[Hashable, Job, int] | None:
+        """With the lock held: close the job just finished for ``key``
+        and take the next (key, job, thread to start), waiting while there
+        is none (or, for a seeker, while the running jobs make progress);
         what to log goes to ``notes``. None: the thread ends (idle too
         long, or shut down with nothing left)."""
         if finished:
-            self._busy -= 1
+            self._running.discard(me)
             self._done += 1
             self._failed += failed
             if self._jobs[key]:
                 # Behind the keys already waiting, so that a key with a
                 # flood of jobs takes turns with the others.
-                self._ready.append(key)
+                self._ready.append((key, time.monotonic()))
             else:
                 del self._jobs[key]
-        while not self._ready:
+        while True:
+            if self._ready:
+                if seeking:
+                    due = self._due()
+                    if due > 0:
+                        self._watch(me, due)
+                        continue
+                    self._seekers -= 1
+                return self._take(me, notes)
+            if seeking:
+                seeking = False
+                self._seekers -= 1
             if self._saturated:
                 # A thread with nothing to do: the spell is over.
                 self._saturated = False
@@ -286,39 +353,86 @@ class WorkPool:
                 self._threads -= 1
                 self._gone.notify_all()
                 return None
-            if not notes:
-                self._idle.append(parking)
-            # The lock is let go of while logging or parked; the loop then
-            # looks at the state afresh.
-            self._lock.release()
-            try:
-                if notes:
-                    # Before parking, not after: it may be parked long.
+            if notes:
+                # Before parking, not after: it may be parked long. The
+                # loop then looks at the state afresh.
+                self._lock.release()
+                try:
                     _log(notes)
-                    continue
-                woken = parking.wait(self.idle_timeout)
-            finally:
-                self._lock.acquire()
-            if not woken:
-                if parking in self._idle:
-                    self._idle.remove(parking)
-                    if not self._ready:
-                        self._threads -= 1
-                        self._gone.notify_all()
-                        return None
-                else:
-                    # Taken off the stack (and released, under the lock)
-                    # just as the wait timed out: the wake-up is spent.
-                    parking.consume()
-        key = self._ready.popleft()
-        self._busy += 1
+                finally:
+                    self._lock.acquire()
+                continue
+            if not self._park(me):
+                return None
+            # Woken for a ready key.
+            seeking = True
+
+    def _due(self) -> float:
+        """For a seeker, with a key ready: how long until it should take
+        it (0: now)."""
+        if not self._running or self._closing:
+            return 0.0
+        # Stalled: no running thread started its job within ``stall`` (one
+        # that blocks while another keeps going is covered already).
+        latest = max(worker.started for worker in self._running)
+        due = min(latest + self.stall, self._ready[0][1] + self.max_wait)
+        return max(due - time.monotonic(), 0.0)
+
+    def _watch(self, me: _Worker, timeout: float) -> None:
+        """Wait (letting go of the lock) for ``timeout`` or until a
+        submitter finds no job running any more."""
+        self._watcher = me
+        self._lock.release()
+        try:
+            woken = me.wait(timeout)
+        finally:
+            self._lock.acquire()
+        if self._watcher is me:
+            self._watcher = None
+        elif not woken:
+            # Released (under the lock) just as the wait timed out.
+            me.consume()
+
+    def _park(self, me: _Worker) -> bool:
+        """Go idle (letting go of the lock) until woken for a ready key:
+        True; False when the thread is to end, idle too long."""
+        self._idle.append(me)
+        self._lock.release()
+        try:
+            woken = me.wait(self.idle_timeout)
+        finally:
+            self._lock.acquire()
+        if woken:
+            return True
+        if me in self._idle:
+            self._idle.remove(me)
+            self._threads -= 1
+            self._gone.notify_all()
+            return False
+        # Taken off the stack (and released, under the lock) just as the
+        # wait timed out: the wake-up is spent, and it is a seeker.
+        me.consume()
+        return True
+
+    def _take(self, me: _Worker, notes: list[Note]
+              ) -> tuple[Hashable, Job, int]:
+        """Start the first ready key's next job on this thread (lock
+        held)."""
+        key, _ = self._ready.popleft()
+        me.started = time.monotonic()
+        self._running.add(me)
         self._queued -= 1
         if self._full_logged and self._queued <= self.max_queued // 2:
             self._full_logged = False
             notes.append((logging.WARNING,
                           ('work pool %s takes new work again: %d jobs '
                            'waiting'), (self.name, self._queued)))
-        return key, self._jobs[key].popleft()
+        # Others waiting: one awake thread watches them while this one
+        # works, in case it blocks.
+        recruit = 0
+        if self._ready and not self._seekers:
+            recruit = max(self._recruit(), 0)
+        return key, self._jobs[key].popleft(), recruit
 
     # -- shutting down and counting -----------------------------------------------
 
@@ -334,18 +448,21 @@ class WorkPool:
             self._closing = True
             while self._idle:
                 self._idle.pop().release()
+            if self._watcher is not None:
+                self._watcher.release()
+                self._watcher = None
             while self._threads:
                 remaining = None if deadline is None else \
                     deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     break
                 self._gone.wait(remaining)
-            left = self._queued + self._busy
+            left = self._queued + len(self._running)
             dropped = self._queued
             if dropped:
                 # Keys that are only waiting go; those running keep an
                 # empty queue, which their worker closes when it is done.
-                for ready in self._ready:
+                for ready, _ in self._ready:
                     del self._jobs[ready]
                 for jobs in self._jobs.values():
                     jobs.clear()
@@ -363,27 +480,28 @@ class WorkPool:
 
     def _stats_locked(self) -> PoolStats:
         return PoolStats(
-            size=self.size, threads=self._threads, busy=self._busy,
+            size=self.size, threads=self._threads, busy=len(self._running),
             queued=self._queued, queued_high_water=self._high_water,
             keys=len(self._jobs), saturated=self._saturated,
             saturations=self._saturations, waited=self._waited,
             rejected=self._rejected, done=self._done, failed=self._failed)
 
 
-class _Parking:
-    """Where one idle worker waits: a lock it holds, which a submitter
-    releases to wake it (cheaper than a condition's wait, which makes a
-    lock per call)."""
+class _Worker:
+    """One worker thread's own: where it waits when idle or watching (a
+    lock it holds, which another thread releases to wake it: cheaper than
+    a condition's wait, which makes a lock per call), and since when it
+    runs its job."""
 
-    __slots__ = ('_lock',)
+    __slots__ = ('_lock', 'started')
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._lock.acquire()
+        self.started = 0.0
 
     def wait(self, timeout: float | None) -> bool:
-        """Wait to be woken (on the pool's idle stack, without its lock);
-        False on timeout."""
+        """Wait to be woken (without the pool's lock); False on timeout."""
         return self._lock.acquire(timeout=-1 if timeout is None else timeout)
 
     def release(self) -> None:

@@ -154,6 +154,38 @@ def test_a_blocked_job_holds_only_its_own_key():
     assert slow_ran == [0, 1, 2, 3, 4]
 
 
+def test_while_one_thread_keeps_up_no_other_is_woken():
+    """Quick jobs stay on the thread that runs them and one that watches
+    it: with the GIL more threads would only hand it to each other."""
+    pool = WorkPool(size=8, stall=3600, max_wait=3600)
+    done = threading.Semaphore(0)
+    for n in range(2000):
+        assert pool.submit(n % 50, done.release)
+    wait_for_releases(done, 2000)
+    assert pool.stats().threads <= 2
+    assert pool.shutdown(DEADLINE) == 0
+
+
+@pytest.mark.parametrize('stall, max_wait', [(0.01, 3600), (3600, 0.01)])
+def test_blocked_jobs_bring_in_more_threads(stall, max_wait):
+    """Jobs that all block: after ``stall`` (every running job is old) or
+    ``max_wait`` (the next has waited), another thread takes the next."""
+    pool = WorkPool(size=4, stall=stall, max_wait=max_wait)
+    release = threading.Event()
+    busy = threading.Semaphore(0)
+
+    def block() -> None:
+        busy.release()
+        release.wait(DEADLINE)
+
+    for key in range(4):
+        assert pool.submit(key, block)
+    wait_for_releases(busy, 4)
+    assert pool.stats().busy == 4
+    release.set()
+    assert pool.shutdown(DEADLINE) == 0
+
+
 def test_saturation_refuses_counts_logs_once_and_loses_nothing(records):
     pool = WorkPool(size=2, max_queued=10)
     release = threading.Event()
