@@ -10,7 +10,7 @@ import logging
 import queue
 import threading
 import time
-from typing import Callable, Iterator
+from typing import Callable, Hashable, Iterable, Iterator
 
 import pytest
 
@@ -72,6 +72,23 @@ def wait_for_releases(semaphore: threading.Semaphore, count: int) -> None:
     """``count`` releases of ``semaphore`` (jobs that said they ran)."""
     for _ in range(count):
         assert semaphore.acquire(timeout=DEADLINE)
+
+
+def hold(pool: WorkPool, keys: Iterable[Hashable],
+         running: int) -> threading.Event:
+    """Submit for each key a job that blocks until the event returned is
+    set; return once ``running`` of them run."""
+    release = threading.Event()
+    started = threading.Semaphore(0)
+
+    def block() -> None:
+        started.release()
+        release.wait(DEADLINE)
+
+    for key in keys:
+        assert pool.submit(key, block)
+    wait_for_releases(started, running)
+    return release
 
 
 def test_jobs_of_one_key_run_one_at_a_time_in_order_from_8_submitters():
@@ -171,16 +188,7 @@ def test_blocked_jobs_bring_in_more_threads(stall, max_wait):
     """Jobs that all block: after ``stall`` (every running job is old) or
     ``max_wait`` (the next has waited), another thread takes the next."""
     pool = WorkPool(size=4, stall=stall, max_wait=max_wait)
-    release = threading.Event()
-    busy = threading.Semaphore(0)
-
-    def block() -> None:
-        busy.release()
-        release.wait(DEADLINE)
-
-    for key in range(4):
-        assert pool.submit(key, block)
-    wait_for_releases(busy, 4)
+    release = hold(pool, range(4), running=4)
     assert pool.stats().busy == 4
     release.set()
     assert pool.shutdown(DEADLINE) == 0
@@ -305,13 +313,7 @@ def test_a_trickle_of_work_lets_the_extra_threads_end():
     """The thread that went idle last is woken first: under light load
     the others stay idle long enough to end."""
     pool = WorkPool(size=4, idle_timeout=0.2)
-    release = threading.Event()
-    busy = threading.Semaphore(0)
-    for key in range(4):
-        assert pool.submit(key, lambda: (busy.release(),
-                                         release.wait(DEADLINE)))
-    wait_for_releases(busy, 4)
-    release.set()
+    hold(pool, range(4), running=4).set()
     done = threading.Semaphore(0)
     deadline = time.monotonic() + DEADLINE
     # One job at a time, back to back: far more often than the idle
@@ -325,20 +327,10 @@ def test_a_trickle_of_work_lets_the_extra_threads_end():
 
 def test_threads_grow_to_size_and_no_further():
     pool = WorkPool(size=3)
-    release = threading.Event()
-    busy = threading.Semaphore(0)
-
-    def block() -> None:
-        busy.release()
-        release.wait(DEADLINE)
-
-    for key in range(6):
-        assert pool.submit(key, block)
-    wait_for_releases(busy, 3)
+    release = hold(pool, range(6), running=3)
     stats = pool.stats()
     assert stats.threads == 3 and stats.busy == 3 and stats.queued == 3
     release.set()
-    wait_for_releases(busy, 3)
     assert pool.shutdown(DEADLINE) == 0
     assert pool.stats().threads == 0
 
