@@ -1,0 +1,564 @@
+"""One I/O loop per process: readiness callbacks, timers and a wake-up.
+
+:class:`Reactor` is run by one thread (``run()``). It watches file objects
+with the standard library's :mod:`selectors` (epoll on Linux) and calls, in
+that thread:
+
+- the reader / writer callbacks of file objects that are ready
+  (``add_reader``, ``add_writer``);
+- timers that are due (``call_at``, ``call_later``), kept in one heap, so
+  that the heartbeats of tens of thousands of sessions cost a small handle
+  each and no thread;
+- callables handed over by other threads (``call_soon_threadsafe``).
+
+Callbacks must not block: everything else waits while one runs. One that
+raises is logged on ``engineio_sync.reactor`` and the loop goes on. Each
+turn takes at most ``batch`` due timers, ``batch`` ready file objects and
+``batch`` queued calls, so that a flood of one kind cannot starve the
+others.
+
+The loop's state that other threads touch (the call queue, the timer heap,
+whether the loop sleeps) is guarded by one lock: correctness does not lean
+on the GIL, so the loop is also safe on a free-threaded interpreter.
+Registering file objects is the loop's own business: from another thread,
+hand it over with ``call_soon_threadsafe(reactor.add_reader, ...)``.
+
+An idle loop costs nothing: it blocks in the selector until a file object
+is ready, the next timer is due, or another thread wakes it; the wake-up
+is written only when the loop is (about to be) blocked, so a burst of
+``call_soon_threadsafe`` calls costs one write.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import selectors
+import socket
+import threading
+import time
+from collections import deque
+from typing import Any, Callable
+
+__all__ = ['Reactor', 'TimerHandle']
+
+logger = logging.getLogger('engineio_sync.reactor')
+
+Callback = Callable[[], object]
+
+_READ = selectors.EVENT_READ
+_WRITE = selectors.EVENT_WRITE
+
+# The selector's timeout is capped: epoll refuses waits of more than
+# INT_MAX milliseconds, and a wake-up an hour costs nothing.
+_MAX_WAIT = 3600.0
+
+# Cancelled timers stay in the heap until they reach its top or until they
+# are this many and more than half of it; then the heap is rebuilt, so the
+# garbage is bounded and each cancel costs O(1) amortised.
+_MIN_GARBAGE = 512
+
+
+class TimerHandle:
+    """A timer of a :class:`Reactor`; ``cancel()`` it to stop it running.
+
+    The attributes are the reactor's; read ``when`` and ``cancelled``, set
+    none of them.
+    """
+
+    # Slots keep a timer to one small object: a server holds one per
+    # session's heartbeat.
+    __slots__ = ('when', 'seq', 'callback', 'args', 'cancelled', 'in_heap',
+                 '_queue')
+
+    def __init__(self, when: float, callback: Callable[..., object],
+                 args: tuple[Any, ...], queue: _TimerQueue) -> None:
+        #: the clock time at which it runs
+        self.when = when
+        #: ties between equal ``when`` are broken in the order of creation
+        self.seq = 0
+        #: None once the timer has run or was cancelled
+        self.callback: Callable[..., object] | None = callback
+        self.args = args
+        #: True once ``cancel()`` took it before it ran
+        self.cancelled = False
+        #: still in the reactor's heap (perhaps cancelled)
+        self.in_heap = False
+        self._queue = queue
+
+    def __lt__(self, other: TimerHandle) -> bool:
+        # Compared field by field: a tuple per comparison would be an
+        # allocation on every step of the heap.
+        if self.when == other.when:
+            return self.seq < other.seq
+        return self.when < other.when
+
+    def cancel(self) -> None:
+        """Do not run the callback (from any thread).
+
+        A no-op once it has run. From the loop's thread (another callback)
+        it always wins; from another thread, the callback may already be
+        running when this returns.
+        """
+        self._queue.cancel(self)
+
+    def __repr__(self) -> str:
+        state = 'cancelled' if self.cancelled else \
+            'done' if self.callback is None else 'pending'
+        return f'<TimerHandle when={self.when:.3f} {state}>'
+
+
+class _TimerQueue:
+    """The reactor's heap of timers.
+
+    Every method but ``cancel`` is called with the reactor's lock held;
+    ``cancel`` (called by handles, from any thread) takes it.
+    """
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+        self._heap: list[TimerHandle] = []
+        self._garbage = 0
+        self._seq = 0
+
+    def __len__(self) -> int:
+        return len(self._heap) - self._garbage
+
+    def push(self, handle: TimerHandle) -> bool:
+        """Add ``handle``; True when it is now the first due."""
+        self._seq += 1
+        handle.seq = self._seq
+        handle.in_heap = True
+        heapq.heappush(self._heap, handle)
+        return self._heap[0] is handle
+
+    def cancel(self, handle: TimerHandle) -> None:
+        """Mark ``handle`` cancelled; it leaves the heap lazily."""
+        with self._lock:
+            if handle.callback is None:
+                return
+            handle.callback = None
+            handle.args = ()
+            handle.cancelled = True
+            if not handle.in_heap:
+                # Taken by the loop for this turn: it checks again.
+                return
+            self._garbage += 1
+            heap = self._heap
+            if self._garbage > _MIN_GARBAGE and \
+                    self._garbage * 2 > len(heap):
+                live = []
+                for h in heap:
+                    if h.callback is None:
+                        h.in_heap = False
+                    else:
+                        live.append(h)
+                heap[:] = live
+                heapq.heapify(heap)
+                self._garbage = 0
+
+    def next_when(self) -> float | None:
+        """The clock time of the first live timer, or None."""
+        heap = self._heap
+        while heap and heap[0].callback is None:
+            heapq.heappop(heap).in_heap = False
+            self._garbage -= 1
+        return heap[0].when if heap else None
+
+    def pop_due(self, now: float, limit: int,
+                out: list[TimerHandle]) -> None:
+        """Move up to ``limit`` timers due at ``now`` to ``out``, in order.
+
+        They stay live (a callback of the same turn may still cancel them)
+        until ``take`` hands their callback over.
+        """
+        heap = self._heap
+        while heap and len(out) < limit:
+            top = heap[0]
+            if top.callback is not None and top.when > now:
+                break
+            heapq.heappop(heap)
+            top.in_heap = False
+            if top.callback is None:
+                self._garbage -= 1
+            else:
+                out.append(top)
+
+    def take(self, handle: TimerHandle
+             ) -> tuple[Callable[..., object] | None, tuple[Any, ...]]:
+        """The callback and arguments of a due timer, unless it was
+        cancelled since ``pop_due``; it is done from now on."""
+        with self._lock:
+            callback, args = handle.callback, handle.args
+            handle.callback = None
+            handle.args = ()
+        return callback, args
+
+    def clear(self) -> None:
+        for handle in self._heap:
+            handle.callback = None
+            handle.args = ()
+            handle.in_heap = False
+        self._heap.clear()
+        self._garbage = 0
+
+
+class _Wakeup:
+    """A file descriptor the loop watches that any thread can make readable:
+    an eventfd on Linux (one fd, one 8-byte counter), else a socket pair."""
+
+    def __init__(self) -> None:
+        self._pair: tuple[socket.socket, socket.socket] | None = None
+        if hasattr(os, 'eventfd'):
+            self._fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        else:  # pragma: no cover - not Linux
+            pair = socket.socketpair()
+            for sock in pair:
+                sock.setblocking(False)
+            self._pair = pair
+            self._fd = pair[0].fileno()
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def wake(self) -> None:
+        """Make the fd readable. The reactor calls it under its lock, which
+        ``close`` also needs, so it never writes to a closed (and perhaps
+        reused) descriptor."""
+        try:
+            if self._pair is None:
+                os.eventfd_write(self._fd, 1)
+            else:  # pragma: no cover - not Linux
+                self._pair[1].send(b'\0')
+        except OSError:
+            # Full (the counter or the pair's buffer): already readable.
+            pass
+
+    def drain(self) -> None:
+        """Read what woke the loop (its reader callback)."""
+        try:
+            if self._pair is None:
+                os.eventfd_read(self._fd)
+            else:  # pragma: no cover - not Linux
+                while self._pair[0].recv(4096):
+                    pass
+        except OSError:
+            # Nothing left to read: a wake-up already drained.
+            pass
+
+    def close(self) -> None:
+        if self._pair is None:
+            os.close(self._fd)
+        else:  # pragma: no cover - not Linux
+            for sock in self._pair:
+                sock.close()
+
+
+class _Registration:
+    """What one registered file object asks for (the selector key's data)."""
+
+    __slots__ = ('reader', 'writer')
+
+    def __init__(self, reader: Callback | None,
+                 writer: Callback | None) -> None:
+        self.reader = reader
+        self.writer = writer
+
+
+class Reactor:
+    """An I/O loop run by one thread; see the module's docstring.
+
+    ``clock`` is the monotonic clock timers are expressed in (injectable
+    for tests); ``batch`` bounds each kind of work per turn.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *,
+                 batch: int = 256) -> None:
+        if batch < 1:
+            raise ValueError('batch must be at least 1')
+        self._clock = clock
+        self._batch = batch
+        # Guards what other threads touch: the call queue, the timer heap,
+        # the sleeping / woken / stopping flags and the owning thread.
+        self._lock = threading.Lock()
+        self._timers = _TimerQueue(self._lock)
+        self._calls: deque[tuple[Callable[..., object], tuple[Any, ...]]] = \
+            deque()
+        self._sleeping = False
+        self._woken = False
+        self._stopping = False
+        self._closed = False
+        self._owner: int | None = None
+        self._not_running = threading.Event()
+        self._not_running.set()
+        self._selector = selectors.DefaultSelector()
+        self._wakeup = _Wakeup()
+        self._selector.register(self._wakeup, selectors.EVENT_READ,
+                                _Registration(self._wakeup.drain, None))
+        # Ready file objects of the last select, taken ``batch`` at a time.
+        self._ready: list[tuple[selectors.SelectorKey, int]] = []
+        self._ready_next = 0
+
+    # -- the clock and the thread ------------------------------------------
+
+    def now(self) -> float:
+        """The reactor's clock (what ``call_at`` takes)."""
+        return self._clock()
+
+    def in_loop_thread(self) -> bool:
+        """True in the thread that runs the loop, while it runs."""
+        return self._owner == threading.get_ident()
+
+    def _check_owner(self) -> None:
+        owner = self._owner
+        if owner is not None and owner != threading.get_ident():
+            raise RuntimeError(
+                'the reactor is running in another thread: hand this over '
+                'with call_soon_threadsafe')
+
+    # -- file objects (the loop's thread, or before run()) -----------------
+
+    def add_reader(self, fileobj: Any, callback: Callback) -> None:
+        """Call ``callback()`` whenever ``fileobj`` is readable.
+
+        ``fileobj`` is anything with ``fileno()`` (or an fd), best
+        non-blocking: readiness can be spurious. A second call replaces the
+        callback. Remove it before closing the file object.
+        """
+        self._add(fileobj, selectors.EVENT_READ, callback)
+
+    def add_writer(self, fileobj: Any, callback: Callback) -> None:
+        """Call ``callback()`` whenever ``fileobj`` is writable (a slow
+        peer's backlog); remove it once the backlog is written, or it runs
+        on every turn."""
+        self._add(fileobj, selectors.EVENT_WRITE, callback)
+
+    def remove_reader(self, fileobj: Any) -> bool:
+        """Stop watching ``fileobj`` for reading; False if it was not."""
+        return self._remove(fileobj, selectors.EVENT_READ)
+
+    def remove_writer(self, fileobj: Any) -> bool:
+        """Stop watching ``fileobj`` for writing; False if it was not."""
+        return self._remove(fileobj, selectors.EVENT_WRITE)
+
+    def _add(self, fileobj: Any, event: int, callback: Callback) -> None:
+        self._check_owner()
+        selector = self._selector
+        try:
+            key = selector.get_key(fileobj)
+        except KeyError:
+            reg = _Registration(None, None)
+            self._set(reg, event, callback)
+            selector.register(fileobj, event, reg)
+            return
+        reg = key.data
+        self._set(reg, event, callback)
+        if not key.events & event:
+            selector.modify(fileobj, key.events | event, reg)
+
+    def _remove(self, fileobj: Any, event: int) -> bool:
+        self._check_owner()
+        selector = self._selector
+        try:
+            key = selector.get_key(fileobj)
+        except KeyError:
+            return False
+        if not key.events & event:
+            return False
+        # Cleared on the registration itself, so that an event of this
+        # turn's batch still waiting to be dispatched is skipped.
+        self._set(key.data, event, None)
+        events = key.events & ~event
+        if events:
+            selector.modify(fileobj, events, key.data)
+        else:
+            selector.unregister(fileobj)
+        return True
+
+    @staticmethod
+    def _set(reg: _Registration, event: int,
+             callback: Callback | None) -> None:
+        if event == selectors.EVENT_READ:
+            reg.reader = callback
+        else:
+            reg.writer = callback
+
+    def watched(self) -> int:
+        """How many file objects are registered (not the wake-up)."""
+        self._check_owner()
+        return len(self._selector.get_map()) - 1
+
+    # -- timers and calls (any thread) -------------------------------------
+
+    def call_at(self, when: float, callback: Callable[..., object],
+                *args: Any) -> TimerHandle:
+        """Run ``callback(*args)`` in the loop once the clock reaches
+        ``when``; timers due at the same time run in the order made."""
+        handle = TimerHandle(when, callback, args, self._timers)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError('the reactor is closed')
+            # An earlier deadline than the one the loop sleeps towards
+            # must wake it; a later one waits for its turn.
+            if self._timers.push(handle):
+                self._wake_locked()
+        return handle
+
+    def call_later(self, delay: float, callback: Callable[..., object],
+                   *args: Any) -> TimerHandle:
+        """``call_at(now() + delay, ...)``."""
+        return self.call_at(self._clock() + delay, callback, *args)
+
+    def call_soon_threadsafe(self, callback: Callable[..., object],
+                             *args: Any) -> None:
+        """Run ``callback(*args)`` in the loop soon, from any thread.
+
+        Calls run in the order they were made (per calling thread, and
+        overall in the order they took the lock). Queued before ``run()``,
+        they run when it starts.
+        """
+        with self._lock:
+            if self._closed:
+                raise RuntimeError('the reactor is closed')
+            self._calls.append((callback, args))
+            self._wake_locked()
+
+    def timers(self) -> int:
+        """How many timers wait (cancelled ones not counted)."""
+        with self._lock:
+            return len(self._timers)
+
+    def _wake_locked(self) -> None:
+        # Only a loop blocked (or about to block) in select needs the
+        # write, and one write serves until it wakes: a burst of calls
+        # costs one system call.
+        if self._sleeping and not self._woken:
+            self._woken = True
+            self._wakeup.wake()
+
+    # -- running -------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run the loop in this thread until ``stop()``.
+
+        A ``stop()`` that came before ``run()`` makes it return at once.
+        """
+        with self._lock:
+            if self._closed:
+                raise RuntimeError('the reactor is closed')
+            if self._owner is not None:
+                raise RuntimeError('the reactor is already running')
+            self._owner = threading.get_ident()
+            self._not_running.clear()
+        try:
+            while self._turn():
+                pass
+        finally:
+            with self._lock:
+                self._owner = None
+                self._stopping = False
+                self._sleeping = False
+            self._not_running.set()
+
+    def stop(self, timeout: float | None = 5.0) -> bool:
+        """Make ``run()`` return after its current turn, from any thread.
+
+        From another thread, wait up to ``timeout`` seconds for it to
+        return; True when it has (or was not running). From the loop's own
+        thread, return True at once: the loop ends when the callback does.
+        """
+        with self._lock:
+            self._stopping = True
+            owner = self._owner
+            self._wake_locked()
+        if owner is None or owner == threading.get_ident():
+            return True
+        return self._not_running.wait(timeout)
+
+    def close(self) -> None:
+        """Release the selector and the wake-up; drop queued calls and
+        timers. The loop must not be running."""
+        with self._lock:
+            if self._owner is not None:
+                raise RuntimeError('stop the reactor before closing it')
+            if self._closed:
+                return
+            self._closed = True
+            self._calls.clear()
+            self._timers.clear()
+            self._wakeup.close()
+        self._selector.close()
+
+    def _turn(self) -> bool:
+        """One turn: wait, then due timers, ready file objects, queued
+        calls. False once stopped."""
+        batch = self._batch
+        pending = self._ready_next < len(self._ready)
+        with self._lock:
+            if self._stopping:
+                return False
+            timeout: float | None = 0.0
+            if not pending and not self._calls:
+                when = self._timers.next_when()
+                if when is None:
+                    timeout = None
+                else:
+                    timeout = min(max(when - self._clock(), 0.0), _MAX_WAIT)
+                self._sleeping = timeout != 0.0
+        if not pending:
+            # File objects still waiting from the last select are served
+            # first: their readiness is level-triggered, so asking again
+            # would only report them twice.
+            self._ready = self._selector.select(timeout)
+            self._ready_next = 0
+            if timeout != 0.0:
+                with self._lock:
+                    self._sleeping = False
+                    self._woken = False
+
+        due: list[TimerHandle] = []
+        with self._lock:
+            self._timers.pop_due(self._clock(), batch, due)
+        for handle in due:
+            callback, args = self._timers.take(handle)
+            _call('timer callback', callback, args)
+
+        ready = self._ready
+        start = self._ready_next
+        end = min(len(ready), start + batch)
+        self._ready_next = end
+        for i in range(start, end):
+            key, mask = ready[i]
+            reg = key.data
+            # Looked up at dispatch: an earlier callback of this batch may
+            # have removed it.
+            if mask & _READ:
+                _call('reader callback', reg.reader, ())
+            if mask & _WRITE:
+                _call('writer callback', reg.writer, ())
+        if end == len(ready):
+            self._ready = []
+            self._ready_next = 0
+
+        with self._lock:
+            calls = self._calls
+            if len(calls) <= batch:
+                self._calls = deque()
+            else:
+                calls = deque(calls.popleft() for _ in range(batch))
+        for callback, args in calls:
+            _call('call', callback, args)
+        return True
+
+
+def _call(what: str, callback: Callable[..., object] | None,
+          args: tuple[Any, ...]) -> None:
+    """Run a callback in the loop; one that raises is logged, and the
+    loop goes on."""
+    if callback is None:
+        return
+    try:
+        callback(*args)
+    except Exception:
+        logger.exception('%s %r raised', what, callback)
