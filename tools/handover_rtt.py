@@ -25,12 +25,12 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for folder in ('tests/cluster', 'tests/e2e'):
+for folder in ('tests', 'tests/cluster'):
     sys.path.insert(0, os.path.join(ROOT, folder))
 
 from clusterkit import Node  # noqa: E402
 from redisproc import RedisProcess  # noqa: E402
-import wsclient  # noqa: E402
+from support import wsclient  # noqa: E402
 
 
 def handshake(port: int) -> str:

@@ -13,7 +13,6 @@ import os
 import socket
 import subprocess
 import threading
-import time
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -21,6 +20,9 @@ import pytest
 import engineio_sync
 from engineio_sync.cluster.options import resolve
 from engineio_sync.wsgi_servers import runner
+
+from support.tcpstate import Address
+from support.waiting import wait_until
 
 
 class Node:
@@ -90,6 +92,22 @@ class Node:
             return [e[2:] for e in self.events
                     if e[0] == kind and (sid is None or e[1] == sid)]
 
+    def engine(self, sid: str) -> Any:
+        """The engine of ``sid`` if this process has the session, else
+        None."""
+        return self.server.directory.engines.get(sid)
+
+    def parked(self, sid: str) -> bool:
+        """True while a GET of ``sid`` is parked here (at the owner, for
+        a GET that reached another process)."""
+        engine = self.engine(sid)
+        return engine is not None and engine.session.poll_waiting
+
+    def posting(self, sid: str) -> bool:
+        """True while a POST of ``sid`` is being handled here."""
+        engine = self.engine(sid)
+        return engine is not None and engine.session.post_active
+
     def stop(self) -> None:
         self.http.stop()
         if self.server.cluster is not None:
@@ -108,32 +126,23 @@ def nodes(redis_url: str) -> Iterator[dict[str, Node]]:
             node.stop()
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 5.0,
-             what: str = 'condition') -> Any:
-    """Poll ``predicate`` every 20 ms until it is truthy; fail after
-    ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f'{what} not reached within {timeout}s')
-        time.sleep(0.02)
-
-
 def messages(body: bytes) -> list[str]:
     """The message packets of a v4 polling payload, without their type."""
     return [p[1:] for p in body.decode().split('\x1e') if p.startswith('4')]
 
 
-def vanishing_get(port: int, sid: str) -> None:
-    """A long-poll GET whose client goes away for good once it parked."""
+def vanishing_get(port: int, sid: str, owner: Node) -> tuple[Address,
+                                                              Address]:
+    """A long-poll GET whose client goes away for good once it parked at
+    ``owner``, the session's owner. Returns the server's end of its
+    connection and the client's (see :mod:`support.tcpstate`)."""
     sock = socket.create_connection(('127.0.0.1', port))
+    ends = sock.getpeername(), sock.getsockname()
     sock.sendall(f'GET /engine.io/?EIO=4&transport=polling&sid={sid} '
                  'HTTP/1.1\r\nHost: x\r\n\r\n'.encode())
-    time.sleep(0.2)
+    wait_until(lambda: owner.parked(sid), what='the GET parked')
     sock.close()
+    return ends
 
 
 def in_thread(fn: Callable[[], Any]) -> Callable[[float], Any]:

@@ -13,10 +13,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from typing import Iterator
 
 import pytest
+
+from support.waiting import wait_until
 
 REDIS_SERVER = shutil.which('redis-server') or '/usr/bin/redis-server'
 
@@ -59,15 +60,16 @@ class RedisProcess:
              '--save', '', '--appendonly', 'no', '--dir', self.dir,
              '--daemonize', 'no', '--logfile', '', *self.args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=self.dir)
-        deadline = time.monotonic() + timeout
-        while not ping(self.port):
+        def answering() -> bool:
             if self.proc.poll() is not None:
                 output = self.proc.stdout.read().decode(errors='replace')
                 raise RuntimeError(f'redis-server exited: {output[-2000:]}')
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError('redis-server did not answer PING')
-            time.sleep(0.02)
+            return ping(self.port)
+        try:
+            wait_until(answering, timeout, what='redis-server answering PING')
+        except AssertionError:
+            self.stop()
+            raise RuntimeError('redis-server did not answer PING') from None
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 5 s)."""

@@ -4,17 +4,12 @@ unread, and ``None`` means no limit there too, as in one process."""
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 
-from clusterkit import Node, in_thread, messages, wait_for
+from clusterkit import Node, in_thread, messages
 from redisproc import redis_proc, redis_url  # noqa: F401  (fixtures)
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), 'e2e'))
-import wsclient  # noqa: E402
+from support import wsclient
+from support.waiting import wait_until
 
 # Messages of a megabyte each: far more than the kernel's socket buffers
 # of both ends take, and than the limit tested.
@@ -32,14 +27,14 @@ def test_a_websocket_held_for_another_process_keeps_max_buffered_bytes(
         # what A's engine sends.
         sid, _ = raw_client(a.port).handshake()
         parked = in_thread(lambda: raw_client(a.port).get(sid))
-        wait_for(lambda: a.server.pending_sessions() == 1, what='session')
+        wait_until(lambda: a.parked(sid), what='the GET parked on A')
         ws = wsclient.connect(b.port, f'EIO=4&transport=websocket&sid={sid}')
         ws.send('2probe')
         assert wsclient.receive(ws) == '3probe'
         assert parked() == (200, b'6')
         ws.send('5')
-        wait_for(lambda: a.server.transport(sid) == 'websocket',
-                 what='upgrade')
+        wait_until(lambda: a.server.transport(sid) == 'websocket',
+                   what='upgrade')
         # The client reads nothing while A sends.
         sent = [a.server.send(sid, f'{i:02d}' + 'x' * SIZE)
                 for i in range(COUNT)]
@@ -66,7 +61,8 @@ def test_a_websocket_held_for_another_process_keeps_max_buffered_bytes(
             # session closed: A's later sends found it gone).
             assert len(got) < COUNT
             assert not all(sent)
-            wait_for(lambda: a.seen('disconnect', sid), what='disconnect')
+            wait_until(lambda: a.seen('disconnect', sid),
+                       what='disconnect')
         ws.close()
     finally:
         a.stop()

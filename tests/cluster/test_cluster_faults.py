@@ -15,13 +15,15 @@ import redis
 
 from engineio_sync.cluster import ClusterOptions, Emitter
 
-from clusterkit import Node, in_thread, messages, vanishing_get, wait_for
+from clusterkit import Node, messages, vanishing_get
 from redisproc import redis_proc, redis_url  # noqa: F401  (fixtures)
+from support import wsclient
+from support.httpclient import BackgroundGet
+from support.tcpstate import queues
+from support.waiting import wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'e2e'))
-import wsclient  # noqa: E402
 
 
 @pytest.fixture
@@ -48,12 +50,13 @@ def test_a_killed_owner_ends_its_sessions_elsewhere_within_seconds(
     owner.wait_event(ev='message', sid=sid, data='hi')
     status, body = b.get(sid)
     assert status == 200 and messages(body) == ['hi'], body
-    parked = in_thread(lambda: b.get(sid, timeout=30))
-    time.sleep(0.2)
+    parked = BackgroundGet(node_b.port, f'EIO=4&transport=polling&sid={sid}',
+                           timeout=30)
+    parked.wait_taken()
     owner.proc.send_signal(signal.SIGKILL)
     owner.proc.wait(5)
     killed_at = time.monotonic()
-    status, body = parked(15)
+    status, body = parked.result(15)
     assert status == 400 and b'"code":1' in body, body
     # Within the liveness TTL (3 s) and the waiter's check (1 s).
     assert time.monotonic() - killed_at < 6
@@ -82,9 +85,9 @@ def test_the_owner_keeps_its_liveness_key_alive(node_b, raw_client, store):
         seen.append(store.pttl(key))
         return seen[-1] < 2800
 
-    wait_for(gone_down, timeout=4, what='time passing')
-    wait_for(lambda: store.pttl(key) > seen[-1], timeout=4,
-             what='liveness renewal')
+    wait_until(gone_down, timeout=4, what='time passing')
+    wait_until(lambda: store.pttl(key) > seen[-1], timeout=4,
+               what='liveness renewal')
     assert 0 < store.ttl(f'engineio:sid:{sid}') <= 60
 
 
@@ -112,7 +115,7 @@ def test_a_plain_process_sends_and_disconnects(redis_url, node_b,
         assert emitter.disconnect(sid) is True
     finally:
         emitter.close()
-    wait_for(lambda: node_b.seen('disconnect', sid), what='disconnect')
+    wait_until(lambda: node_b.seen('disconnect', sid), what='disconnect')
     assert node_b.seen('disconnect', sid) == [('server disconnect',)]
 
 
@@ -157,8 +160,8 @@ def test_redis_restarted_empty_mid_run_service_resumes(redis_proc,
         assert b.post(sid, '4during')[0] == 400
         redis_proc.start()  # empty: no directory, no liveness keys
         # The owner enters its session again once it sees Redis back.
-        wait_for(lambda: b.post(sid, '4echo:after') == (200, b'ok'),
-                 timeout=10, what='the session reachable from B again')
+        wait_until(lambda: b.post(sid, '4echo:after') == (200, b'ok'),
+                   timeout=10, what='the session reachable from B again')
         assert a_node.seen('message', sid)[0] == ('before',)
         assert a_node.seen('message', sid)[-1] == ('echo:after',)
         assert ('during',) not in a_node.seen('message', sid)
@@ -178,9 +181,9 @@ def test_a_client_that_stops_polling_is_disconnected_once_on_its_owner(
         a = raw_client(nodes[0].port)
         sid, _ = a.handshake()
         # A GET parks on B, then the client goes away for good.
-        vanishing_get(nodes[1].port, sid)
-        wait_for(lambda: nodes[0].seen('disconnect', sid), timeout=6,
-                 what='disconnect')
+        vanishing_get(nodes[1].port, sid, nodes[0])
+        wait_until(lambda: nodes[0].seen('disconnect', sid), timeout=6,
+                   what='disconnect')
         time.sleep(0.5)  # nothing more may come
         assert nodes[0].seen('disconnect', sid) == [('ping timeout',)]
         assert nodes[1].seen('disconnect') == nodes[2].seen('disconnect') \
@@ -217,7 +220,7 @@ def test_green_drivers_in_monkey_patched_processes(driver, redis_url,
     ws.send('4echo:over the upgrade')
     assert wsclient.receive(ws) == '4over the upgrade'
     ws.close()
-    wait_for(lambda: node_b.seen('disconnect', sid), what='disconnect')
+    wait_until(lambda: node_b.seen('disconnect', sid), what='disconnect')
     assert node_b.seen('disconnect', sid) == [('transport close',)]
 
 
@@ -244,11 +247,16 @@ def test_a_get_elsewhere_whose_client_left_takes_nothing(redis_url,
     try:
         a, c = raw_client(made[0].port), raw_client(made[2].port)
         sid, _ = a.handshake()
-        vanishing_get(made[1].port, sid)
+        at_b, client_end = vanishing_get(made[1].port, sid, made[0])
         # B notices within a second and tells the owner; the message sent
         # then stays queued for the client's next GET instead of going to
-        # the GET nobody reads.
-        time.sleep(1.5)
+        # the GET nobody reads. B closes its end once it has told.
+        wait_until(lambda: queues(at_b, client_end) is None,
+                   what='B giving the GET up')
+        owner = made[0].server.cluster
+        inbox = owner.store.inbox_key(owner.process_id)
+        wait_until(lambda: owner.client.llen(inbox) == 0,
+                   what='the owner taking what B told')
         assert made[0].server.send(sid, 'kept')
         status, body = c.get(sid, timeout=5)
         assert status == 200 and messages(body) == ['kept'], body

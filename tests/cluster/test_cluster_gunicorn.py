@@ -19,8 +19,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, 'tests', 'deploy'))
 
-from deploykit import (AppProcess, ParkedGet, free_port,  # noqa: E402
-                       gunicorn25_python, open_polling, wait_until)
+from deploykit import (AppProcess, free_port,  # noqa: E402
+                       gunicorn25_python, wait_until)
+from support.eio import open_polling  # noqa: E402
+from support.httpclient import BackgroundGet  # noqa: E402
 from clusterkit import run_clients  # noqa: E402
 from handoverlog import handover_counts  # noqa: E402
 from nodeclient import node_available  # noqa: E402
@@ -153,18 +155,18 @@ def test_sigterm_with_parked_gets_on_other_workers_is_graceful(
     exits by itself well within graceful_timeout (10 s)."""
     port = gunicorn_cluster.port
     sids = [open_polling(port) for _ in range(20)]
-    parked = [ParkedGet(port, sid) for sid in sids]
-    time.sleep(0.5)  # let them park
+    parked = [BackgroundGet(port, f'EIO=4&transport=polling&sid={sid}')
+              for sid in sids]
+    for get in parked:
+        get.wait_taken()
     stopped_at = time.monotonic()
     gunicorn_cluster.signal(signal.SIGTERM)
     assert gunicorn_cluster.wait_exit(15) == 0, gunicorn_cluster.output()
     assert time.monotonic() - stopped_at < 10
     for get in parked:
-        get.join(5)
-        assert get.error is None, get.error
-        status, body = get.result
+        status, body = get.result(5)
         # The close packet from the owner, or 400 once it is gone.
-        assert (status, body) == (200, b'1') or status == 400, get.result
+        assert (status, body) == (200, b'1') or status == 400, body
 
 
 SIO_SCRIPT = os.path.join(HERE, 'node', 'sio_numbered.js')

@@ -24,13 +24,12 @@ import redis
 
 from engineio_sync.cluster import ClusterOptions
 
-from clusterkit import Node, in_thread, messages, wait_for
+from clusterkit import Node, in_thread, messages
 from redisproc import redis_proc, redis_url  # noqa: F401  (fixtures)
+from support import wsclient
+from support.eio import receive_skipping_pings
+from support.waiting import wait_until
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), 'deploy'))
-from deploykit import receive_skipping_pings  # noqa: E402
-import wsclient  # noqa: E402  (tests/e2e, put on sys.path by deploykit)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -113,7 +112,7 @@ def test_the_session_moves_to_its_websockets_process(nodes, raw_client,
     for node in nodes.values():
         assert node.seen('connect') == node.seen('message') == []
     parked = in_thread(lambda: raw_client(a.port).get(sid))
-    time.sleep(0.2)
+    wait_until(lambda: a.parked(sid), what='the GET parked on A')
     ws = wsclient.connect(c.port, f'EIO=4&transport=websocket&sid={sid}')
     # The old owner ended its parked GET; the client polls again there.
     assert parked() == (200, b'6')
@@ -148,20 +147,20 @@ def test_the_session_moves_to_its_websockets_process(nodes, raw_client,
     status, body = raw_client(a.port).get(sid)
     assert status == 200 and messages(body) == ['1', '2', '3'], body
     upgrade(ws)
-    wait_for(lambda: c.server.transport(sid) == 'websocket',
-             what='upgrade')
+    wait_until(lambda: c.server.transport(sid) == 'websocket',
+               what='upgrade')
     # The echo over the WebSocket touches Redis no more.
     echo_round_trips(ws, 3)
     before = carried(store)
     echo_round_trips(ws, 50)
     assert carried(store) - before == 0
     ws.close()
-    wait_for(lambda: c.seen('disconnect', sid), what='disconnect')
-    time.sleep(0.3)
+    wait_until(lambda: c.seen('disconnect', sid), what='disconnect')
+    time.sleep(0.3)                     # nothing more may come
     assert c.seen('disconnect', sid) == [('transport close',)]
     for name in 'AB':
         assert nodes[name].seen('disconnect') == []
-    wait_for(lambda: owner(store, sid) is None, what='entry removed')
+    wait_until(lambda: owner(store, sid) is None, what='entry removed')
 
 
 def test_an_upgrade_after_the_window_stays_proxied(redis_url, raw_client,
@@ -170,12 +169,12 @@ def test_an_upgrade_after_the_window_stays_proxied(redis_url, raw_client,
         a, c = made['A'], made['C']
         sid, _ = handshake(raw_client(a.port))
         assert a.seen('connect', sid) == []
-        wait_for(lambda: a.seen('connect', sid), what='connect on A')
+        wait_until(lambda: a.seen('connect', sid), what='connect on A')
         ws = wsclient.connect(c.port,
                               f'EIO=4&transport=websocket&sid={sid}')
         upgrade(ws)
-        wait_for(lambda: a.server.transport(sid) == 'websocket',
-                 what='upgrade')
+        wait_until(lambda: a.server.transport(sid) == 'websocket',
+                   what='upgrade')
         assert owner(store, sid) == a.server.cluster.process_id
         echo_round_trips(ws, 3)
         before = carried(store)
@@ -185,7 +184,7 @@ def test_an_upgrade_after_the_window_stays_proxied(redis_url, raw_client,
         assert a.seen('message', sid)[-1] == ('echo:19',)
         assert c.seen('connect') == c.seen('message') == []
         ws.close()
-        wait_for(lambda: a.seen('disconnect', sid), what='disconnect')
+        wait_until(lambda: a.seen('disconnect', sid), what='disconnect')
 
 
 def test_handover_zero_connects_at_the_handshake(redis_url, raw_client,
@@ -227,7 +226,7 @@ def test_a_refusing_connect_on_the_new_owner_closes_the_session(
     c.admit = lambda sid, environ: False
     sid, _ = handshake(raw_client(a.port))
     parked = in_thread(lambda: raw_client(a.port).get(sid))
-    time.sleep(0.2)
+    wait_until(lambda: a.parked(sid), what='the GET parked on A')
     ws = wsclient.RawWebSocket(c.port,
                                f'EIO=4&transport=websocket&sid={sid}')
     assert parked() == (200, b'6')
@@ -240,7 +239,7 @@ def test_a_refusing_connect_on_the_new_owner_closes_the_session(
     assert c.seen('connect', sid) == [()]
     for node in nodes.values():
         assert node.seen('disconnect') == []
-    wait_for(lambda: owner(store, sid) is None, what='entry removed')
+    wait_until(lambda: owner(store, sid) is None, what='entry removed')
 
 
 def test_a_refusing_connect_after_the_window_closes_the_session(
@@ -262,27 +261,39 @@ def test_a_post_on_its_way_to_the_old_owner_reaches_the_new_one(
     which answers B, and the packets come after the held ones."""
     a, b, c = (nodes[name] for name in 'ABC')
     handover = a.server.cluster.handover
-    release = threading.Event()
+    asked, release, forwarded = (threading.Event() for _ in range(3))
     give = handover.give
 
     def give_later(engine, request):
         # Hold the move until B's POST is queued behind it.
-        release.wait(5)
+        asked.set()
+        release.wait(10)
         give(engine, request)
 
     handover.give = give_later
+    store_of_b = b.server.cluster.store
+    forward = store_of_b.forward
+
+    def forward_and_tell(*args, **kwargs):
+        try:
+            return forward(*args, **kwargs)
+        finally:
+            forwarded.set()
+
     sid, _ = handshake(raw_client(a.port))
     assert raw_client(b.port).post(sid, '4echo:held') == (200, b'ok')
     ws = in_thread(lambda: wsclient.connect(
         c.port, f'EIO=4&transport=websocket&sid={sid}'))
-    time.sleep(0.3)
+    assert asked.wait(10), 'C never asked A for the session'
+    # From here on, what B forwards is the late POST.
+    store_of_b.forward = forward_and_tell
     late = in_thread(lambda: raw_client(b.port).post(sid, '4echo:late'))
-    time.sleep(0.3)
+    assert forwarded.wait(10), 'B never forwarded the POST'
     release.set()
     assert late() == (200, b'ok')
     ws = ws()
     assert owner(store, sid) == c.server.cluster.process_id
-    wait_for(lambda: len(c.seen('message', sid)) == 2, what='messages')
+    wait_until(lambda: len(c.seen('message', sid)) == 2, what='messages')
     assert c.seen('message', sid) == [('echo:held',), ('echo:late',)]
     assert a.seen('message') == []
     upgrade(ws)
@@ -305,7 +316,7 @@ def test_a_post_begun_on_the_old_owner_reaches_the_new_one(
         sock.sendall(f'POST /engine.io/?EIO=4&transport=polling&sid={sid} '
                      f'HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}'
                      '\r\n\r\n'.encode() + body[:3])
-        time.sleep(0.2)
+        wait_until(lambda: a.posting(sid), what='the POST begun on A')
         ws = wsclient.connect(c.port,
                               f'EIO=4&transport=websocket&sid={sid}')
         assert owner(store, sid) == c.server.cluster.process_id
@@ -332,7 +343,8 @@ def test_a_moved_session_keeps_its_heartbeat(redis_url, raw_client):
         a, c = made['A'], made['C']
         assert a.server.cluster.handover.window == 3.0
         sid, _ = handshake(raw_client(a.port))
-        time.sleep(1.2)
+        # A queues its first ping after a second; no GET takes it.
+        wait_until(lambda: a.engine(sid).session.buffer, what='a ping queued')
         ws = wsclient.connect(c.port,
                               f'EIO=4&transport=websocket&sid={sid}')
         upgrade(ws)
@@ -346,7 +358,7 @@ def test_a_moved_session_keeps_its_heartbeat(redis_url, raw_client):
         assert answered >= 3
         assert c.seen('disconnect') == []
         ws.close()
-        wait_for(lambda: c.seen('disconnect', sid), what='disconnect')
+        wait_until(lambda: c.seen('disconnect', sid), what='disconnect')
 
 
 def test_the_option_is_checked():
@@ -380,7 +392,7 @@ def test_metrics_count_a_moved_session_once_on_its_final_owner(
     assert value('engineio_sessions_open', transport='websocket') == 1
     assert value('engineio_sessions_open', transport='polling') == 0
     ws.close()
-    wait_for(lambda: c.seen('disconnect', sid), what='disconnect')
+    wait_until(lambda: c.seen('disconnect', sid), what='disconnect')
     assert value('engineio_closes_total', transport='websocket',
                  reason='transport close') == 1
     assert value('engineio_sessions_open', transport='websocket') == 0
@@ -434,8 +446,8 @@ def test_a_real_client_polling_one_process_upgrades_on_another(
                       'got': [str(i) for i in range(20)], 'error': None}
     assert c.seen('connect', sid) == [()]
     assert c.seen('message', sid) == [(f'echo:{i}',) for i in range(20)]
-    wait_for(lambda: c.seen('disconnect', sid), what='disconnect')
-    time.sleep(0.2)
+    wait_until(lambda: c.seen('disconnect', sid), what='disconnect')
+    time.sleep(0.2)                     # nothing more may come
     [(reason,)] = c.seen('disconnect', sid)
     assert reason in ('client disconnect', 'transport close')
     for name in 'AB':

@@ -16,6 +16,7 @@ from engineio_sync.cluster import ClusterOptions
 
 from clusterkit import Node
 from redisproc import redis_proc, redis_url  # noqa: F401  (fixtures)
+from support.processes import ListeningProcess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -110,25 +111,19 @@ def test_listen_leaves_the_cluster_when_stopped(redis_url, raw_client):
     code = ('import sys, engineio_sync\n'
             'engineio_sync.listen(0, async_mode="threading", '
             'cluster=sys.argv[1], shutdown_timeout=0.5, '
-            'ready=lambda s: print("PORT", '
+            'ready=lambda s: print("LISTENING", '
             's.listening_port, flush=True))\n')
-    proc = subprocess.Popen([sys.executable, '-c', code, redis_url],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, 'PYTHONPATH': ROOT})
+    server = ListeningProcess([sys.executable, '-c', code, redis_url],
+                              env={**os.environ, 'PYTHONPATH': ROOT})
     client = redis.Redis.from_url(redis_url)
     try:
-        port = int(proc.stdout.readline().split()[1])
-        status, _, body = raw_client(port).request(
+        status, _, body = raw_client(server.port).request(
             'GET', 'EIO=4&transport=polling')
         assert status == 200, body
         assert client.keys('engineio:live:*')
-        proc.terminate()
-        assert proc.wait(15) == 0, proc.stderr.read()
+        server.proc.terminate()
+        assert server.proc.wait(15) == 0, server.output()
         assert client.keys('*') == []
     finally:
         client.close()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
-        proc.stdout.close()
-        proc.stderr.close()
+        server.stop()

@@ -9,8 +9,9 @@ import threading
 
 import pytest
 
-from clusterkit import Node, in_thread, nodes, wait_for  # noqa: F401
+from clusterkit import Node, in_thread, nodes  # noqa: F401
 from redisproc import redis_proc, redis_url  # noqa: F401  (fixtures)
+from support.waiting import wait_until
 
 BAD_REQUEST = (400, b'{"code":3,"message":"Bad request"}')
 
@@ -54,7 +55,7 @@ def test_overlapping_posts_are_refused_wherever_they_land(
     # process closes it on overlapping POSTs, and the late message was
     # never handled.
     assert slow(10) == (200, b'ok')
-    wait_for(lambda: owner.seen('disconnect', sid), what='disconnect')
+    wait_until(lambda: owner.seen('disconnect', sid), what='disconnect')
     assert owner.seen('disconnect', sid) == [('transport error',)]
     assert owner.seen('message', sid) == [('slow',)]
     assert raw_client(nodes['C'].port).post(sid, '4more')[0] == 400

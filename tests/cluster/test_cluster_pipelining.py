@@ -15,6 +15,7 @@ from redis.exceptions import RedisError, ResponseError
 from engineio_sync.cluster.pipelining import AutoPipeline
 from engineio_sync.drivers import get_driver
 from redisproc import redis_proc  # noqa: F401  (fixture)
+from support.waiting import wait_until
 
 
 def client_for(proc) -> redis.Redis:
@@ -131,14 +132,8 @@ def test_callers_get_an_error_while_redis_is_down_then_it_recovers(
     assert time.monotonic() - started < 10
     redis_proc.start()
     # The broken connection was dropped: the next batch connects again.
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            assert pipeline.execute('SET', 'k', '2') == b'OK'
-            break
-        except RedisError:
-            assert time.monotonic() < deadline, 'no recovery'
-            time.sleep(0.1)
+    wait_until(lambda: pipeline.execute('SET', 'k', '2') == b'OK',
+               what='recovery', interval=0.1, ignore=(RedisError,))
     assert pipeline.execute('GET', 'k') == b'2'
     client.close()
 

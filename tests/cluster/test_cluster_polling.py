@@ -13,9 +13,9 @@ import time
 import pytest
 import redis
 
-from clusterkit import (Node, in_thread, messages,  # noqa: F401
-                        nodes, wait_for)
+from clusterkit import Node, in_thread, messages, nodes  # noqa: F401
 from redisproc import redis_proc, redis_url  # noqa: F401  (fixtures)
+from support.waiting import wait_until
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_handshake_post_get_close_on_different_processes(nodes, raw_client,
     # Close on B: the owner runs disconnect once; the session is gone
     # everywhere and its directory entry with it.
     assert b.post(sid, '1') == (200, b'ok')
-    wait_for(lambda: nodes['A'].seen('disconnect', sid), what='disconnect')
+    wait_until(lambda: nodes['A'].seen('disconnect', sid), what='disconnect')
     assert nodes['A'].seen('disconnect', sid) == [('client disconnect',)]
     for client in (a, b, c):
         status, body = client.get(sid)
@@ -82,7 +82,8 @@ def test_parked_get_on_a_non_owner_wakes_for_sends_from_anywhere(
                               'from B'),
                              (emitter.send, 'from a job')):
             parked = in_thread(lambda: c.get(sid))
-            time.sleep(0.2)  # let the GET park on C (and on A)
+            # The GET on C is parked at its owner, A.
+            wait_until(lambda: nodes['A'].parked(sid), what='the GET parked')
             assert sender(sid, text) is True
             status, body = parked()
             assert status == 200 and messages(body) == [text], body
@@ -96,12 +97,12 @@ def test_a_second_get_is_refused_as_in_one_process(nodes, raw_client):
     a, b, c = (raw_client(nodes[n].port) for n in 'ABC')
     sid, _ = a.handshake()
     parked = in_thread(lambda: b.get(sid))
-    time.sleep(0.2)
+    wait_until(lambda: nodes['A'].parked(sid), what='the GET parked')
     status, body = c.get(sid)
     assert status == 400, body
     # The protocol ends a session whose client polls twice at once.
     assert parked()[0] == 200
-    wait_for(lambda: nodes['A'].seen('disconnect', sid), what='disconnect')
+    wait_until(lambda: nodes['A'].seen('disconnect', sid), what='disconnect')
 
 
 def test_no_key_is_left_once_sessions_end_and_processes_leave(
@@ -111,8 +112,8 @@ def test_no_key_is_left_once_sessions_end_and_processes_leave(
     for sid in sids:
         assert b.post(sid, '1') == (200, b'ok')
     for sid, owner in zip(sids, 'AAAB'):
-        wait_for(lambda o=owner, s=sid: nodes[o].seen('disconnect', s))
-    wait_for(lambda: not store.keys('engineio:sid:*'), what='no sessions')
+        wait_until(lambda o=owner, s=sid: nodes[o].seen('disconnect', s))
+    wait_until(lambda: not store.keys('engineio:sid:*'), what='no sessions')
     assert store.ttl(
         f"engineio:live:{nodes['A'].server.cluster.process_id}") > 0
     for node in nodes.values():
@@ -141,8 +142,8 @@ def test_redis_commands_per_request_are_few_and_none_for_the_owner(
             assert status == 200 and messages(body) == [str(i)], body
         elapsed = time.monotonic() - started
         # The report of the last answer written may still be on its way.
-        wait_for(lambda: commands(store).get('rpush', 0)
-                 - before.get('rpush', 0) >= pushes, what='last report')
+        wait_until(lambda: commands(store).get('rpush', 0)
+                   - before.get('rpush', 0) >= pushes, what='last report')
         after = commands(store)
         return {name: after[name] - before.get(name, 0) for name in after
                 if after[name] != before.get(name, 0) and name != 'info'
@@ -229,7 +230,7 @@ def test_broadcast_reaches_every_session_of_every_process_once(
 
 def test_a_get_elsewhere_reports_its_answer_written_or_not(nodes,
                                                           raw_client):
-    from conftest import reset_get
+    from support.httpclient import reset_get
     a, c = raw_client(nodes['A'].port), raw_client(nodes['C'].port)
     sid, _ = a.handshake()
     written = []
@@ -239,7 +240,7 @@ def test_a_get_elsewhere_reports_its_answer_written_or_not(nodes,
     assert socket.send('small', callback=lambda: written.append('small'))
     status, body = c.get(sid)
     assert status == 200 and messages(body) == ['small'], body
-    wait_for(lambda: written == ['small'], what='the send callback')
+    wait_until(lambda: written == ['small'], what='the send callback')
     # An answer the other process could not write (6 MB, more than the
     # kernel buffers hold, its connection reset while it is written) goes
     # back to the front of the owner's queue: the next GET, anywhere,
@@ -258,4 +259,4 @@ def test_a_get_elsewhere_reports_its_answer_written_or_not(nodes,
         if len(received) >= len(big):
             break
     assert received == big
-    wait_for(lambda: written == ['small', 'big'], what='the send callback')
+    wait_until(lambda: written == ['small', 'big'], what='the send callback')

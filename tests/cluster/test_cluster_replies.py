@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import logging
 import signal
-import time
 
 import pytest
 import redis
 
 from engineio_sync.cluster import ClusterOptions
 
-from clusterkit import Node, in_thread, messages, wait_for
+from clusterkit import Node, in_thread, messages
 from redisproc import redis_proc, redis_url  # noqa: F401  (fixtures)
+from support.waiting import wait_until
 from test_cluster_websocket import receive_skipping_pings, upgrade
 
 LIMIT = 20
@@ -40,15 +40,6 @@ def others(store, nodes: dict[str, Node]) -> set[str]:
         node.server.cluster.process_id for node in nodes.values()}
 
 
-def scripts_run(store) -> int:
-    """Script calls Redis ran without error (the forwarding of requests:
-    nothing else in the test runs one)."""
-    stats = store.info('commandstats')
-    return sum(stats.get(f'cmdstat_{name}', {}).get('calls', 0)
-               - stats.get(f'cmdstat_{name}', {}).get('failed_calls', 0)
-               for name in ('evalsha', 'eval'))
-
-
 def test_a_stopped_holder_cannot_grow_its_reply_list(
         owner_and_helper, raw_client, start_server, redis_url, caplog):
     nodes = owner_and_helper
@@ -57,8 +48,8 @@ def test_a_stopped_holder_cannot_grow_its_reply_list(
     sid, ws = upgrade(nodes, raw_client, port=holder.port)
     store = redis.Redis.from_url(redis_url)
     try:
-        wait_for(lambda: owner.server.transport(sid) == 'websocket',
-                 what='upgraded')
+        wait_until(lambda: owner.server.transport(sid) == 'websocket',
+                   what='upgraded')
         assert owner.server.send(sid, 'before')
         assert receive_skipping_pings(ws) == '4before'
         (holder_id,) = others(store, nodes)
@@ -73,7 +64,7 @@ def test_a_stopped_holder_cannot_grow_its_reply_list(
                 if not owner.server.send(sid, f'm{i}'):
                     break
                 sent += 1
-            wait_for(lambda: owner.seen('disconnect', sid), what='close')
+            wait_until(lambda: owner.seen('disconnect', sid), what='close')
             length = store.llen(wake)
             for i in range(50):  # the session is over: nothing more goes in
                 owner.server.send(sid, f'late{i}')
@@ -114,10 +105,9 @@ def test_an_answer_that_finds_the_reply_list_full_waits_for_the_next_get(
     # A GET on the holder, parked at the owner.
     in_thread(lambda: raw_client(holder.port).get(sid, timeout=60))
     store = redis.Redis.from_url(redis_url)
-    holder_id = wait_for(lambda: others(store, owner_and_helper),
-                         what='the holder in the cluster').pop()
-    wait_for(lambda: scripts_run(store) >= 1, what='the GET forwarded')
-    time.sleep(0.2)  # the owner takes it
+    holder_id = wait_until(lambda: others(store, owner_and_helper),
+                           what='the holder in the cluster').pop()
+    wait_until(lambda: owner.parked(sid), what='the GET parked at the owner')
     holder.proc.send_signal(signal.SIGSTOP)
     try:
         wake = f'engineio:wake:{holder_id}'
@@ -131,7 +121,7 @@ def test_an_answer_that_finds_the_reply_list_full_waits_for_the_next_get(
         assert owner.server.send(sid, 'kept')
         # The owner's answer to the parked GET does not fit: the message
         # goes back to the session's queue, and the next GET takes it.
-        wait_for(lambda: any('reply list' in r.getMessage()
+        wait_until(lambda: any('reply list' in r.getMessage()
                              for r in caplog.records), what='the warning')
         status, body = a.get(sid)
         assert status == 200 and messages(body) == ['kept'], body

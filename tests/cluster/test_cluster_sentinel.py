@@ -19,9 +19,10 @@ from engineio_sync.cluster import ClusterOptions, Emitter
 from engineio_sync.exceptions import ConfigError
 from engineio_sync.cluster.options import make_client, parse_sentinel_url
 
-from conftest import stop_process
-from clusterkit import Node, messages, wait_for
+from clusterkit import Node, messages
 from redisproc import REDIS_SERVER, RedisProcess, available, free_port, ping
+from support.processes import stop_process
+from support.waiting import wait_until
 
 SERVICE = 'mymaster'
 
@@ -45,7 +46,7 @@ class SentinelProcess:
                                      stderr=subprocess.DEVNULL, cwd=self.dir)
         self.client = redis.Redis(port=self.port, socket_timeout=2,
                                   decode_responses=True)
-        wait_for(lambda: ping(self.port), 10, 'sentinel answering')
+        wait_until(lambda: ping(self.port), 10, 'sentinel answering')
 
     def master_port(self) -> int | None:
         address = self.client.sentinel_get_master_addr_by_name(SERVICE)
@@ -76,12 +77,12 @@ def sentinel():
     watcher = None
     try:
         link = redis.Redis(port=replica.port, decode_responses=True)
-        wait_for(lambda: link.info('replication')['master_link_status']
-                 == 'up', 10, 'replica in sync')
+        wait_until(lambda: link.info('replication')['master_link_status']
+                   == 'up', 10, 'replica in sync')
         link.close()
         watcher = SentinelProcess(master.port)
-        wait_for(lambda: watcher.knows_replica(replica.port), 10,
-                 'sentinel knowing the replica')
+        wait_until(lambda: watcher.knows_replica(replica.port), 10,
+                   'sentinel knowing the replica')
         yield watcher, master, replica
     finally:
         if watcher is not None:
@@ -114,7 +115,7 @@ def handshake_until_served(client, deadline: float) -> str:
             return json.loads(body.decode().split('\x1e')[0][1:])['sid']
         assert status == 503, (status, body)
         refused += 1
-        time.sleep(0.2)
+        time.sleep(0.2)                 # paces the retries of a failover
     raise AssertionError(f'no handshake served ({refused} times 503)')
 
 
@@ -142,8 +143,8 @@ def test_two_servers_through_sentinel_survive_a_failover(sentinel,
         # The master crashes; the sentinel promotes the replica.
         master.proc.kill()
         master.proc.wait(5)
-        wait_for(lambda: watcher.master_port() == replica.port, 10,
-                 'the replica promoted')
+        wait_until(lambda: watcher.master_port() == replica.port, 10,
+                   'the replica promoted')
         promoted = redis.Redis(port=replica.port)
         # The old session may end (its requests 400) or go on; either way
         # nothing hangs.
@@ -162,7 +163,7 @@ def test_two_servers_through_sentinel_survive_a_failover(sentinel,
                 break
             failed.append(got)
             assert time.monotonic() < deadline, failed
-            time.sleep(0.2)
+            time.sleep(0.2)             # paces the retries of a failover
         assert len(failed) < 10, failed
         assert nodes['B'].seen('message', fresh) == [('echo:after',)]
         assert promoted.hget(f'engineio:sid:{fresh}', 'o').decode() == \

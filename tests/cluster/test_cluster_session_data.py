@@ -9,8 +9,9 @@ import pytest
 
 from engineio_sync.cluster import SessionElsewhere
 
-from clusterkit import Node, messages, wait_for
+from clusterkit import Node, messages
 from redisproc import redis_proc, redis_url  # noqa: F401  (fixtures)
+from support.waiting import wait_until
 
 
 def serve_session_data(node: Node) -> None:
@@ -96,9 +97,9 @@ def test_another_process_gets_a_clear_key_error_naming_the_owner(
         server_b.get_session('nosuchsession')
     assert not isinstance(caught.value, SessionElsewhere)
     assert a.post(sid, '1') == (200, b'ok')
-    wait_for(lambda: sid not in nodes['A'].server.clients, what='closed')
-    wait_for(lambda: not isinstance(_error(server_b, sid), SessionElsewhere),
-             what='the directory entry gone')
+    wait_until(lambda: sid not in nodes['A'].server.clients, what='closed')
+    wait_until(lambda: not isinstance(_error(server_b, sid), SessionElsewhere),
+               what='the directory entry gone')
     assert isinstance(_error(server_b, sid), KeyError)
 
 

@@ -5,22 +5,18 @@ the owner's engine writes on it through Redis."""
 
 from __future__ import annotations
 
-import os
 import signal
-import sys
 import time
 
 import pytest
 
 from engineio_sync.cluster import Emitter
 
-from clusterkit import Node, in_thread, wait_for
+from clusterkit import Node, in_thread
 from redisproc import redis_proc, redis_url  # noqa: F401  (fixtures)
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))), 'deploy'))
-from deploykit import receive_skipping_pings  # noqa: E402
-import wsclient  # noqa: E402  (tests/e2e, put on sys.path by deploykit)
+from support import wsclient
+from support.eio import receive_skipping_pings
+from support.waiting import wait_until
 
 
 @pytest.fixture
@@ -40,7 +36,7 @@ def upgrade(nodes, raw_client, port: int | None = None):
     a, c = raw_client(nodes['A'].port), raw_client(nodes['C'].port)
     sid, _ = a.handshake()
     parked = in_thread(lambda: c.get(sid))
-    time.sleep(0.1)
+    wait_until(lambda: nodes['A'].parked(sid), what='the GET parked at A')
     ws = wsclient.connect(port or nodes['D'].port,
                           f'EIO=4&transport=websocket&sid={sid}')
     ws.send('2probe')
@@ -88,7 +84,7 @@ def test_upgrade_on_a_non_owner_then_messages_both_ways(nodes, raw_client,
     assert nodes['A'].seen('disconnect', sid) == []
     # The client closes: disconnect runs once, on the owner.
     ws.close()
-    wait_for(lambda: nodes['A'].seen('disconnect', sid), what='disconnect')
+    wait_until(lambda: nodes['A'].seen('disconnect', sid), what='disconnect')
     assert nodes['A'].seen('disconnect', sid) == [('transport close',)]
 
 
@@ -99,7 +95,7 @@ def test_server_side_close_reaches_a_websocket_on_a_non_owner(nodes,
     nodes['B'].server.disconnect(sid)
     rest = wsclient.receive_until_closed(ws)
     assert [m for m in rest if m != '2'] == ['4last words', '1']
-    wait_for(lambda: nodes['A'].seen('disconnect', sid), what='disconnect')
+    wait_until(lambda: nodes['A'].seen('disconnect', sid), what='disconnect')
     assert nodes['A'].seen('disconnect', sid) == [('server disconnect',)]
 
 
@@ -119,8 +115,8 @@ def test_a_client_that_stops_answering_pings_times_out_once(nodes,
                                                            raw_client):
     sid, ws = upgrade(nodes, raw_client)
     # Ignore pings: the owner closes at ping_interval + ping_timeout.
-    wait_for(lambda: nodes['A'].seen('disconnect', sid), timeout=8,
-             what='ping timeout')
+    wait_until(lambda: nodes['A'].seen('disconnect', sid), timeout=8,
+               what='ping timeout')
     assert nodes['A'].seen('disconnect', sid) == [('ping timeout',)]
     ws.sock.close()
 
@@ -135,6 +131,6 @@ def test_a_killed_holder_ends_the_session_by_heartbeat(
     holder.proc.wait(5)
     ws.sock.close()
     # The owner hears nothing more: its heartbeat ends the session.
-    wait_for(lambda: nodes['A'].seen('disconnect', sid), timeout=8,
-             what='disconnect')
+    wait_until(lambda: nodes['A'].seen('disconnect', sid), timeout=8,
+               what='disconnect')
     assert nodes['A'].seen('disconnect', sid) == [('ping timeout',)]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import struct
 import zlib
 
 import pytest
@@ -16,38 +14,7 @@ from engineio_sync.core.wsframes import (BINARY, CLOSE, PING, PONG, TEXT,
                                          encode_close, encode_pong,
                                          encode_text, negotiate_deflate)
 
-
-def client_frame(payload: bytes, opcode: int = TEXT, fin: bool = True,
-                 rsv1: bool = False, masked: bool = True) -> bytes:
-    """A frame as a browser would send it (masked)."""
-    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
-    n = len(payload)
-    if n < 126:
-        head = bytes((first, (0x80 if masked else 0) | n))
-    elif n < 65536:
-        head = bytes((first, (0x80 if masked else 0) | 126)) + \
-            struct.pack('!H', n)
-    else:
-        head = bytes((first, (0x80 if masked else 0) | 127)) + \
-            struct.pack('!Q', n)
-    if not masked:
-        return head + payload
-    mask = os.urandom(4)
-    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return head + mask + body
-
-
-def parse_server_frame(data: bytes) -> tuple[int, int, bytes]:
-    """(first byte, opcode, payload) of one unmasked server frame."""
-    first, second = data[0], data[1]
-    assert not second & 0x80, 'server frames are not masked'
-    n, offset = second & 0x7F, 2
-    if n == 126:
-        n, offset = struct.unpack('!H', data[2:4])[0], 4
-    elif n == 127:
-        n, offset = struct.unpack('!Q', data[2:10])[0], 10
-    assert len(data) == offset + n
-    return first, first & 0x0F, data[offset:]
+from support.frames import client_frame, parse_server_frame
 
 
 def test_accept_token_matches_rfc6455_example():

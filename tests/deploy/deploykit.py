@@ -7,7 +7,7 @@ conftest.py in this folder, so it cannot clash with tests/conftest.py).
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 import shutil
 import signal
@@ -15,12 +15,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import urllib.request
 from typing import Any, Callable
 
 import pytest
+
+from support import waiting
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
@@ -29,9 +29,6 @@ EXAMPLES = os.path.join(REPO, 'examples')
 ARTIFACTS = os.path.join(REPO, 'test-artifacts')
 CLIENT_JS = os.path.join(REPO, 'node_modules', 'engine.io-client', 'dist',
                          'engine.io.min.js')
-for _path in (TESTS, os.path.join(TESTS, 'e2e')):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
 CHROMIUM = os.environ.get('CHROMIUM', '/usr/bin/chromium')
 CHROMEDRIVER = os.environ.get('CHROMEDRIVER', '/usr/bin/chromedriver')
@@ -49,23 +46,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0,
-               interval: float = 0.05, what: str = 'condition') -> Any:
-    """Poll ``predicate`` until it returns a true value (bounded)."""
-    deadline = time.monotonic() + timeout
-    last_exc = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception as exc:  # noqa: BLE001 - report the last one
-            last_exc = exc
-        if time.monotonic() >= deadline:
-            raise AssertionError(f'{what} not reached within {timeout}s'
-                                 + (f' (last error: {last_exc!r})'
-                                    if last_exc else ''))
-        time.sleep(interval)
+#: Deployment checks ask servers that may still be booting or restarting:
+#: any error means "not yet" (the last one is named if time runs out).
+wait_until = functools.partial(waiting.wait_until, interval=0.05,
+                               ignore=(Exception,))
 
 
 def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
@@ -458,56 +442,3 @@ def run_chat_scenario(driver: Any, base_url: str, label: str) -> None:
                 page.close()
             except Exception:  # noqa: BLE001 - the browser may be gone
                 pass
-
-
-# -- raw Engine.IO clients -------------------------------------------------------
-
-class ParkedGet(threading.Thread):
-    """A long-poll GET running in the background."""
-
-    def __init__(self, port: int, sid: str, timeout: float = 20.0) -> None:
-        super().__init__(daemon=True)
-        self.port, self.sid, self.timeout = port, sid, timeout
-        self.result: tuple[int, bytes] | None = None
-        self.error: BaseException | None = None
-        self.start()
-
-    def run(self) -> None:
-        from conftest import RawClient
-        try:
-            self.result = RawClient(self.port).get(self.sid, self.timeout)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            self.error = exc
-
-
-def open_polling(port: int) -> str:
-    from conftest import RawClient
-    sid, _ = RawClient(port).handshake()
-    return sid
-
-
-def open_websocket(port: int, path: str = '/engine.io/') -> tuple[Any, str]:
-    import wsclient
-    ws = wsclient.connect(port, 'EIO=4&transport=websocket')
-    first = wsclient.receive(ws)
-    assert first[0] == '0', first
-    return ws, json.loads(first[1:])['sid']
-
-
-def upgrade_to_websocket(port: int, sid: str) -> Any:
-    import wsclient
-    ws = wsclient.connect(port, f'EIO=4&transport=websocket&sid={sid}')
-    ws.send('2probe')
-    assert wsclient.receive(ws) == '3probe'
-    ws.send('5')
-    return ws
-
-
-def receive_skipping_pings(ws: Any, timeout: float = 5.0) -> Any:
-    import wsclient
-    deadline = time.monotonic() + timeout
-    while True:
-        data = wsclient.receive(ws, max(0.1, deadline - time.monotonic()))
-        if data != '2':
-            return data
-        ws.send('3')

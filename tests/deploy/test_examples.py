@@ -10,10 +10,10 @@ import re
 import pytest
 
 from deploykit import (BYTES, CLIENT_JS, ChatPage, browser,  # noqa: F401
-                       deployments, http_get, open_polling, open_websocket,
-                       receive_skipping_pings, upgrade_to_websocket,
-                       wait_until)
-import wsclient  # noqa: E402  (tests/e2e, put on sys.path by deploykit)
+                       deployments, http_get, wait_until)
+from support.eio import (open_polling, open_websocket,
+                         receive_skipping_pings, upgrade_to_websocket)
+from support import wsclient
 from test_demo import assert_no_eventlet_banner
 
 # The examples run with PYTHONWARNINGS=ignore::DeprecationWarning (deploykit),

@@ -10,10 +10,11 @@ import time
 
 import pytest
 
-from deploykit import (BYTES, ParkedGet, deployments, http_get,  # noqa: F401
-                       open_polling, open_websocket, receive_skipping_pings,
-                       upgrade_to_websocket, wait_until)
-import wsclient  # noqa: E402  (tests/e2e, put on sys.path by deploykit)
+from deploykit import BYTES, deployments, http_get, wait_until  # noqa: F401
+from support.eio import (open_polling, open_websocket,
+                         receive_skipping_pings, upgrade_to_websocket)
+from support import wsclient
+from support.httpclient import BackgroundGet
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -100,12 +101,12 @@ def test_stop_closes_every_session(deployments, worker, signame):
     handlers run, and the workers and the master exit quickly."""
     app = deployments(f'gunicorn-{worker}')
     parked_sid = open_polling(app.port)
-    parked = ParkedGet(app.port, parked_sid)
+    parked = BackgroundGet(
+        app.port, f'EIO=4&transport=polling&sid={parked_sid}')
     direct, direct_sid = open_websocket(app.port)
     upgraded_sid = open_polling(app.port)
     upgraded = upgrade_to_websocket(app.port, upgraded_sid)
-    time.sleep(0.3)  # the GET is parked
-    assert parked.is_alive() and parked.result is None
+    parked.wait_taken()
 
     started = time.monotonic()
     app.signal(getattr(signal, signame))
@@ -121,10 +122,8 @@ def test_stop_closes_every_session(deployments, worker, signame):
         assert ws.close_payload[:2] == b'\x03\xe8', ws.close_payload
         ws.send_close(1000)
         assert ws.read_to_eof(timeout=5) == b''
-    parked.join(8)
-    assert parked.result is not None, parked.error
-    status, body = parked.result
-    assert status == 200 and body.split(b'\x1e')[-1] == b'1', parked.result
+    status, body = parked.result(8)
+    assert status == 200 and body.split(b'\x1e')[-1] == b'1', body
     code = app.wait_exit(10)
     elapsed = time.monotonic() - started
     assert code == 0, (code, app.output())

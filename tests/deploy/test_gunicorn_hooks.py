@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import signal
-import time
 
 import pytest
 
 import engineio_sync
 from engineio_sync import gunicorn as hooks
+
+from support.waiting import wait_until
 
 
 def make_server():
@@ -73,9 +74,7 @@ def test_hooks_shut_down_once_and_watch_alive():
         hooks.post_worker_init(worker)
         assert signal.getsignal(signal.SIGTERM) == worker.handle_exit
         worker.alive = False            # as max_requests does
-        deadline = time.monotonic() + 5
-        while not calls and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: calls, what='the shutdown')
         assert calls == ['shutdown']
         hooks.worker_int(worker)
         hooks.worker_exit(None, worker)

@@ -10,9 +10,8 @@ import signal
 
 import pytest
 
-import deploykit  # noqa: F401  (puts tests/ and tests/e2e on sys.path)
-import test_gevent_pywsgi as checks  # tests/e2e
 import test_process_life as life
+from support import closing as checks
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -18,7 +18,7 @@ import urllib.request
 import pytest
 
 from deploykit import EXAMPLES, AppProcess, free_port, wait_until
-import wsclient  # noqa: E402  (tests/e2e, put on sys.path by deploykit)
+from support import wsclient
 
 pytest.importorskip('prometheus_client')
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402

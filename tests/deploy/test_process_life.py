@@ -6,54 +6,33 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
-from deploykit import HERE, ParkedGet, open_polling, open_websocket, \
-    upgrade_to_websocket, wait_until
-import wsclient  # noqa: E402  (tests/e2e, put on sys.path by deploykit)
+from deploykit import HERE, wait_until
+from support import wsclient
+from support.eio import open_polling, open_websocket, upgrade_to_websocket
+from support.httpclient import BackgroundGet, RawClient
+from support.processes import ListeningProcess
 
 pytestmark = pytest.mark.timeout(90)
 
 APP = os.path.join(HERE, 'signal_app.py')
 
 
-class Proc:
-    def __init__(self, driver: str, level: str | None = None) -> None:
-        argv = [sys.executable, APP, driver] + ([level] if level else [])
-        self.proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, 'PYTHONWARNINGS': 'ignore'})
-        line = self.proc.stdout.readline()
-        if not line.startswith('LISTENING'):
-            self.proc.kill()
-            raise AssertionError('no LISTENING: ' + line +
-                                 self.proc.stderr.read())
-        self.port = int(line.split()[1])
-        self.lines: list[str] = []
-        self.err: list[str] = []
-        self._threads = [
-            threading.Thread(target=self._pump, args=(self.proc.stdout,
-                                                      self.lines),
-                             daemon=True),
-            threading.Thread(target=self._pump, args=(self.proc.stderr,
-                                                      self.err),
-                             daemon=True)]
-        for t in self._threads:
-            t.start()
+class Proc(ListeningProcess):
+    """signal_app.py on a setup (see its docstring), at a log level."""
 
-    @staticmethod
-    def _pump(stream, into):
-        for line in stream:
-            into.append(line)
+    def __init__(self, driver: str, level: str | None = None) -> None:
+        super().__init__(
+            [sys.executable, APP, driver] + ([level] if level else []),
+            env={**os.environ, 'PYTHONWARNINGS': 'ignore'})
 
     def events(self) -> list[dict]:
         out = []
-        for line in list(self.lines):
+        for line in list(self.out):
             try:
                 out.append(json.loads(line))
             except ValueError:
@@ -61,15 +40,11 @@ class Proc:
         return out
 
     def finish(self) -> None:
+        """Kill the process if it still runs; read the rest of its output."""
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
-        for t in self._threads:
-            t.join(2)
-
-    @property
-    def stderr(self) -> str:
-        return ''.join(self.err)
+        self.stop()
 
 
 @pytest.fixture
@@ -127,15 +102,15 @@ def test_signal_closes_sessions_gracefully(procs, driver, signame):
             # The case at stake: threading's main-thread check fails.
             assert not setup['threading_main'], setup
     parked_sid = open_polling(p.port)
-    parked = ParkedGet(p.port, parked_sid)
+    parked = BackgroundGet(
+        p.port, f'EIO=4&transport=polling&sid={parked_sid}')
     direct, direct_sid = open_websocket(p.port)
     upgraded_sid = open_polling(p.port)
     upgraded = upgrade_to_websocket(p.port, upgraded_sid)
     # A message queued but not yet collected goes out before the close.
     upgraded.send('4queued?')
     assert wsclient.receive(upgraded) == '4queued?'
-    time.sleep(0.3)
-    assert parked.is_alive()
+    parked.wait_taken()
 
     started = time.monotonic()
     p.proc.send_signal(getattr(signal, signame))
@@ -145,10 +120,8 @@ def test_signal_closes_sessions_gracefully(procs, driver, signame):
         assert ws.close_payload[:2] == b'\x03\xe8'
         ws.send_close(1000)
         assert ws.read_to_eof(timeout=5) == b'', 'bytes after close frame'
-    parked.join(8)
-    assert parked.result is not None, parked.error
-    status, body = parked.result
-    assert status == 200 and body.split(b'\x1e')[-1] == b'1', parked.result
+    status, body = parked.result(8)
+    assert status == 200 and body.split(b'\x1e')[-1] == b'1', body
     code = p.proc.wait(10)
     assert time.monotonic() - started < 10
     assert code == 0, (code, p.stderr)
@@ -185,7 +158,6 @@ def test_dead_client_does_not_hold_the_exit(procs):
 def test_debug_logging(procs, driver):
     """One INFO line per session open/upgrade/close, packets at DEBUG, and
     never a message's contents."""
-    from conftest import RawClient
     p = procs(driver, 'DEBUG')
     secret_text = 'SECRET-TEXT-7f3a9c'
     secret_bytes = b'SECRET-BYTES-\x01\x02'
@@ -209,7 +181,7 @@ def test_debug_logging(procs, driver):
                what='two disconnects')
     p.proc.send_signal(signal.SIGTERM)
     assert p.proc.wait(10) == 0
-    time.sleep(0.2)
+    p.finish()                          # all of its output read
     err = p.stderr
     lines = err.splitlines()
     info = [line for line in lines if line.startswith('INFO engineio_sync')]
@@ -247,7 +219,7 @@ def test_info_logging_has_no_packet_lines(procs):
                            for e in p.events()), 10, what='disconnect')
     p.proc.send_signal(signal.SIGTERM)
     assert p.proc.wait(10) == 0
-    time.sleep(0.2)
+    p.finish()                          # all of its output read
     lines = [line for line in p.stderr.splitlines()
              if 'engineio_sync' in line]
     assert not [line for line in lines if line.startswith('DEBUG')]

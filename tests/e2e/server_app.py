@@ -23,6 +23,14 @@ message; ``"log_errors": true`` prints ``connection_error`` events;
 ``"headers_hook": "X-Name"`` installs callable ``headers`` /
 ``initial_headers``; ``"cors_callable": ".example"`` makes the CORS origin
 a callable accepting origins ending with that text.
+
+A polling request carrying an ``X-Test-Watch: TAG`` header is watched
+until the engine has it: a GET until its session's GET is parked (the
+session's ``poll_waiting``), then the server prints ``{"ev": "parked",
+"tag": TAG, "sid": SID}``; a POST until the session has begun it
+(``post_active``): ``{"ev": "posting", ...}``. A request answered before
+that gets ``{"ev": "answered", ...}``. Tests wait for these events
+instead of sleeping.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import json
 import os
 import sys
 import threading
+from urllib.parse import parse_qs
 
 DRIVER = sys.argv[1]
 OPTIONS = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
@@ -240,13 +249,54 @@ def _plain_app(environ, start_response):
     return [body]
 
 
+# A watch checks its session at this interval, for at most this long (a
+# GET parks for less than the ping interval plus its timeout).
+WATCH_CHECK = 0.002
+WATCH_FOR = 120.0
+# What a watched request is waiting for, and the event that says it is.
+WATCHED = {'GET': ('poll_waiting', 'parked'),
+           'POST': ('post_active', 'posting')}
+
+
+def watch(sid, tag, method, answered):
+    """Print the event of ``WATCHED[method]`` once ``sid``'s session is in
+    that state, or ``answered`` if the request ended first."""
+    attribute, event = WATCHED[method]
+    for _ in range(int(WATCH_FOR / WATCH_CHECK)):
+        socket = server.clients.get(sid)
+        if socket is not None and getattr(socket.engine.session, attribute):
+            log(ev=event, tag=tag, sid=sid)
+            return
+        if answered:
+            break
+        server.sleep(WATCH_CHECK)
+    log(ev='answered', tag=tag, sid=sid)
+
+
+def watching(wsgi_app):
+    """``wsgi_app``, watching the requests that carry ``X-Test-Watch``."""
+    def app(environ, start_response):
+        tag = environ.get('HTTP_X_TEST_WATCH')
+        method = environ.get('REQUEST_METHOD')
+        if tag is None or method not in WATCHED:
+            return wsgi_app(environ, start_response)
+        sid = parse_qs(environ.get('QUERY_STRING', '')).get('sid', [''])[0]
+        answered = []
+        server.start_background_task(watch, sid, tag, method, answered)
+        try:
+            return wsgi_app(environ, start_response)
+        finally:
+            answered.append(True)
+    return app
+
+
 _wsgi_kwargs = {}
 if 'engineio_path' in APP:
     _wsgi_kwargs['engineio_path'] = APP['engineio_path']
 if 'static_files' in APP:
     _wsgi_kwargs['static_files'] = APP['static_files']
-app = engineio_sync.WSGIApp(
-    server, _plain_app if APP.get('wsgi_app') else None, **_wsgi_kwargs)
+app = watching(engineio_sync.WSGIApp(
+    server, _plain_app if APP.get('wsgi_app') else None, **_wsgi_kwargs))
 
 if __name__ == '__main__':
     if NATIVE:

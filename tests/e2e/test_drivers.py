@@ -11,7 +11,8 @@ import textwrap
 import pytest
 
 import engineio_sync
-from conftest import REPO, RawClient
+from support import REPO
+from support.httpclient import RawClient
 from engineio_sync.drivers import get_driver
 from engineio_sync.exceptions import ConfigError
 
@@ -130,6 +131,8 @@ def patient():
     with lock:
         queued.append(True)
 late = driver.spawn(patient)
+# Time to start waiting for the lock: no driver shows its waiters, and one
+# that comes late finds the lock free, which the check accepts as well.
 driver.sleep(0.05)
 lock.release()                           # handed to the patient waiter
 late.join(5)
@@ -168,6 +171,7 @@ out['timed_out'] = event.wait(0.05)
 out['waited'] = time.monotonic() - started >= 0.04
 woken = []
 tasks = [driver.spawn(lambda: woken.append(event.wait(5))) for _ in range(3)]
+# Time to start waiting (not observable; a late waiter finds it set).
 driver.sleep(0.02)
 event.set()
 for task in tasks:

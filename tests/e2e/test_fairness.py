@@ -13,7 +13,8 @@ import concurrent.futures
 
 import pytest
 
-from conftest import DRIVERS, RawClient
+from support import DRIVERS
+from support.httpclient import RawClient
 
 # The green drivers, where nothing but a yield lets another task run.
 GREEN = [d for d in DRIVERS if d in ('eventlet', 'gevent', 'native')]

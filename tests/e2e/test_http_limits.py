@@ -15,12 +15,12 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 
 import pytest
 
-from conftest import stop_process
+from support.processes import ListeningProcess
+from support.waiting import wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -50,29 +50,6 @@ WSGI_SCRIPT = textwrap.dedent('''
 ''')
 
 
-class Proc:
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.stderr: list[str] = []
-        self.proc = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, **env})
-        line = self.proc.stdout.readline()
-        if not line.startswith('LISTENING'):
-            self.proc.kill()
-            raise RuntimeError('no server: ' + line + self.proc.stderr.read())
-        self.port = int(line.split()[1])
-        self.pump = threading.Thread(target=self._pump, daemon=True)
-        self.pump.start()
-
-    def _pump(self) -> None:
-        for line in self.proc.stderr:
-            self.stderr.append(line)
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-        self.pump.join(2)
-
-
 def request(sock: socket.socket, path: str) -> bytes:
     """One keep-alive GET on ``sock``; the response (Content-Length)."""
     sock.sendall(f'GET {path} HTTP/1.1\r\nHost: a\r\n\r\n'.encode())
@@ -96,11 +73,13 @@ def request(sock: socket.socket, path: str) -> bytes:
                                   'eventlet.wsgi'])
 def test_descriptor_limit_backs_off_serves_and_recovers(kind):
     if kind == 'eventlet.wsgi':
-        server = Proc([sys.executable, '-c', WSGI_SCRIPT, REPO], {})
+        server = ListeningProcess([sys.executable, '-c', WSGI_SCRIPT, REPO])
         path, expect = '/x', b'app:/x'
     else:
-        server = Proc([sys.executable, os.path.join(HERE, 'strict_app.py'),
-                       kind.split('-')[1]], {'EIO_STRICT_NOFILE': '6'})
+        server = ListeningProcess(
+            [sys.executable, os.path.join(HERE, 'strict_app.py'),
+             kind.split('-')[1]],
+            env={**os.environ, 'EIO_STRICT_NOFILE': '6'})
         path, expect = '/info', b'/info||a'
     extra: list[socket.socket] = []
     try:
@@ -112,38 +91,34 @@ def test_descriptor_limit_backs_off_serves_and_recovers(kind):
         for _ in range(20):
             extra.append(socket.create_connection(
                 ('127.0.0.1', server.port), timeout=5))
-        time.sleep(2.0)
+        server.wait_line(r'accept\(\) failed', 'err')
+        # Failures go on meanwhile: a server that spun or logged each one
+        # would fill these seconds with lines.
+        time.sleep(1.0)
         assert server.proc.poll() is None, 'the server exited'
         # The connection it has is still served.
         assert request(held, path).endswith(expect)
-        failures = [line for line in server.stderr
+        failures = [line for line in server.err
                     if 'accept() failed' in line]
-        assert 1 <= len(failures) <= 2, ''.join(server.stderr[-20:])
+        assert 1 <= len(failures) <= 2, ''.join(server.err[-20:])
         for sock in extra:
             sock.close()
         extra.clear()
         # Descriptors are free again: a newcomer is served, by itself.
-        deadline = time.monotonic() + 10
-        while True:
-            fresh = socket.create_connection(('127.0.0.1', server.port),
-                                             timeout=5)
-            try:
-                if request(fresh, path).endswith(expect):
-                    break
-            except OSError:
-                pass
-            finally:
-                fresh.close()
-            assert time.monotonic() < deadline, 'never recovered'
-            time.sleep(0.2)
-        assert any('accept() works again' in line for line in server.stderr)
+
+        def served() -> bool:
+            with socket.create_connection(('127.0.0.1', server.port),
+                                          timeout=5) as fresh:
+                return request(fresh, path).endswith(expect)
+        wait_until(served, what='serving again', interval=0.2,
+                   ignore=(OSError,))
+        assert any('accept() works again' in line for line in server.err)
         held.close()
     finally:
         for sock in extra:
             sock.close()
         server.stop()
-    assert not any('Traceback' in line for line in server.stderr), \
-        ''.join(server.stderr)
+    assert not server.tracebacks(), server.stderr
 
 
 STOP_SCRIPT = textwrap.dedent('''
@@ -152,6 +127,10 @@ STOP_SCRIPT = textwrap.dedent('''
     driver_name = sys.argv[2]
     if driver_name == 'eventlet':
         import eventlet
+        # The test's own request must let the server's green thread run.
+        from eventlet.green import socket as client_socket
+    else:
+        client_socket = socket
     import engineio_sync
     from engineio_sync.http_server import HTTPServer
 
@@ -162,19 +141,22 @@ STOP_SCRIPT = textwrap.dedent('''
     driver = engineio_sync.Server(async_mode=driver_name).driver
     http = HTTPServer(app, '127.0.0.1', 0, driver=driver)
     returned = []
+    done = driver.event()
 
     def serve():
         http.serve_forever()
         returned.append(time.monotonic())
+        done.set()
 
     driver.spawn(serve)
-    driver.sleep(0.3)
+    # Serving (stop() is for a server that serves): a request is answered.
+    with client_socket.create_connection(('127.0.0.1', http.port),
+                                         timeout=5) as client:
+        client.sendall(b'GET / HTTP/1.1\\r\\nHost: a\\r\\n\\r\\n')
+        assert client.recv(100).startswith(b'HTTP/1.1 200')
     stopped = time.monotonic()
     http.stop()
-    for _ in range(30):
-        if returned:
-            break
-        driver.sleep(0.1)
+    done.wait(3)
     try:
         socket.create_connection(('127.0.0.1', http.port), timeout=1).close()
         listening = True

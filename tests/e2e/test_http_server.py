@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import raw_exchange
+from support.httpclient import raw_exchange
 
 
 @pytest.fixture
@@ -150,7 +150,7 @@ def test_trickled_request_head_is_cut_off(start_server):
             sock.sendall(bytes([ch]))
         except OSError:
             break
-        time.sleep(0.15)
+        time.sleep(0.15)                 # a slow peer: the point
         if time.monotonic() - started > 4:
             break
     try:

@@ -20,15 +20,13 @@ import base64
 import http.client
 import os
 import socket
-import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 
 import pytest
 
-from conftest import stop_process
+from support.processes import ListeningProcess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY = sys.executable
@@ -223,63 +221,24 @@ GUNICORN_DIFFERS: dict[str, tuple[int | None, str]] = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-class Served:
-    """A server process serving strict_app.py."""
+class Served(ListeningProcess):
+    """A server process serving strict_app.py: its own HTTP server on a
+    driver (``kind`` eventlet or threading), or gunicorn."""
 
     def __init__(self, kind: str, env: dict[str, str] | None = None) -> None:
         self.kind = kind
-        self.stderr: list[str] = []
         full_env = {**os.environ, **(env or {})}
         if kind == 'gunicorn':
-            self.port = free_port()
             full_env['EIO_STRICT_DRIVER'] = 'threading'
-            self.proc = subprocess.Popen(
+            super().__init__(
                 [PY, '-m', 'gunicorn', '-k', 'gthread', '--threads', '8',
-                 '-w', '1', '-b', f'127.0.0.1:{self.port}',
-                 '--graceful-timeout', '2', '--chdir', HERE,
-                 'strict_app:app'],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                env=full_env)
+                 '-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '2',
+                 '--chdir', HERE, 'strict_app:app'],
+                env=full_env, address_stream='err',
+                address=r'Listening at: http://127\.0\.0\.1:(\d+)')
         else:
-            self.proc = subprocess.Popen(
-                [PY, os.path.join(HERE, 'strict_app.py'), kind],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                env=full_env)
-            line = self.proc.stdout.readline()
-            if not line.startswith('LISTENING'):
-                self.proc.kill()
-                raise RuntimeError('server did not start: ' + line +
-                                   self.proc.stderr.read())
-            self.port = int(line.split()[1])
-        self._pump = threading.Thread(target=self._read_stderr, daemon=True)
-        self._pump.start()
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(('127.0.0.1', self.port),
-                                         timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or \
-                        self.proc.poll() is not None:
-                    self.stop()
-                    raise RuntimeError(f'{kind} did not start: ' +
-                                       ''.join(self.stderr))
-                time.sleep(0.1)
-
-    def _read_stderr(self) -> None:
-        for line in self.proc.stderr:
-            self.stderr.append(line)
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-        self._pump.join(2)
+            super().__init__([PY, os.path.join(HERE, 'strict_app.py'), kind],
+                             env=full_env)
 
 
 @pytest.fixture(scope='module', params=['eventlet', 'threading', 'gunicorn'])
@@ -288,8 +247,7 @@ def served(request):
     yield server
     server.stop()
     if server.kind != 'gunicorn':
-        text = ''.join(server.stderr)
-        assert 'Traceback' not in text, text
+        assert not server.tracebacks(), server.stderr
 
 
 def exchange(port: int, data: bytes, half_close: bool = False,
@@ -434,8 +392,7 @@ def native_eventlet():
     server = Served('eventlet')
     yield server
     server.stop()
-    text = ''.join(server.stderr)
-    assert 'Traceback' not in text, text
+    assert not server.tracebacks(), server.stderr
 
 
 def _fuzz_strategy():
@@ -496,5 +453,4 @@ def test_line_break_in_a_response_header_is_never_sent(driver):
         assert well_behaved(server.port).startswith(b'/info')
     finally:
         server.stop()
-    assert any('CR or LF in a response header' in line
-               for line in server.stderr), ''.join(server.stderr)
+    assert 'CR or LF in a response header' in server.stderr, server.stderr

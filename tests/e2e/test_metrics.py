@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import urllib.request
 
 import pytest
 
-from conftest import RawClient, ServerProcess, reset_get
-import wsclient
+from support import wsclient
+from support.httpclient import RawClient, reset_get
+from support.serverproc import ServerProcess
+from support.waiting import wait_until
 
 prometheus_client = pytest.importorskip('prometheus_client')
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
@@ -69,19 +70,18 @@ def open_sessions(samples: dict) -> dict[tuple[str, str], float]:
 def wait_for(server: ServerProcess, check, what: str, timeout: float = 5.0
              ) -> dict:
     """Scrape until ``check(samples)`` holds (bounded); the samples."""
-    deadline = time.monotonic() + timeout
-    while True:
-        samples = scrape(server)
-        if check(samples):
-            return samples
-        if time.monotonic() > deadline:
-            raise AssertionError(f'{what} not seen within {timeout}s: ' +
-                                 json.dumps({k: {str(sorted(ls)): v
-                                                 for ls, v in s.items()}
-                                             for k, s in samples.items()
-                                             if k.startswith('engineio_')},
-                                            indent=1))
-        time.sleep(0.05)
+    last: dict = {}
+
+    def checked() -> dict | None:
+        samples = last['samples'] = scrape(server)
+        return samples if check(samples) else None
+    try:
+        return wait_until(checked, timeout, what=what, interval=0.05)
+    except AssertionError as exc:
+        raise AssertionError(f'{exc}: ' + json.dumps(
+            {k: {str(sorted(ls)): v for ls, v in s.items()}
+             for k, s in last['samples'].items()
+             if k.startswith('engineio_')}, indent=1)) from None
 
 
 def open_data(body: str) -> str:

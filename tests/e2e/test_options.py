@@ -23,8 +23,8 @@ import zlib
 import pytest
 
 import engineio_sync
-import wsclient
-from conftest import DRIVERS, RawClient
+from support import DRIVERS, wsclient
+from support.httpclient import RawClient
 from engineio_sync.exceptions import ConfigError
 
 QS = 'EIO=4&transport=polling'

@@ -16,7 +16,9 @@ import zlib
 
 import pytest
 
-from conftest import DRIVERS, RawClient, raw_exchange, reset_get
+from support import DRIVERS
+from support.httpclient import RawClient, raw_exchange, reset_get
+from support.waiting import wait_until
 
 SEP = '\x1e'
 QS = 'EIO=4&transport=polling'
@@ -48,14 +50,15 @@ def assert_error(status: int, body: bytes, http_status: int, code: int,
 
 
 def assert_session_gone(client: RawClient, sid: str) -> None:
-    status, body = client.get(sid)
-    if (status, body) == (200, b'1'):
-        # The disconnect handler (whose event the test saw) runs before
-        # the session is forgotten; a GET in between gets the close
-        # packet. Once is all it may get.
-        time.sleep(0.2)
-        status, body = client.get(sid)
-    assert_error(status, body, 400, 1, 'Session ID unknown')
+    # The disconnect handler (whose event the test saw) runs just before
+    # the session is forgotten; a GET in between gets the close packet.
+    answers = []
+
+    def forgotten() -> bool:
+        answers.append(client.get(sid))
+        return answers[-1] != (200, b'1')
+    wait_until(forgotten, what='the session forgotten')
+    assert_error(*answers[-1], 400, 1, 'Session ID unknown')
 
 
 def in_background(fn, *args):
@@ -63,14 +66,6 @@ def in_background(fn, *args):
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     future = pool.submit(fn, *args)
     pool.shutdown(wait=False)
-    return future
-
-
-def park_get(client: RawClient, sid: str, settle: float = 0.3):
-    """Start a GET that the server should park; give it time to arrive."""
-    future = in_background(client.get, sid)
-    time.sleep(settle)
-    assert not future.done(), f'GET was not parked: {future.result()}'
     return future
 
 
@@ -296,15 +291,16 @@ def test_get_parks_until_a_message_arrives(driver, server_pool):
     server = server_pool(driver)
     client = client_for(server)
     sid, _ = client.handshake()
-    parked = park_get(client, sid)
+    parked = server.park_get(sid)
     assert client.post(sid, '4wake up') == (200, b'ok')
     assert parked.result(timeout=10) == (200, b'4wake up')
 
 
 def test_server_push_wakes_parked_get(driver, server_pool):
-    client = client_for(server_pool(driver))
+    server = server_pool(driver)
+    client = client_for(server)
     sid, _ = client.handshake()
-    parked = park_get(client, sid)
+    parked = server.park_get(sid)
     # A command (not echoed) that makes the server send on its own.
     client.post(sid, '4cmd:{"send_n": 1, "prefix": "pushed"}')
     status, body = parked.result(timeout=10)
@@ -413,7 +409,7 @@ def test_double_get_closes_session(driver, server_pool):
     server = server_pool(driver)
     client = client_for(server)
     sid, _ = client.handshake()
-    first = park_get(client, sid)
+    first = server.park_get(sid)
     status, body = client.get(sid)
     assert status == 400
     assert first.result(timeout=10) == (200, b'1')
@@ -426,12 +422,14 @@ def test_double_post_closes_session(driver, server_pool):
     server = server_pool(driver)
     client = client_for(server)
     sid, _ = client.handshake()
+    watched = server.watch_tag()
     slow = open_stream(server.port, 'POST', sid,
                        {'Transfer-Encoding': 'chunked',
-                        'Content-Type': 'text/plain;charset=UTF-8'})
+                        'Content-Type': 'text/plain;charset=UTF-8',
+                        **watched})
     try:
         slow.send(chunk(b'4slow'))
-        time.sleep(0.3)                  # the first POST is in flight
+        server.wait_watched(watched, 'posting')
         status, body = client.post(sid, '4second')
         assert status == 400, body
         slow.send(b'0\r\n\r\n')
@@ -452,7 +450,7 @@ def test_client_close_releases_parked_get_with_noop(driver, server_pool):
     server = server_pool(driver)
     client = client_for(server)
     sid, _ = client.handshake()
-    parked = park_get(client, sid)
+    parked = server.park_get(sid)
     assert client.post(sid, '1') == (200, b'ok')
     assert parked.result(timeout=10) == (200, b'6')
     assert server.wait_event(ev='disconnect', sid=sid)['reason'] == \
@@ -477,7 +475,7 @@ def test_server_disconnect_answers_parked_get(driver, server_pool):
     server = server_pool(driver)
     client = client_for(server)
     sid, _ = client.handshake()
-    parked = park_get(client, sid)
+    parked = server.park_get(sid)
     payload = SEP.join(['4cmd:{"send_n": 3, "prefix": "bye"}',
                         '4cmd:{"disconnect": true}'])
     assert client.post(sid, payload) == (200, b'ok')
@@ -500,7 +498,7 @@ def test_server_disconnect_with_nothing_buffered(driver, server_pool):
     server = server_pool(driver)
     client = client_for(server)
     sid, _ = client.handshake()
-    parked = park_get(client, sid)
+    parked = server.park_get(sid)
     client.post(sid, '4cmd:{"disconnect": true}')
     assert parked.result(timeout=10) == (200, b'1')
     assert server.wait_event(ev='disconnect', sid=sid)['reason'] == \
@@ -542,16 +540,17 @@ def test_packets_before_a_malformed_one_are_delivered(driver, server_pool):
     assert_session_gone(client, sid)
 
 
-def park_raw_get(port: int, sid: str, settle: float = 0.3,
-                 reset: bool = False) -> None:
+def park_raw_get(server, sid: str, reset: bool = False) -> None:
     """Park a GET on a connection of its own, then drop that connection:
     closed with a FIN, or reset (RST) when ``reset``."""
     import socket
     import struct
-    sock = socket.create_connection(('127.0.0.1', port), timeout=5)
+    watched = server.watch_tag()
+    sock = socket.create_connection(('127.0.0.1', server.port), timeout=5)
     sock.sendall(f'GET /engine.io/?{QS}&sid={sid} HTTP/1.1\r\n'
-                 f'Host: 127.0.0.1:{port}\r\n\r\n'.encode())
-    time.sleep(settle)
+                 f'Host: 127.0.0.1:{server.port}\r\n'
+                 f'X-Test-Watch: {watched["X-Test-Watch"]}\r\n\r\n'.encode())
+    server.wait_watched(watched, 'parked')
     if reset:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                         struct.pack('ii', 1, 0))
@@ -565,13 +564,15 @@ def test_a_dead_parked_get_loses_nothing(driver, server_pool, reset):
     server = server_pool(driver)
     client = client_for(server)
     sid, _ = client.handshake()
-    park_raw_get(server.port, sid, reset=reset)
+    park_raw_get(server, sid, reset=reset)
     assert client.post(sid, '4cmd:' + json.dumps(
         {'send_n': 10, 'prefix': 'm'})) == (200, b'ok')
     assert client.post(sid, '4cmd:' + json.dumps(
         {'send_cb': 'confirmed'})) == (200, b'ok')
     server.wait_event(ev='message', sid=sid,
                       data='cmd:{"send_cb": "confirmed"}')
+    # Nothing may confirm it before a GET takes it: give a wrong callback
+    # a moment to show up.
     time.sleep(0.3)
     assert not [e for e in server.drain_events()
                 if e.get('ev') == 'callback' and e.get('sid') == sid]
@@ -659,7 +660,7 @@ def test_the_wait_policy_holds_the_sender_until_the_client_polls(
         {'send_n': 200, 'prefix': BIG}))
     received: list[str] = []
     for _ in range(50):
-        time.sleep(0.05)
+        time.sleep(0.05)                 # a client that polls slowly
         status, body = client.get(sid, timeout=10)
         assert status == 200
         batch = [p for p in split(body) if p.startswith('4')]
@@ -694,9 +695,10 @@ def test_the_wait_policy_gives_up_after_write_timeout(driver, server_pool):
 
 
 def test_undecodable_post_answers_parked_get_with_close(driver, server_pool):
-    client = client_for(server_pool(driver))
+    server = server_pool(driver)
+    client = client_for(server)
     sid, _ = client.handshake()
-    parked = park_get(client, sid)
+    parked = server.park_get(sid)
     assert client.post(sid, 'abc')[0] == 400
     assert parked.result(timeout=10) == (200, b'1')
 

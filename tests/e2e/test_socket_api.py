@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from conftest import DRIVERS
-from wsclient import connect, receive
+from support import DRIVERS
+from support.wsclient import connect, receive
 
 pytestmark = pytest.mark.parametrize('driver', DRIVERS)
 

@@ -19,8 +19,8 @@ import time
 
 import pytest
 
-import wsclient
-from conftest import DRIVERS, RawClient
+from support import DRIVERS, wsclient
+from support.httpclient import RawClient
 
 PING_INTERVAL = 0.5
 WINDOW = 3.0
@@ -89,7 +89,7 @@ def test_a_peer_that_stops_reading_holds_up_nobody(start_server, driver):
                         break
                 else:
                     pytest.fail(f'no echo for client {n}')
-            time.sleep(0.02)
+            time.sleep(0.02)             # paces the healthy clients
         # A newcomer is served meanwhile.
         sid, _ = RawClient(server.port).handshake()
         assert sid

@@ -14,8 +14,8 @@ import urllib.parse
 
 import pytest
 
-import wsclient
-from conftest import DRIVERS, RawClient
+from support import DRIVERS, wsclient
+from support.httpclient import RawClient
 
 V3 = {'allow_eio3': True, 'ping_interval': 0.5, 'ping_timeout': 0.5}
 QS = 'EIO=3&transport=polling'
@@ -99,16 +99,9 @@ def test_client_ping_gets_pong_and_wakes_parked_get(server_pool):
     server = server_pool('eventlet', **V3)
     client = RawClient(server.port)
     sid, _, _ = handshake(client)
-    results = []
-
-    import threading
-    parked = threading.Thread(target=lambda: results.append(
-        get(client, sid)[1]))
-    parked.start()
-    time.sleep(0.1)
+    parked = server.park_get(sid, QS)
     post(client, sid, '6:2probe1:2')
-    parked.join(5)
-    assert results == [b'6:3probe1:3']
+    assert parked.result(5) == (200, b'6:3probe1:3')
 
 
 def test_xhr2_binary_payloads_both_ways(server_pool):
@@ -220,7 +213,9 @@ def test_client_pings_keep_the_session_alive(server_pool):
     server = server_pool('eventlet', **V3)
     client = RawClient(server.port)
     sid, _, _ = handshake(client)
-    for _ in range(6):               # 1.5 s, longer than interval + timeout
+    # The client must stay idle between its pings: 1.5 s in all, longer
+    # than interval + timeout.
+    for _ in range(6):
         post(client, sid, '1:2')
         _, body = get(client, sid)
         assert body == b'1:3'

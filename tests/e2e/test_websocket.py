@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import os
 import struct
-import threading
 import time
 
 import pytest
 
-from conftest import DRIVERS
-import wsclient
-from wsclient import (RawWebSocket, connect, receive, receive_until_closed)
+from support import DRIVERS, wsclient
+from support.wsclient import (RawWebSocket, connect, receive,
+                              receive_until_closed)
 
 pytestmark = pytest.mark.parametrize('driver', DRIVERS)
 
@@ -54,17 +53,11 @@ def test_upgrade_with_pending_get(driver, start_server, raw_client):
     client = raw_client(srv.port)
     sid, info = client.handshake()
     assert info['upgrades'] == ['websocket']
-    result = {}
-    getter = threading.Thread(
-        target=lambda: result.update(get=client.get(sid)))
-    getter.start()
-    time.sleep(0.2)
-    assert getter.is_alive(), 'the GET should be parked'
+    parked = srv.park_get(sid)
     ws = connect(srv.port, f'EIO=4&transport=websocket&sid={sid}')
     ws.send('2probe')
     assert receive(ws) == '3probe'
-    getter.join(5)
-    assert result['get'] == (200, b'6'), 'exactly one noop ends the poll'
+    assert parked.result(5) == (200, b'6'), 'exactly one noop ends the poll'
     # A message queued during the upgrade waits for the WebSocket.
     assert client.post(sid, '4queued') == (200, b'ok')
     ws.send('5')
@@ -251,7 +244,7 @@ def test_per_message_deflate_negotiated_only_when_enabled(driver,
     # no server frame rides in the same read as the 101 response, which
     # that client drops.
     import simple_websocket
-    from conftest import RawClient
+    from support.httpclient import RawClient
     sid, _ = RawClient(srv2.port).handshake()
     ws = simple_websocket.Client.connect(
         f'ws://127.0.0.1:{srv2.port}/engine.io/?EIO=4&transport=websocket'
@@ -394,8 +387,10 @@ def test_messages_that_arrive_while_the_reader_is_busy(start_server, driver):
     ws = wsclient.connect(server.port, 'EIO=4&transport=websocket')
     assert wsclient.receive(ws).startswith('0{')
     before = _cpu_seconds(server.proc.pid)
-    ws.send_text('4cmd:' + json.dumps({'sleep': 1.0}))
-    time.sleep(0.1)
+    command = 'cmd:' + json.dumps({'sleep': 1.0})
+    ws.send_text('4' + command)
+    # The handler has begun (it prints the message before sleeping).
+    server.wait_event(ev='message', data=command)
     for i in range(5):
         ws.send_text(f'4busy{i}')
     got = [wsclient.receive(ws, timeout=10) for _ in range(5)]

@@ -12,7 +12,8 @@ import pytest
 from werkzeug.test import Client
 
 import engineio_sync
-from conftest import DRIVERS, RawClient
+from support import DRIVERS
+from support.httpclient import RawClient
 
 QS = 'EIO=4&transport=polling'
 

@@ -7,23 +7,24 @@ from __future__ import annotations
 import ast
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
-import threading
-import time
 from types import SimpleNamespace
 
 import pytest
 
 import engineio_sync
-from conftest import REPO, raw_exchange
 from engineio_sync import drivers, wsgi_servers
 from engineio_sync.drivers import ASYNC_MODES, DRIVERS, get_driver
 from engineio_sync.exceptions import ConfigError
+
+from support import REPO
+from support.httpclient import raw_exchange
+from support.processes import ListeningProcess
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -92,12 +93,14 @@ from engineio_sync.drivers import get_driver
 driver = get_driver(MODE)
 runner = wsgi_servers.runner(NAME)('127.0.0.1', 0, app, driver)
 print('LISTENING', runner.port, runner.alive(), flush=True)
+# Polls for /stop (or the runner's end) rather than waiting on an event:
+# the app also runs under gunicorn, without a driver.
 deadline = time.monotonic() + 60
 while not STOP and runner.alive() and time.monotonic() < deadline:
     driver.sleep(0.02)
 runner.stop()
 deadline = time.monotonic() + 5
-while runner.alive() and time.monotonic() < deadline:
+while runner.alive() and time.monotonic() < deadline:  # Runner has no join
     driver.sleep(0.02)
 print('STOPPED', runner.alive(), flush=True)
 '''
@@ -117,68 +120,21 @@ def http(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes,
     return status, body, data
 
 
-class Child:
-    """A subprocess with its stdout lines and stderr collected."""
-
-    def __init__(self, argv: list[str], cwd: str | None = None) -> None:
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True,
-                                     env=ENV, cwd=cwd)
-        self.out: list[str] = []
-        self.err: list[str] = []
-        self.pumps = [
-            threading.Thread(target=self._pump, args=(self.proc.stdout,
-                                                      self.out), daemon=True),
-            threading.Thread(target=self._pump, args=(self.proc.stderr,
-                                                      self.err), daemon=True)]
-        for pump in self.pumps:
-            pump.start()
-
-    @staticmethod
-    def _pump(stream, into: list[str]) -> None:
-        for line in stream:
-            into.append(line)
-
-    def wait_line(self, pattern: str, stream: str = 'out',
-                  timeout: float = 30.0) -> re.Match:
-        lines = self.out if stream == 'out' else self.err
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(lines):
-                match = re.search(pattern, line)
-                if match:
-                    return match
-            if self.proc.poll() is not None and not any(
-                    p.is_alive() for p in self.pumps):
-                break
-            time.sleep(0.02)
-        raise AssertionError(f'no {pattern!r} on std{stream}:\n' +
-                             ''.join(self.out) + ''.join(self.err))
-
-    def end(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        for pump in self.pumps:
-            pump.join(2)
-
-    @property
-    def stderr(self) -> str:
-        return ''.join(self.err)
-
-
 @pytest.fixture
 def children():
-    started: list[Child] = []
+    """``start(argv, cwd, **address)`` -> a :class:`ListeningProcess` with
+    the test environment, stopped after the test."""
+    started: list[ListeningProcess] = []
 
-    def start(argv: list[str], cwd: str | None = None) -> Child:
-        child = Child(argv, cwd)
+    def start(argv: list[str], cwd: str | None = None,
+              **address: str) -> ListeningProcess:
+        child = ListeningProcess(argv, env=ENV, cwd=cwd, **address)
         started.append(child)
         return child
 
     yield start
     for child in started:
-        child.end()
+        child.stop()
 
 
 def check_server(port: int, name: str) -> None:
@@ -210,7 +166,7 @@ def check_server(port: int, name: str) -> None:
 def test_runner_serves_and_find_names_its_server(children, name, mode):
     child = children([sys.executable, '-c', RUNNER_SOURCE, name, mode])
     match = child.wait_line(r'^LISTENING (\d+) (\w+)')
-    port = int(match.group(1))
+    port = child.port
     assert port > 0
     assert match.group(2) == 'True'  # alive() once run() returned
     check_server(port, name)
@@ -246,12 +202,9 @@ def test_eventlet_wsgi_is_told_the_request_was_handled(children):
     request ends cleanly. Not told, eventlet would try to write a response
     of its own, fail, and log a traceback and a 500."""
     child = children([sys.executable, '-c', EVENTLET_LOGGED])
-    port = int(child.wait_line(r'^LISTENING (\d+)').group(1))
-    check_server(port, 'eventlet.wsgi')
-    deadline = time.monotonic() + 10
-    while sum('/info' in line for line in child.out) < 2 and \
-            time.monotonic() < deadline:
-        time.sleep(0.02)
+    check_server(child.port, 'eventlet.wsgi')
+    wait_until(lambda: sum('/info' in line for line in child.out) >= 2,
+               what='two /info lines in the access log')
     assert sum('/info' in line for line in child.out) == 2, child.out
     hijacked = [line for line in child.out if '/hijack' in line]
     assert len(hijacked) == 1 and '" 200 ' in hijacked[0], child.out
@@ -281,28 +234,20 @@ def test_gunicorn_worker_socket_and_finish(children, tmp_path, worker):
                       '-b', '127.0.0.1:0', '--no-control-socket',
                       '--graceful-timeout', '3', '--access-logfile', '-',
                       '--pythonpath', f'{tmp_path}{os.pathsep}{REPO}',
-                      'tinyapp:app'], cwd=str(tmp_path))
-    port = int(child.wait_line(r'Listening at: http://127\.0\.0\.1:(\d+)',
-                               'err').group(1))
+                      'tinyapp:app'], cwd=str(tmp_path),
+                     address=r'Listening at: http://127\.0\.0\.1:(\d+)',
+                     address_stream='err')
+    port = child.port
     child.wait_line(r'Booting worker', 'err')
-    deadline = time.monotonic() + 20
-    while True:  # the worker may still be importing the app
-        try:
-            status, _, _ = http(port, '/info', timeout=2)
-        except OSError:
-            status = 0
-        if status == 200 or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert status == 200, child.stderr
+    # The worker may still be importing the app.
+    wait_until(lambda: http(port, '/info', timeout=2)[0] == 200, 20,
+               what='the worker serving', ignore=(OSError,))
     check_server(port, 'gunicorn')
     # The access log shows how the taken-over request ended: async
     # workers were told it was handled (no line at all); gthread answered
     # a dummy 200 on the shut-down socket.
-    deadline = time.monotonic() + 10
-    while sum('/info' in line for line in child.out) < 3 and \
-            time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: sum('/info' in line for line in child.out) >= 3,
+               what='three /info lines in the access log')
     hijacked = [line for line in child.out if '/hijack' in line]
     assert len(hijacked) == (1 if worker == 'gthread' else 0), child.out
     child.proc.send_signal(signal.SIGTERM)

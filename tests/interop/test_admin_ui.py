@@ -15,14 +15,13 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 from collections import Counter
 
 import pytest
 
 pytest.importorskip('socketio')
 
-from conftest import stop_process  # noqa: E402
+from support.processes import ListeningProcess  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -37,44 +36,27 @@ needs_node = pytest.mark.skipif(not _HAVE_CLIENT,
 CREDENTIALS = {'username': 'admin', 'password': 'secret'}
 
 
-class AdminServer:
+def admin_server_process(driver: str, auth: object,
+                         mode: str) -> ListeningProcess:
     """admin_server.py running in its own process."""
-
-    def __init__(self, driver: str, auth: object, mode: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, SERVER, driver, json.dumps(auth), mode],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        if not line.startswith('LISTENING'):
-            self.proc.kill()
-            raise RuntimeError('server did not start: ' + line +
-                               self.proc.stderr.read())
-        self.url = f'http://127.0.0.1:{int(line.split()[1])}'
-        self.stderr: list[str] = []
-        self._reader = threading.Thread(
-            target=lambda: self.stderr.extend(self.proc.stderr), daemon=True)
-        self._reader.start()
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-        self._reader.join(2)
+    return ListeningProcess([sys.executable, SERVER, driver,
+                             json.dumps(auth), mode])
 
 
 @pytest.fixture
 def admin_server():
-    servers: list[AdminServer] = []
+    servers: list[ListeningProcess] = []
 
     def start(driver: str, auth: object,
-              mode: str = 'development') -> AdminServer:
-        server = AdminServer(driver, auth, mode)
+              mode: str = 'development') -> ListeningProcess:
+        server = admin_server_process(driver, auth, mode)
         servers.append(server)
         return server
 
     yield start
     for server in servers:
         server.stop()
-        assert not any('Traceback' in line for line in server.stderr), \
-            ''.join(server.stderr)
+        assert not server.tracebacks(), server.stderr
 
 
 def run_admin_client(url: str, mode: str, auth: object) -> list[dict]:

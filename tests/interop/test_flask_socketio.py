@@ -36,7 +36,7 @@ from engineio_sync.flask import SocketIO  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'deploy'))
-from conftest import stop_process  # noqa: E402
+from support.processes import ListeningProcess, stop_process  # noqa: E402
 from deploykit import browser, free_port, wait_until  # noqa: E402,F401
 
 APP = os.path.join(HERE, 'flask_socketio_app.py')
@@ -66,46 +66,31 @@ needs_node = pytest.mark.skipif(
     reason='node or socket.io-client missing (npm ci)')
 
 
-class AppProcess:
+class AppProcess(ListeningProcess):
     """flask_socketio_app.py serving on one driver, and every event it
     printed (``log``), read in the background."""
 
     def __init__(self, driver: str) -> None:
-        # A file, not a pipe: nobody has to keep reading it.
-        self.stderr = tempfile.TemporaryFile('w+')
-        self.proc = subprocess.Popen(
+        self.log: list[dict] = []
+        self._logged = threading.Condition()
+        super().__init__(
             [sys.executable, APP, driver,
              json.dumps(APP_OPTIONS.get(driver, {})),
              json.dumps(RUN_OPTIONS.get(driver, {}))],
-            stdout=subprocess.PIPE, stderr=self.stderr, text=True)
-        self.log: list[dict] = []
-        self._changed = threading.Condition()
-        line = ''
-        while not line.startswith('LISTENING'):
-            self._record(line)
-            line = self.proc.stdout.readline()
-            if not line:
-                self.close()
-                raise RuntimeError('app did not start: ' + self.errors())
+            on_line=self._record)
+        #: the event the app prints before it listens
         self.ready = self.log[0]
-        self.url = f'http://127.0.0.1:{line.split()[1]}'
-        self._reader = threading.Thread(target=self._read_events, daemon=True)
-        self._reader.start()
 
     def errors(self) -> str:
         """What the app wrote to stderr so far."""
-        self.stderr.seek(0)
-        return self.stderr.read()
+        return self.stderr
 
     def _record(self, line: str) -> None:
-        if line:
-            with self._changed:
-                self.log.append(json.loads(line))
-                self._changed.notify_all()
-
-    def _read_events(self) -> None:
-        for line in self.proc.stdout:
-            self._record(line)
+        if line.startswith('LISTENING'):
+            return
+        with self._logged:
+            self.log.append(json.loads(line))
+            self._logged.notify_all()
 
     def events_since(self, start: int, until: str, count: int = 1,
                      timeout: float = 5.0) -> list[dict]:
@@ -113,8 +98,8 @@ class AppProcess:
         named ``until`` (AssertionError after ``timeout`` seconds)."""
         def enough() -> bool:
             return sum(e['ev'] == until for e in self.log[start:]) >= count
-        with self._changed:
-            if not self._changed.wait_for(enough, timeout):
+        with self._logged:
+            if not self._logged.wait_for(enough, timeout):
                 raise AssertionError(f'{count} x {until} not seen in '
                                      f'{self.log[start:]}')
             return self.log[start:]
@@ -122,13 +107,8 @@ class AppProcess:
     def wait_exit(self, timeout: float = 10.0) -> int:
         """The exit code, once the process and its readers are done."""
         code = self.proc.wait(timeout)
-        self.close()
+        self.stop()
         return code
-
-    def close(self) -> None:
-        stop_process(self.proc)
-        if getattr(self, '_reader', None) is not None:
-            self._reader.join(2)
 
 
 @pytest.fixture(scope='module')
@@ -143,7 +123,7 @@ def apps():
 
     yield get
     for app in running.values():
-        app.close()
+        app.stop()
 
 
 def node_events(stdout: str) -> list[dict]:

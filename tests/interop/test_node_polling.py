@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import DRIVERS
+from support import DRIVERS
 from nodeclient import node_available, run_node_client
 
 pytestmark = pytest.mark.skipif(not node_available(),

@@ -14,7 +14,7 @@ import threading
 import engineio
 import pytest
 
-from conftest import DRIVERS
+from support import DRIVERS
 
 N = 200
 

@@ -14,7 +14,6 @@ import queue
 import shutil
 import subprocess
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -105,6 +104,8 @@ if __name__ == '__main__':  # pragma: no cover - child process
 
 import pytest  # noqa: E402
 
+from support.processes import ListeningProcess  # noqa: E402
+
 pytest.importorskip('socketio')
 
 _HAVE_CLIENT = (shutil.which('node') is not None and os.path.isfile(
@@ -113,35 +114,19 @@ pytestmark = pytest.mark.skipif(not _HAVE_CLIENT,
                                 reason='node or socket.io-client missing')
 
 
-class SioServer:
-    """This file running as a server process."""
+class SioServer(ListeningProcess):
+    """This file running as a server process, and its events."""
 
     def __init__(self, driver: str, options: dict) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), driver,
-             json.dumps(options)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        if not line.startswith('LISTENING'):
-            self.proc.kill()
-            raise RuntimeError('server did not start: ' + line +
-                               self.proc.stderr.read())
-        self.url = f'http://127.0.0.1:{int(line.split()[1])}'
         self.events: queue.Queue = queue.Queue()
-        self.stderr: list[str] = []
-        self._threads = [
-            threading.Thread(target=self._pump_out, daemon=True),
-            threading.Thread(target=lambda: self.stderr.extend(
-                self.proc.stderr), daemon=True)]
-        for thread in self._threads:
-            thread.start()
+        super().__init__([sys.executable, os.path.abspath(__file__), driver,
+                          json.dumps(options)], on_line=self._event_line)
 
-    def _pump_out(self) -> None:
-        for line in self.proc.stdout:
-            try:
-                self.events.put(json.loads(line))
-            except ValueError:
-                pass
+    def _event_line(self, line: str) -> None:
+        try:
+            self.events.put(json.loads(line))
+        except ValueError:
+            pass
 
     def collect(self, count: int, ev: str, timeout: float = 5.0) -> list:
         """Wait until ``count`` events named ``ev`` arrived; all so far."""
@@ -157,16 +142,6 @@ class SioServer:
                 pass
         return seen
 
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        for thread in self._threads:
-            thread.join(2)
-
 
 @pytest.fixture
 def sio_server():
@@ -180,8 +155,7 @@ def sio_server():
     yield start
     for server in servers:
         server.stop()
-        tracebacks = [line for line in server.stderr if 'Traceback' in line]
-        assert not tracebacks, ''.join(server.stderr)
+        assert not server.tracebacks(), server.stderr
 
 
 def run_client(url: str, options: dict) -> list[dict]:
