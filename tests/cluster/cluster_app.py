@@ -4,7 +4,8 @@
 2...; the handler checks that they arrive in order in this process (it
 keeps the next expected number per session in a plain dict, so a handler
 running in another process than the owner would see them out of order)
-and answers ``N@<pid>``, or ``order error`` text. ``/health`` answers 200.
+and answers ``N@<pid>``, or ``order error`` text. ``/health`` answers 200
+with the pid of the process that served it.
 """
 
 from __future__ import annotations
@@ -44,9 +45,10 @@ def disconnect(sid: str, reason: str) -> None:
 
 
 def health(environ: dict, start_response) -> list[bytes]:
+    body = str(os.getpid()).encode()
     start_response('200 OK', [('Content-Type', 'text/plain'),
-                              ('Content-Length', '2')])
-    return [b'ok']
+                              ('Content-Length', str(len(body)))])
+    return [body]
 
 
 app = engineio_sync.WSGIApp(server, health)

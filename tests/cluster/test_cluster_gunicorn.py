@@ -20,7 +20,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, 'tests', 'deploy'))
 
 from deploykit import (AppProcess, free_port,  # noqa: E402
-                       gunicorn25_python, wait_until)
+                       gunicorn25_python, http_get, wait_until)
 from support.eio import open_polling  # noqa: E402
 from support.httpclient import BackgroundGet  # noqa: E402
 from clusterkit import run_clients  # noqa: E402
@@ -39,6 +39,18 @@ pytestmark = [pytest.mark.timeout(150),
 HANDOVER = '2'
 
 
+def all_serving(app: AppProcess, workers: int) -> None:
+    """Wait until ``workers`` worker processes answer (cluster_app's
+    /health says which): the tests count on sessions spreading over the
+    workers, so all must be up, not only the first one."""
+    seen: set[bytes] = set()
+
+    def serving() -> bool:
+        seen.add(http_get(app.url + '/health')[1])
+        return len(seen) == workers
+    wait_until(serving, 30, what=f'{workers} workers serving')
+
+
 @pytest.fixture(params=['gthread', 'gevent'])
 def gunicorn_cluster(request, redis_url):
     port = free_port()
@@ -53,8 +65,11 @@ def gunicorn_cluster(request, redis_url):
                    'THREADS': '60', 'PYTHONPATH': REPO,
                    'EIO_LOG_HANDOVER': '1', 'EIO_HANDOVER': HANDOVER},
         ready_path='/health')
-    yield app
-    app.stop()
+    try:
+        all_serving(app, 4)
+        yield app
+    finally:
+        app.stop()
     assert not app.tracebacks(), app.output()
     # The workers left the cluster on their way out: no key is left.
     client = redis.Redis.from_url(redis_url)
@@ -83,6 +98,7 @@ def test_eventlet_workers_serve_polling_and_upgrading_sessions(redis_url):
         ready_path='/health')
     client = redis.Redis.from_url(redis_url)
     try:
+        all_serving(app, 3)
         polling = run_clients(app.url, 40, 20, 'polling')
         upgrading = run_clients(app.url, 40, 20, 'polling,websocket',
                                 upgrade=True)
