@@ -10,11 +10,12 @@ import logging
 import queue
 import threading
 import time
-from typing import Callable, Hashable, Iterable, Iterator
+from typing import Hashable, Iterable, Iterator
 
 import pytest
 
 from engineio_sync.workpool import DEFAULT_SIZE, WorkPool
+from support.waiting import wait_until
 from threadkit import DEADLINE, run_threads
 
 
@@ -58,14 +59,6 @@ def records() -> Iterator[Records]:
     yield handler
     logger.removeHandler(handler)
     logger.setLevel(old)
-
-
-def wait_until(predicate: Callable[[], bool]) -> None:
-    """Poll a condition the pool has no event for (threads ending)."""
-    deadline = time.monotonic() + DEADLINE
-    while not predicate():
-        assert time.monotonic() < deadline, 'condition not met in time'
-        time.sleep(0.005)
 
 
 def wait_for_releases(semaphore: threading.Semaphore, count: int) -> None:
@@ -262,7 +255,8 @@ def test_every_spell_is_counted_and_logged_at_most_every_log_every(
         if log_every == 0 or spell == 1:
             records.wait_for('recovered', spell if log_every == 0 else 1)
         # The spell ends when the thread finds nothing more to do.
-        wait_until(lambda: not pool.stats().saturated)
+        wait_until(lambda: not pool.stats().saturated, DEADLINE,
+                   what='the saturation over')
     assert pool.shutdown(DEADLINE) == 0
     if log_every == 0:
         assert records.count('saturated:') == 3
@@ -301,7 +295,8 @@ def test_threads_start_lazily_and_end_when_idle():
     assert pool.submit('a', done.set)
     assert done.wait(DEADLINE)
     assert pool.stats().threads == 1
-    wait_until(lambda: pool.stats().threads == 0)
+    wait_until(lambda: pool.stats().threads == 0, DEADLINE,
+               what='every thread ended')
     # And come back for new work.
     again = threading.Event()
     assert pool.submit('a', again.set)
@@ -368,7 +363,8 @@ def test_shutdown_says_what_it_left_behind(records):
     assert pool.shutdown(0.05) == 4
     assert records.wait_for('3 jobs not run').levelno == logging.WARNING
     release.set()
-    wait_until(lambda: pool.stats().threads == 0)
+    wait_until(lambda: pool.stats().threads == 0, DEADLINE,
+               what='every thread ended')
     assert ran == []
     stats = pool.stats()
     assert stats.keys == 0 and stats.queued == 0 and stats.busy == 0
