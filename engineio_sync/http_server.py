@@ -47,6 +47,7 @@ from urllib.parse import unquote
 from .core.http_head import (HEAD_CUT_SHORT, HEAD_TIMED_OUT, TOKEN_CHARS,
                              HeadLimits, HeadRefused, HeadScanner,
                              RequestHead, parse_head)
+from .drivers.base import Driver
 from .exceptions import EngineIOError
 
 __all__ = ['HTTPServer', 'BadRequestBody', 'AcceptBackoff', 'ACCEPT_TRANSIENT']
@@ -580,7 +581,7 @@ class HTTPServer:
     """
 
     def __init__(self, app: Callable, host: str = '127.0.0.1',
-                 port: int = 5000, *, driver: Any, backlog: int = 1024,
+                 port: int = 5000, *, driver: Driver, backlog: int = 1024,
                  keepalive_timeout: float = 75.0,
                  head_timeout: float = 30.0,
                  max_connections: int = 20000,

@@ -50,6 +50,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from .core.packets import Packet, PacketType
 from .core.session import CloseReason
+from .drivers.base import Driver
 from .server import Server
 
 __all__ = ['instrument', 'EngineMetrics', 'SessionTraffic', 'MetricsApp',
@@ -401,7 +402,7 @@ class EngineMetrics:
             if new > old:
                 counter.inc(new - old)
 
-    def _refresh_loop(self, driver: Any) -> None:
+    def _refresh_loop(self, driver: Driver) -> None:
         pid = os.getpid()
         while self._refresher_pid == pid:
             driver.sleep(self.refresh_interval)

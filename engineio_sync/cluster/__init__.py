@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..core.packets import Packet
 from ..directory import SessionHost
+from ..drivers.base import Driver
 from ..exceptions import ConfigError
 from .errors import SessionElsewhere
 from .options import ClusterOptions, make_client, resolve
@@ -28,7 +29,7 @@ if TYPE_CHECKING:  # imported when used: they need redis-py
 __all__ = ['ClusterOptions', 'Emitter', 'SessionElsewhere', 'join']
 
 
-def join(value: Any, *, host: SessionHost, driver: Any, logger: Any,
+def join(value: Any, *, host: SessionHost, driver: Driver, logger: Any,
          config: Any) -> ClusterDirectory:
     """The :class:`~engineio_sync.cluster.directory.ClusterDirectory` of
     the server ``host`` whose ``cluster`` option is ``value`` (it joins

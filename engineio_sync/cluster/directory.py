@@ -32,7 +32,7 @@ from ..core.config import ServerConfig
 from ..core.packets import Packet
 from ..core.session import SessionSettings
 from ..directory import LocalDirectory, SessionHost
-from ..drivers import sockets_cooperate
+from ..drivers import Driver, sockets_cooperate
 from ..engine import SessionEngine
 from ..exceptions import ConfigError
 from ..port import SessionPort
@@ -59,7 +59,7 @@ class ClusterDirectory:
     defers_connect: bool
 
     def __init__(self, options: ClusterOptions, *, host: SessionHost,
-                 driver: Any, logger: logging.Logger,
+                 driver: Driver, logger: logging.Logger,
                  config: ServerConfig) -> None:
         if not sockets_cooperate(driver.name):
             # redis-py blocks on the standard library's sockets: unpatched,

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from redis.exceptions import RedisError
 
+from ..drivers.base import Driver
 from ..exceptions import BAD_REQUEST, RemoteProtocolError
 from .options import ClusterOptions
 from .store import Store
@@ -43,7 +44,7 @@ class Membership:
     """One process of the cluster: ``store`` is its Redis."""
 
     def __init__(self, options: ClusterOptions, store: Store, *,
-                 driver: Any, logger: logging.Logger) -> None:
+                 driver: Driver, logger: logging.Logger) -> None:
         self.options = options
         self.store = store
         self.driver = driver

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from ..core.packets import Packet
 from ..core.session import CloseReason
+from ..drivers.base import Driver
 from ..exceptions import (BAD_REQUEST, UNKNOWN_SID, RemoteProtocolError,
                           SendBufferFull)
 from .answers import Answers
@@ -40,7 +41,7 @@ class Owner:
 
     def __init__(self, engines: Mapping[str, Any], answers: Answers,
                  membership: Membership, handover: Handover | None, *,
-                 driver: Any, logger: logging.Logger) -> None:
+                 driver: Driver, logger: logging.Logger) -> None:
         self.engines = engines
         self.answers = answers
         self.membership = membership

@@ -19,6 +19,7 @@ from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError, ResponseError
+from ..drivers.base import Driver
 
 __all__ = ['AutoPipeline']
 
@@ -47,7 +48,7 @@ class AutoPipeline:
     ``idle`` seconds without one (and in a forked child, whose parent's
     task did not come along)."""
 
-    def __init__(self, client: Any, driver: Any, *,
+    def __init__(self, client: Any, driver: Driver, *,
                  idle: float = 10.0) -> None:
         self.client = client
         self._driver = driver

@@ -12,9 +12,10 @@ messages this process's reply task writes on the socket.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterable, Protocol
+from typing import Callable, Iterable, Protocol
 
 from ..core.packets import DecodeError, Packet, PacketType
+from ..drivers.base import Driver
 from ..exceptions import BAD_REQUEST, RemoteProtocolError
 from ..port import Verdict, WebSocketSink
 from .proxysink import encode_ending
@@ -38,7 +39,7 @@ class Carrier(Protocol):
     #: seconds a WebSocket's peer may leave written bytes unread
     write_timeout: float
     #: the driver of this process
-    driver: Any
+    driver: Driver
 
     def call(self, sid: str, kind: bytes, body: bytes, wait: float,
              connected: Callable[[], bool] | None = None) -> Reply | None:

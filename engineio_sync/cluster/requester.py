@@ -19,6 +19,7 @@ from typing import Any, Callable, NoReturn
 from redis.exceptions import RedisError
 
 from ..core.packets import Packet
+from ..drivers.base import Driver
 from ..exceptions import BAD_REQUEST, UNKNOWN_SID, RemoteProtocolError
 from .errors import SessionElsewhere
 from .membership import Membership
@@ -53,7 +54,7 @@ class Requester:
     session may leave unread before it is cut (None: no limit)."""
 
     def __init__(self, store: Store, membership: Membership, *,
-                 driver: Any, logger: logging.Logger, poll_wait: float,
+                 driver: Driver, logger: logging.Logger, poll_wait: float,
                  request_timeout: float, write_timeout: float,
                  max_backlog: int | None) -> None:
         self.store = store

@@ -22,7 +22,7 @@ Recv = Callable[[int], bytes]
 SendAll = Callable[[bytes], None]
 #: ``send(data, flags)``: how many bytes of ``data`` were written, without
 #: waiting (see :meth:`Driver.nonblocking_send`).
-NonblockingSend = Callable[[bytes, int], int]
+NonblockingSend = Callable[[bytes | memoryview, int], int]
 #: ``release()``: end of a :meth:`Driver.stream_reader`'s reading.
 Release = Callable[[], None]
 

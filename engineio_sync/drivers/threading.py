@@ -57,7 +57,7 @@ class ThreadingDriver:
         if sock.gettimeout() is None:
             return sock.send
 
-        def send(data: bytes, flags: int) -> int:
+        def send(data: bytes | memoryview, flags: int) -> int:
             if not _writable(sock, 0):
                 raise BlockingIOError(errno.EAGAIN, 'no room')
             return sock.send(data, flags)

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from ..core.wsframes import (BINARY, CLOSE, PING, TEXT, Deflate, FrameError,
                              FrameReader, encode_binary, encode_close,
                              encode_pong, encode_text)
+from ..drivers.base import Driver
 
 __all__ = ['WebSocketConnection', 'handshake_error']
 
@@ -62,7 +63,7 @@ class WebSocketConnection:
 
     RECV_SIZE = 65536
 
-    def __init__(self, sock: Any, write_lock: Any, *, driver: Any,
+    def __init__(self, sock: Any, write_lock: Any, *, driver: Driver,
                  recv: Any = None,
                  deflate: Deflate | None = None,
                  max_message_size: int = 1_000_000) -> None:
