@@ -53,8 +53,7 @@ def main(argv: list[str] | None = None) -> None:
                          ping_timeout=args.ping_timeout)
 
     def ready(running: Server) -> None:
-        # listen() sets listening_port, which Server does not declare.
-        port = running.listening_port  # type: ignore[attr-defined]
+        port = running.listening_port
         print(f'engineio_sync demo ({args.async_mode}) on '
               f'http://{args.host}:{port}/', flush=True)
 

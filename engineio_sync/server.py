@@ -124,6 +124,9 @@ class Server(EventEmitter):
         #: What counts this server's sessions for Prometheus, or None
         #: (see :meth:`report_to`).
         self.metrics: SessionCounter | None = None
+        #: The port :func:`~engineio_sync.listen` serves this server on,
+        #: once it listens (None before, and under another WSGI server).
+        self.listening_port: int | None = None
 
     @staticmethod
     def _make_logger(logger: bool | logging.Logger) -> logging.Logger:
