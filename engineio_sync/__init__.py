@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from .app_socket import Socket
 from .core.packets import Packet, PacketType
 from .core.session import CloseReason
 from .exceptions import (ConfigError, EngineIOError, LocalProtocolError,
                          ProtocolError, RemoteProtocolError, SendBufferFull)
 from .server import Server
-from .app_socket import Socket
 from .standalone import listen
 from .wsgi import WSGIApp
 

@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol
 
 from .admission import Admission
+from .app_socket import Socket
 from .core.config import ServerConfig, options_doc, server_signature
 from .core.handshake import (RequestInfo, classify_request, generate_sid,
                              parse_query, poll_limit_for)
@@ -21,11 +22,10 @@ from .events import EventEmitter
 from .exceptions import (BAD_REQUEST, FORBIDDEN, ConfigError,
                          RemoteProtocolError)
 from .port import SessionPort
-from .app_socket import Socket
 from .timers import TimerService
-from .transports.wsgi_io import Response, error_response
 from .transports.polling import PollingTransport
 from .transports.websocket import WebSocketTransport
+from .transports.wsgi_io import Response, error_response
 from .wsgi_servers import announce_close
 
 if TYPE_CHECKING:  # importing it needs redis-py, loaded with the option

@@ -56,12 +56,12 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError('engineio_sync.socketio_compat needs python-socketio '
                       '(pip install python-socketio)') from exc
 
+from .app_socket import Socket
 from .core.packets import Packet, PacketType
 from .core.payload import encode_payload
 from .core.session import CloseReason
 from .core.handshake import generate_sid
 from .server import Server
-from .app_socket import Socket
 from .wsgi import WSGIApp as _EngineIOWSGIApp
 
 __all__ = ['EngineIOServer', 'SocketIOServer', 'WSGIApp', 'SocketView',

@@ -18,7 +18,7 @@ from ..core.payload import (decode_jsonp_post, iter_payload,
 from ..exceptions import BAD_REQUEST, RemoteProtocolError
 from ..wsgi_servers import find
 from .wsgi_io import (TEXT_PLAIN, BadBody, BodyTooLarge, Response,
-                   compress_body, error_response, read_body)
+                      compress_body, error_response, read_body)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.handshake import RequestInfo
