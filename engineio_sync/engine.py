@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
 from .core.packets import Packet, PacketType
@@ -45,7 +46,7 @@ from .core.session_events import (
     Upgrading, WakePoll, WebSocketAttached, WebSocketBlocked,
     WebSocketDrained, Write, WriteProbe, WriteWebSocket)
 from .exceptions import RemoteProtocolError, SendBufferFull
-from .port import CLOSE_GRACE, Verdict, WebSocketSink
+from .port import Verdict, WebSocketSink
 
 if TYPE_CHECKING:  # pragma: no cover
     from .drivers import Driver
@@ -56,10 +57,6 @@ __all__ = ['SessionEngine', 'EngineContext', 'Traffic', 'RECEIVE_SLICE',
 
 #: Packets of one POST handled between two yields to other tasks.
 RECEIVE_SLICE = 256
-
-# The longest single wait of a drain task for room on its socket; it waits
-# again while the backlog lasts (the write deadline is the core's).
-_DRAIN_WAIT = 1.0
 
 # Hot paths build events with tuple.__new__: the same frozen values,
 # without the Python-level __new__ of a NamedTuple.
@@ -131,10 +128,18 @@ class EngineContext:
     ``events`` is the server's emitter (for ``flush`` and ``drain``) and
     ``new_socket(engine, environ)`` makes the application's object of a
     session (:class:`~engineio_sync.app_socket.Socket`).
+
+    ``run_app(sid, fn, *args)`` says where application code runs: every
+    handler, emitted event and send callback of a session goes through it,
+    in order. None (green drivers, and the default): right here, in the
+    task that reported the event. The threading driver runs it on its
+    worker pool (:meth:`engineio_sync.hub.Hub.run_app`), so that the I/O
+    loop, which reports most events, never runs a handler that blocks.
     """
 
     __slots__ = ('driver', 'clock', 'logger', 'settings', 'schedule',
-                 'deliver', 'closed', 'forget', 'events', 'new_socket')
+                 'deliver', 'closed', 'forget', 'events', 'new_socket',
+                 'run_app')
 
     def __init__(self, *, driver: Driver, clock: Callable[[], float],
                  logger: logging.Logger, settings: SessionSettings,
@@ -143,8 +148,10 @@ class EngineContext:
                  closed: Callable[[SessionEngine, str], None],
                  forget: Callable[[SessionEngine], None],
                  events: EventEmitter,
-                 new_socket: Callable[[SessionEngine, dict[str, Any]], Any]) -> None:
+                 new_socket: Callable[[SessionEngine, dict[str, Any]], Any],
+                 run_app: Callable[..., None] | None = None) -> None:
         self.driver = driver
+        self.run_app = run_app
         self.clock = clock
         self.logger = logger
         self.settings = settings
@@ -282,20 +289,26 @@ class SessionEngine:
                 if self.traffic is not None:
                     self.traffic.ping_queued()
                 if self.socket.handlers:
-                    self.socket.emit('heartbeat')
-                    self.socket.emit('packet_create', _PING)
+                    self._emit('heartbeat')
+                    self._emit('packet_create', _PING)
         return reply
 
     def _emit(self, event: str, *args: Any) -> None:
         socket = self.socket
         if socket.handlers:
-            socket.emit(event, *args)
+            run_app = self.ctx.run_app
+            if run_app is None:
+                socket.emit(event, *args)
+            else:
+                run_app(self.sid, socket.emit, event, *args)
 
     def _deliver(self, data: str | bytes) -> None:
-        socket = self.socket
-        if socket.handlers:
-            socket.emit('message', data)
-        self.ctx.deliver(self.sid, data)
+        self._emit('message', data)
+        ctx = self.ctx
+        if ctx.run_app is None:
+            ctx.deliver(self.sid, data)
+        else:
+            ctx.run_app(self.sid, ctx.deliver, self.sid, data)
 
     # -- the application's side ----------------------------------------------------
 
@@ -379,9 +392,8 @@ class SessionEngine:
                 self.callbacks.append((session.queued_count, callback))
         if dropped:
             return self._dropped(actions)
-        socket = self.socket
-        if socket.handlers:
-            socket.emit('packet_create', packet)
+        if self.socket.handlers:
+            self._emit('packet_create', packet)
         if actions:
             self._apply(actions)
         return True
@@ -524,41 +536,40 @@ class SessionEngine:
                 self._apply(actions)
         if not sink.draining:
             sink.draining = True
-            self.ctx.driver.spawn(self._drain, sink)
+            sink.drain_with(partial(self._drain_step, sink))
 
-    def _drain(self, sink: WebSocketSink) -> None:
-        """Hand ``sink``'s backlog to its socket as the peer reads it.
+    def _drain_step(self, sink: WebSocketSink) -> bool:
+        """Hand ``sink``'s socket what it takes of the backlog now (the
+        sink calls this whenever its socket has room); True once the
+        drain is over: the backlog is gone or the connection failed.
 
-        Ends when the backlog is gone or the connection fails; a peer that
-        reads nothing makes the core close the session at its write
-        deadline, which cuts the connection and so ends this task too.
+        A peer that reads nothing makes the core close the session at its
+        write deadline, which cuts the connection and so ends the drain.
         """
         done: list[Packet] | None = None
         actions: tuple[Any, ...] = ()
-        while True:
-            sink.wait_writable(_DRAIN_WAIT)
-            with self.write_lock:
-                ok = sink.write_backlog()
-                if ok and sink.backlog:
-                    continue
-                sink.draining = False
-                if ok and sink is self.ws:
-                    with self.lock:
-                        actions = self.session.handle(_WS_DRAINED,
-                                                      self.ctx.clock())
-                    done, self.unconfirmed = self.unconfirmed, None
-                break
+        with self.write_lock:
+            ok = sink.write_backlog()
+            if ok and sink.backlog:
+                return False
+            sink.draining = False
+            if ok and sink is self.ws:
+                with self.lock:
+                    actions = self.session.handle(_WS_DRAINED,
+                                                  self.ctx.clock())
+                done, self.unconfirmed = self.unconfirmed, None
         if not ok:
             if sink is self.ws:
                 self._write_failed()
             elif sink is self.probe:
                 self.websocket_ended(sink, CloseReason.TRANSPORT_ERROR,
                                      'write failed')
-            return
+            return True
         if done:
             self.sent(done)
         if actions:
             self._apply(actions)
+        return True
 
     def _write_probe(self, packet: Packet) -> None:
         probe = self.probe
@@ -586,12 +597,31 @@ class SessionEngine:
                          describe_packets(packets), self.session.transport)
         socket = self.socket
         if socket.handlers:
-            socket.emit('flush', packets)
+            self._emit('flush', packets)
         if 'flush' in ctx.events.handlers:
-            ctx.events.emit('flush', socket, packets)
+            if ctx.run_app is None:
+                ctx.events.emit('flush', socket, packets)
+            else:
+                ctx.run_app(self.sid, ctx.events.emit, 'flush', socket,
+                            packets)
 
     def sent(self, packets: list[Packet]) -> None:
-        """Packets reached the client: run send callbacks, emit drain."""
+        """Packets reached the client: run send callbacks, emit drain
+        (where the context runs application code)."""
+        run_app = self.ctx.run_app
+        if run_app is None:
+            self._sent(packets)
+            return
+        room = self.room
+        if room is not None and self.ctx.settings.has_room(
+                self.buffered_amount):
+            # Not application code: a sender waiting for room goes on now.
+            room.set()
+        if self.callbacks or self.socket.handlers or \
+                'drain' in self.ctx.events.handlers:
+            run_app(self.sid, self._sent, packets)
+
+    def _sent(self, packets: list[Packet]) -> None:
         callbacks = self.callbacks
         if callbacks:
             count = self.session.sent_count
@@ -627,49 +657,49 @@ class SessionEngine:
             room.set()
         if not self.announced:
             return
+        run_app = self.ctx.run_app
+        if run_app is None:
+            self._tell_closed(reason, description)
+        else:
+            run_app(self.sid, self._tell_closed, reason, description)
+
+    def _tell_closed(self, reason: str, description: str | None) -> None:
         if self.traffic is not None:
             self.traffic.closed(reason)
         self.ctx.closed(self, reason)
-        self._emit('close', reason, description)
+        socket = self.socket
+        if socket.handlers:
+            socket.emit('close', reason, description)
         self.callbacks = None
 
     def _close_websocket(self, sink: WebSocketSink) -> None:
         if sink.mark_closing():
-            self.ctx.driver.spawn(self._closer, sink)
+            sink.close_with(partial(self._send_rest_and_close, sink),
+                            partial(self._websocket_closed, sink))
 
-    def _closer(self, sink: WebSocketSink) -> None:
-        """Send what is left and a close frame, wait for the peer's close,
-        cut the connection; a dead peer cannot hold this longer than two
-        grace periods."""
+    def _send_rest_and_close(self, sink: WebSocketSink) -> None:
+        """Write what is left for ``sink`` and its close frame (the sink
+        calls this first when it closes; it never waits for the peer)."""
         written: list[Packet] = []
-
-        def send_rest_and_close() -> None:
-            try:
-                with self.write_lock:
-                    if sink is self.ws:
-                        actions = self._run(_FLUSH)
-                        if actions:
-                            packets = actions[0].packets
-                            self._flushing(packets)
-                            if sink.write_packets(packets) and \
-                                    not sink.backlog:
-                                written.extend(packets)
-                    sink.send_close()
-            except Exception:  # never let a closing socket raise
-                self.ctx.logger.debug('closing WebSocket failed',
-                                      exc_info=True)
-
         try:
-            writer = self.ctx.driver.spawn(send_rest_and_close)
-            writer.join(CLOSE_GRACE)
-            if written:
-                self.sent(written)
-            sink.wait_ended(CLOSE_GRACE)
-            sink.shutdown()
-            if sink is self.ws:
-                self._apply(self._run(_TRANSPORT_CLOSED))
-        finally:
-            sink.mark_closed()
+            with self.write_lock:
+                if sink is self.ws:
+                    actions = self._run(_FLUSH)
+                    if actions:
+                        packets = actions[0].packets
+                        self._flushing(packets)
+                        if sink.write_packets(packets) and not sink.backlog:
+                            written.extend(packets)
+                sink.send_close()
+        except Exception:  # never let a closing socket raise
+            self.ctx.logger.debug('closing WebSocket failed', exc_info=True)
+        if written:
+            self.sent(written)
+
+    def _websocket_closed(self, sink: WebSocketSink) -> None:
+        """``sink``'s connection is cut (the sink calls this last)."""
+        if sink is self.ws:
+            self._apply(self._run(_TRANSPORT_CLOSED))
 
     # -- the port: long-polling ---------------------------------------------------------
 
@@ -771,7 +801,10 @@ class SessionEngine:
                 not socket.handlers and \
                 not ctx.logger.isEnabledFor(logging.DEBUG):
             # The core's fast lane: a message that only needs delivering.
-            ctx.deliver(self.sid, packet.data)
+            if ctx.run_app is None:
+                ctx.deliver(self.sid, packet.data)
+            else:
+                ctx.run_app(self.sid, ctx.deliver, self.sid, packet.data)
             return True
         with self.lock:
             actions = session.handle(_new(PacketReceived, (packet,)),
@@ -785,11 +818,10 @@ class SessionEngine:
     def _received(self, packet: Packet) -> None:
         self.ctx.logger.debug('%s: received %s', self.sid,
                               describe_packets([packet]))
-        socket = self.socket
-        if socket.handlers:
-            socket.emit('packet', packet)
+        if self.socket.handlers:
+            self._emit('packet', packet)
             if packet.type in _HEARTBEAT_TYPES:
-                socket.emit('heartbeat')
+                self._emit('heartbeat')
 
     def invalid_input(self, description: str) -> None:
         """The client sent something unreadable: the session ends."""

@@ -40,7 +40,7 @@ orders everything written on the session's WebSocket.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Iterable, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Protocol
 
 from .core.packets import Packet
 
@@ -86,14 +86,13 @@ class WebSocketSink(Protocol):
         """Hand the socket what it takes of the backlog now (the writer
         holds the write lock); False if the connection failed."""
 
-    def wait_writable(self, timeout: float) -> bool:
-        """Wait until the socket has room (or failed); False on timeout."""
+    def drain_with(self, step: Callable[[], bool]) -> None:
+        """Call ``step()`` whenever the socket may have room again, until
+        it returns True (the session calls this once a backlog begins;
+        ``step`` hands the socket what it takes). Never waits itself."""
 
     def send_close(self) -> None:
         """Send the close frame (the writer holds the write lock)."""
-
-    def wait_ended(self, timeout: float) -> bool:
-        """Wait until the reader saw the connection end."""
 
     def shutdown(self) -> None:
         """Cut the connection, waking a reader or writer blocked on it."""
@@ -101,8 +100,13 @@ class WebSocketSink(Protocol):
     def mark_closing(self) -> bool:
         """Note that the session is closing it; False if it already was."""
 
-    def mark_closed(self) -> None:
-        """The session's closing is over (the transport may now return)."""
+    def close_with(self, send_rest: Callable[[], None],
+                   closed: Callable[[], None]) -> None:
+        """Close the WebSocket for the session: ``send_rest()`` first (it
+        writes the last packets and the close frame), then wait (at most
+        ``CLOSE_GRACE``) for the peer's close, cut the connection and call
+        ``closed()``. Never waits itself; a dead peer cannot hold the
+        closing longer than two grace periods."""
 
 
 class SessionPort(Protocol):
@@ -168,3 +172,20 @@ class SessionPort(Protocol):
     def close(self, reason: str, description: str | None = None, *,
               graceful: bool = False) -> None:
         """End the session; never blocks."""
+
+
+def close_in_tasks(spawn: Callable[..., Any], send_rest: Callable[[], None],
+                   wait_ended: Callable[[float], object],
+                   cut: Callable[[], None], closed: Callable[[], None]
+                   ) -> None:
+    """:meth:`WebSocketSink.close_with` for sinks whose closing runs in a
+    task that may wait (call it in such a task): ``send_rest()`` in a task
+    of its own, whose write lock may be held by a writer that a dead peer
+    keeps waiting, for at most ``CLOSE_GRACE``; then at most as long for
+    the peer's close (``wait_ended(timeout)``); then ``cut()`` the
+    connection and report ``closed()``."""
+    writer = spawn(send_rest)
+    writer.join(CLOSE_GRACE)
+    wait_ended(CLOSE_GRACE)
+    cut()
+    closed()

@@ -22,6 +22,7 @@ from .events import EventEmitter
 from .exceptions import (BAD_REQUEST, FORBIDDEN, ConfigError,
                          RemoteProtocolError)
 from .port import SessionPort
+from .hub import run_app
 from .timers import TimerService
 from .transports.polling import PollingTransport
 from .transports.websocket import WebSocketTransport
@@ -116,7 +117,8 @@ class Server(EventEmitter):
             settings=SessionSettings.from_config(self.config),
             schedule=self._timers.schedule, deliver=self._deliver,
             closed=self._on_session_closed, forget=self.directory.forget,
-            events=self, new_socket=Socket)
+            events=self, new_socket=Socket,
+            run_app=None if self.driver.io_hub() is None else run_app)
         self._polling = PollingTransport(self.config, self.logger,
                                          self.driver)
         self._websocket = WebSocketTransport(self.config, self.driver,

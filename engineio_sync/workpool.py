@@ -124,6 +124,8 @@ class WorkPool:
         self.log_every = log_every
         self.name = name
         self._lock = threading.Lock()
+        # The key each worker thread runs a job for (current_key()).
+        self._current = threading.local()
         # shutdown() waits on it for the last thread to end.
         self._gone = threading.Condition(self._lock)
         # A key is in _jobs while it has a job running or waiting; its
@@ -172,10 +174,29 @@ class WorkPool:
         False when it was not taken: ``max_queued`` jobs are waiting, or
         the pool is shut down. Never blocks.
         """
+        return self._submit(key, fn, args, False)
+
+    def submit_always(self, key: Hashable, fn: Callable[..., object],
+                      *args: Any) -> bool:
+        """As :meth:`submit`, but past ``max_queued`` too: for work that
+        follows from work already taken (a session's next event), which
+        must not be lost. Callers bound it where new work comes in (see
+        :attr:`full`). False only when the pool is shut down."""
+        return self._submit(key, fn, args, True)
+
+    @property
+    def full(self) -> bool:
+        """True while ``max_queued`` jobs or more wait: whoever reads
+        new work (a socket) should pause until :meth:`submit` takes work
+        again."""
+        return self._queued >= self.max_queued
+
+    def _submit(self, key: Hashable, fn: Callable[..., object],
+                args: tuple[Any, ...], always: bool) -> bool:
         with self._lock:
             if self._closing:
                 return False
-            if self._queued >= self.max_queued:
+            if self._queued >= self.max_queued and not always:
                 self._rejected += 1
                 if self._full_logged:
                     return False
@@ -281,8 +302,14 @@ class WorkPool:
 
     # -- the workers -----------------------------------------------------------
 
+    def current_key(self) -> Hashable | None:
+        """The key of the job this thread runs for the pool, or None
+        outside the pool's threads."""
+        return getattr(self._current, 'key', None)
+
     def _work(self) -> None:
         me = _Worker()
+        running = self._current
         # Started for a ready key: a seeker.
         seeking = True
         key: Hashable = None
@@ -300,12 +327,14 @@ class WorkPool:
                 self._start_thread(recruit)
             seeking = False
             finished, failed = True, False
+            running.key = key
             try:
                 fn(*args)
             except Exception:
                 failed = True
                 logger.exception('work pool %s: job %r for key %r raised',
                                  self.name, fn, key)
+            running.key = None
 
     def _next_job(self, me: _Worker, seeking: bool, key: Hashable,
                   finished: bool, failed: bool, notes: list[Note]

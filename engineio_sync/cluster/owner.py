@@ -264,7 +264,8 @@ class Owner:
         if kind == ATTACH:
             channel = request.body.decode('ascii', 'replace')
             attached = ProxySink(request.reply_to, channel,
-                                 self.answers.push, self.driver.event())
+                                 self.answers.push, self.driver.event(),
+                                 self.driver.spawn)
             proxies = self._proxies.setdefault(sid, {})
             proxies[(request.reply_to, channel)] = attached
             verdict = engine.attach_websocket(attached)

@@ -13,6 +13,7 @@ import json
 from typing import Any, Callable
 
 from ..core.packets import Packet
+from ..port import close_in_tasks
 from .wire import CUT, CLOSE_FRAME, WRITE, encode_packets, encode_reply
 
 __all__ = ['ProxySink']
@@ -24,11 +25,13 @@ class ProxySink:
     message on a process's reply list (False if Redis failed)."""
 
     __slots__ = ('holder', 'channel', 'push', 'ended', 'closing',
-                 'draining', 'backlog')
+                 'draining', 'backlog', '_spawn')
 
     def __init__(self, holder: str, channel: str,
-                 push: Callable[[str, bytes], bool], ended: Any) -> None:
+                 push: Callable[[str, bytes], bool], ended: Any,
+                 spawn: Callable[..., Any]) -> None:
         self.holder = holder
+        self._spawn = spawn
         self.channel = channel
         self.push = push
         #: set when the holder's reader saw the connection end
@@ -57,17 +60,13 @@ class ProxySink:
         """Nothing waits here: the holder drains its own socket."""
         return True
 
-    def wait_writable(self, timeout: float) -> bool:
-        """Always writable here (see :meth:`write_backlog`)."""
-        return True
+    def drain_with(self, step: Callable[[], bool]) -> None:
+        """Nothing waits here (see :meth:`write_backlog`): one step."""
+        step()
 
     def send_close(self) -> None:
         """Have the holder send the close frame."""
         self._send(CLOSE_FRAME)
-
-    def wait_ended(self, timeout: float) -> bool:
-        """Wait until the holder reports the connection's end."""
-        return self.ended.wait(timeout)
 
     def shutdown(self) -> None:
         """Have the holder cut the connection."""
@@ -79,8 +78,12 @@ class ProxySink:
         first, self.closing = not self.closing, True
         return first
 
-    def mark_closed(self) -> None:
-        """The engine's closing is over."""
+    def close_with(self, send_rest: Callable[[], None],
+                   closed: Callable[[], None]) -> None:
+        """Close in a task: the last packets and the close frame, the
+        holder's report of the end (bounded), the cut."""
+        self._spawn(close_in_tasks, self._spawn, send_rest, self.ended.wait,
+                    self.shutdown, closed)
 
 
 def encode_ending(reason: str, description: str | None) -> bytes:

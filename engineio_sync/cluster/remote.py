@@ -12,7 +12,8 @@ messages this process's reply task writes on the socket.
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable, Protocol
+from functools import partial
+from typing import Any, Callable, Iterable, Protocol
 
 from ..core.packets import DecodeError, Packet, PacketType
 from ..drivers.base import Driver
@@ -201,26 +202,28 @@ class RemoteSession:
         for ``write_timeout`` seconds (the owner then hears of its end)."""
         if not sink.draining:
             sink.draining = True
-            self.carrier.driver.spawn(self._drain, sink)
+            timeout = self.carrier.write_timeout
+            # [backlog at the last step, when the peer must have read by]
+            progress = [sink.backlog, time.monotonic() + timeout]
+            sink.drain_with(partial(self._drain_step, sink, progress,
+                                    timeout))
 
-    def _drain(self, sink: WebSocketSink) -> None:
-        timeout = self.carrier.write_timeout
-        deadline = time.monotonic() + timeout
-        ok = True
-        while ok:
-            before = sink.backlog
-            sink.wait_writable(1.0)
-            with self.write_lock:
-                ok = sink.write_backlog()
-                if ok and not sink.backlog:
-                    sink.draining = False
-                    return
-                if sink.backlog < before:
-                    deadline = time.monotonic() + timeout
-            if time.monotonic() > deadline:
-                ok = False
+    def _drain_step(self, sink: WebSocketSink, progress: list[Any],
+                    timeout: float) -> bool:
+        """One step of the drain (see websocket_blocked); True: over."""
+        with self.write_lock:
+            ok = sink.write_backlog()
+            if ok and not sink.backlog:
+                sink.draining = False
+                return True
+            if sink.backlog < progress[0]:
+                progress[1] = time.monotonic() + timeout
+            progress[0] = sink.backlog
+        if ok and time.monotonic() <= progress[1]:
+            return False
         sink.draining = False
         sink.shutdown()
+        return True
 
 
 def _outcome(reply: Reply | None) -> list[Packet] | None:

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     import socket
     from types import TracebackType
 
+    from ..hub import Hub
+
 _T = TypeVar('_T')
 
 #: ``recv(size)``: up to ``size`` bytes, ``b''`` once the peer closed.
@@ -113,6 +115,12 @@ class Driver(Protocol):
                backlog: int = 1024) -> socket.socket: ...
 
     def queue(self) -> Queue[Any]: ...
+
+    def io_hub(self) -> Hub | None:
+        """The process's I/O loop and worker pool, when this driver
+        serves WebSockets from one loop and runs application code on a
+        pool (threads); None when every connection has a task of its own
+        (green threads, which cost little)."""
 
 
 class _NullLock:

@@ -335,3 +335,7 @@ class EventletDriver:
     def queue(self) -> Queue[Any]:
         queue: Queue[Any] = eventlet.queue.Queue()
         return queue
+
+    def io_hub(self) -> None:
+        """None: every connection has a green thread of its own."""
+        return None

@@ -140,3 +140,7 @@ class GeventDriver:
     def queue(self) -> Queue[Any]:
         queue: Queue[Any] = gevent.queue.Queue()
         return queue
+
+    def io_hub(self) -> None:
+        """None: every connection has a green thread of its own."""
+        return None

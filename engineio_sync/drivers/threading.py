@@ -10,6 +10,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from ..hub import Hub, process_hub
 from .base import (Event, Lock, NonblockingSend, Queue, Recv, Release,
                    SendAll, Task, peer_closed_by_poll, release_nothing)
 
@@ -78,6 +79,11 @@ class ThreadingDriver:
 
     def queue(self) -> Queue[Any]:
         return queue.Queue()
+
+    def io_hub(self) -> Hub:
+        """This process's hub: WebSockets wait in its loop, not in a
+        thread each, and application code runs on its pool."""
+        return process_hub()
 
 
 def _writable(sock: socket.socket, timeout: float) -> bool:

@@ -15,139 +15,28 @@ import socket as _socket
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..core.packets import (DecodeError, Packet, decode_packet,
-                            decode_packet_v3, encode_packet, encode_packet_v3)
+from ..core.packets import (DecodeError, decode_packet,
+                            decode_packet_v3)
 from ..core.session import CloseReason
-from ..core.wsframes import accept_token, negotiate_deflate
+from ..core.wsframes import Deflate, accept_token, negotiate_deflate
 from ..exceptions import BAD_REQUEST, RemoteProtocolError
 from ..port import CLOSE_GRACE, REJECT_LINGER, SessionPort
 from ..wsgi_servers import Hijack, find, run_later
+from .loop_websocket import LoopWebSocket, detach_socket
+from .wsbinding import WebSocketBinding, describe_end
 from .wsconnection import WebSocketConnection, handshake_error
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..drivers import Driver
+    from ..hub import Hub
 
-__all__ = ['WebSocketTransport', 'WebSocketBinding']
+__all__ = ['WebSocketTransport']
 
 # The most a rejected WebSocket's client may still send before we close.
 _REJECT_DRAIN = 1 << 16
 # How many times (50 ms apart) a finished WebSocket waits for its drain
 # task to notice that the socket is shut down.
 _DRAIN_END_CHECKS = 60
-
-
-class _Flag:
-    """A one-shot event that allocates a driver Event only if waited on.
-
-    Thousands of idle WebSockets each hold two of these; most are set
-    without anyone ever waiting.
-    """
-
-    __slots__ = ('_driver', '_set', '_event')
-
-    def __init__(self, driver: Driver) -> None:
-        self._driver = driver
-        self._set = False
-        self._event: Any = None
-
-    def set(self) -> None:
-        self._set = True
-        event = self._event
-        if event is not None:
-            event.set()
-
-    def wait(self, timeout: float) -> bool:
-        if self._set:
-            return True
-        if self._event is None:
-            self._event = self._driver.event()
-        # Re-check: set() may have run before the event existed.
-        if self._set:
-            return True
-        woken: bool = self._event.wait(timeout)
-        return woken
-
-
-class WebSocketBinding:
-    """One accepted WebSocket: the sink the session engine writes on."""
-
-    __slots__ = ('conn', 'done', 'finished', 'closing', 'draining',
-                 '_encode')
-
-    def __init__(self, conn: WebSocketConnection, driver: Driver,
-                 protocol: int) -> None:
-        self.conn = conn
-        #: set when the reader is over; ``finished`` when the engine's
-        #: closing of this WebSocket is
-        self.done = _Flag(driver)
-        self.finished = _Flag(driver)
-        self.closing = False
-        #: the engine runs a task draining the backlog
-        self.draining = False
-        self._encode = encode_packet_v3 if protocol == 3 else encode_packet
-
-    @property
-    def backlog(self) -> int:
-        """Bytes written but not yet taken by the socket."""
-        return self.conn.backlog_size
-
-    def write_backlog(self) -> bool:
-        """Hand the socket what it takes of the backlog now (the caller
-        holds the write lock); False if the connection failed."""
-        try:
-            self.conn.write_backlog()
-        except OSError:
-            return False
-        return True
-
-    def wait_writable(self, timeout: float) -> bool:
-        """Wait until the socket has room (or failed); False on timeout."""
-        return self.conn.wait_writable(timeout)
-
-    def write_packet(self, packet: Packet) -> bool:
-        """Write one packet (the caller holds the write lock); False if the
-        connection failed."""
-        try:
-            self.conn.send_one(self._encode(packet))
-        except (OSError, ConnectionError):
-            return False
-        return True
-
-    def write_packets(self, packets: list[Packet]) -> bool:
-        """Write packets (the caller holds the write lock); False if the
-        connection failed."""
-        encode = self._encode
-        try:
-            if len(packets) == 1:
-                self.conn.send_one(encode(packets[0]))
-            else:
-                self.conn.send_many([encode(p) for p in packets])
-        except (OSError, ConnectionError):
-            return False
-        return True
-
-    def send_close(self) -> None:
-        """Send the close frame (the caller holds the write lock)."""
-        self.conn.close(1000)
-
-    def wait_ended(self, timeout: float) -> bool:
-        """Wait until the reader has seen the connection end."""
-        return self.done.wait(timeout)
-
-    def shutdown(self) -> None:
-        """Cut the TCP connection."""
-        self.conn.shutdown()
-
-    def mark_closing(self) -> bool:
-        """The engine starts closing it; False if it already had."""
-        if self.closing:
-            return False
-        self.closing = True
-        return True
-
-    def mark_closed(self) -> None:
-        """The engine's closing is over."""
-        self.finished.set()
 
 
 class WebSocketTransport:
@@ -204,16 +93,44 @@ class WebSocketTransport:
             if new_session:
                 engine.close(CloseReason.TRANSPORT_ERROR, 'handshake failed')
             return hijack.finish
+        hub = self.driver.io_hub()
+        if hub is not None:
+            self._serve_in_loop(engine, hub, sock, deflate)
+            return hijack.finish
         recv, release = self.driver.stream_reader(sock)
         conn = WebSocketConnection(sock, engine.write_lock, deflate=deflate,
                                    driver=self.driver, recv=recv,
                                    max_message_size=self.max_size)
-        binding = WebSocketBinding(conn, self.driver, engine.protocol)
+        binding = WebSocketBinding(conn, self.driver, engine.protocol,
+                                   self.logger)
         conn.on_blocked = partial(engine.websocket_blocked, binding)
         if not run_later(environ, partial(self._run, engine, binding,
                                           release)):
             self._run(engine, binding, release)
         return hijack.finish
+
+    def _serve_in_loop(self, engine: SessionPort, hub: Hub,
+                       sock: _socket.socket, deflate: Deflate | None
+                       ) -> None:
+        """Attach the WebSocket and leave it to the hub's loop; the WSGI
+        server's thread returns at once."""
+        sock = detach_socket(sock, hub)
+        conn = WebSocketConnection(sock, engine.write_lock, deflate=deflate,
+                                   driver=self.driver,
+                                   max_message_size=self.max_size)
+        binding = LoopWebSocket(conn, self.driver, engine, hub, self.logger)
+        conn.on_blocked = partial(engine.websocket_blocked, binding)
+        try:
+            verdict = engine.attach_websocket(binding)
+        except Exception:
+            self.logger.exception('%s: WebSocket handler failed', engine.sid)
+            verdict = 'rejected'
+        if verdict != 'rejected':
+            binding.start()
+            return
+        conn.locked_close(1000)
+        self._end_rejected(sock)
+        sock.close()
 
     def _run(self, engine: SessionPort, binding: WebSocketBinding,
              release: Callable[[], None]) -> None:
@@ -286,16 +203,7 @@ class WebSocketTransport:
                 return
             if not websocket_packet(binding, packet):
                 return
-        reason = CloseReason.TRANSPORT_CLOSE
-        description = None
-        error = conn.error
-        if error is not None:
-            reason = CloseReason.TRANSPORT_ERROR
-            description = ('message larger than max_http_buffer_size'
-                           if error.code == 1009
-                           else f'protocol error: {error}')
+        reason, description = describe_end(conn)
+        if conn.error is not None:
             self.logger.info('%s: %s', engine.sid, description)
-        elif conn.close_code not in (1000, 1001, 1005, 1006):
-            reason = CloseReason.TRANSPORT_ERROR
-            description = f'close code {conn.close_code}'
         engine.websocket_ended(binding, reason, description)

@@ -218,7 +218,8 @@ class WebSocketConnection:
     # -- input --------------------------------------------------------------
 
     def receive(self) -> str | bytes | None:
-        """The next whole message, or None once the connection is over.
+        """The next whole message, or None once the connection is over
+        (reads the socket, waiting; :meth:`take` is the same without).
 
         A protocol error (see :attr:`error`) is answered with a close frame
         carrying its code (1002, 1007, or 1009 for an oversized message).
@@ -239,26 +240,56 @@ class WebSocketConnection:
             try:
                 events = reader.feed(data)
             except FrameError as exc:
-                self.error = exc
-                self.close_code = exc.code
-                self.locked_close(exc.code, exc.reason)
+                self._failed(exc)
                 break
             if len(events) == 1 and events[0][0] == TEXT:
                 # One text message per read: the usual case.
                 message: str | bytes = events[0][1]
                 return message
-            for opcode, payload in events:
-                if opcode == TEXT or opcode == BINARY:
-                    pending.append(payload)
-                elif opcode == PING:
-                    self._control(encode_pong(payload))
-                elif opcode == CLOSE:
-                    code: int = payload[0]
-                    self.close_code = code
-                    self.locked_close(1000 if code == 1005 else code)
+            self._sort(events, pending)
             if pending:
                 return pending.pop(0)
         return pending.pop(0) if pending else None
+
+    def take(self, data: bytes) -> list[str | bytes]:
+        """The whole messages completed by ``data`` (bytes just read; b''
+        when the peer closed), answering pings and the peer's close frame
+        as :meth:`receive` does; :attr:`close_code` is set once the
+        connection is over."""
+        if not data:
+            if self.close_code is None:
+                self.close_code = 1006
+            return []
+        try:
+            events = self._reader.feed(data)
+        except FrameError as exc:
+            self._failed(exc)
+            return []
+        if len(events) == 1 and events[0][0] == TEXT:
+            return [events[0][1]]
+        messages: list[str | bytes] = []
+        self._sort(events, messages)
+        return messages
+
+    def _failed(self, exc: FrameError) -> None:
+        self.error = exc
+        self.close_code = exc.code
+        self.locked_close(exc.code, exc.reason)
+
+    def _sort(self, events: list[tuple[int, Any]],
+              messages: list[str | bytes]) -> None:
+        """Messages go to ``messages``; control frames are answered."""
+        for opcode, payload in events:
+            if opcode == TEXT or opcode == BINARY:
+                messages.append(payload)
+            elif opcode == PING:
+                self._control(encode_pong(payload))
+            elif opcode == CLOSE:
+                code: int = payload[0]
+                self.close_code = code
+                self.locked_close(1000 if code == 1005 else code)
+                # Nothing after a close frame counts.
+                return
 
     def _control(self, frame: bytes) -> None:
         with self.write_lock:

@@ -22,7 +22,7 @@ from engineio_sync.core.session import SessionSettings
 from engineio_sync.engine import EngineContext, SessionEngine
 from engineio_sync.events import EventEmitter
 from engineio_sync.exceptions import RemoteProtocolError
-from engineio_sync.transports.websocket import WebSocketBinding
+from engineio_sync.transports.wsbinding import WebSocketBinding
 from engineio_sync.transports.wsconnection import WebSocketConnection
 
 from fakes import FakeClock, FakeDriver, FakeSocket

@@ -192,6 +192,9 @@ class FakeDriver:
     def peer_closed(self, sock: FakeSocket) -> bool:
         return sock.peer_gone
 
+    def io_hub(self) -> None:
+        return None
+
 
 class FakeSocket:
     """A client connection, as the server's side sees it.

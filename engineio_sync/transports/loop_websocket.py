@@ -1,0 +1,296 @@
+"""WebSockets read, drained and closed by the process's I/O loop.
+
+With the threading driver a WebSocket holds no thread: once the 101 is
+written, :func:`detach_socket` takes the connection away from the WSGI
+server (whose thread returns at once), and a :class:`LoopWebSocket`
+registers it with the hub's :class:`~engineio_sync.reactor.Reactor`. The
+loop reads it (frames with :mod:`engineio_sync.core.wsframes`, pings and
+close frames answered there), hands each packet to the session engine,
+waits for room when the peer reads slowly and runs the closing
+handshake's grace period on a timer. The engine, in turn, runs whatever
+application code a packet calls for on the hub's worker pool, so the loop
+never waits for a handler.
+
+Writes are what they are for every WebSocket here: any thread writes
+without waiting (:class:`~engineio_sync.transports.wsconnection.
+WebSocketConnection`), and what the socket does not take waits in the
+backlog that the loop drains.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket as _socket
+from typing import TYPE_CHECKING, Callable
+
+from ..core.packets import DecodeError, decode_packet, decode_packet_v3
+from ..core.session import CloseReason
+from ..port import CLOSE_GRACE, SessionPort
+from .wsbinding import WebSocketBinding, describe_end
+from .wsconnection import WebSocketConnection
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..drivers import Driver
+    from ..hub import Hub
+    from ..reactor import TimerHandle
+
+__all__ = ['LoopWebSocket', 'detach_socket']
+
+_DONTWAIT = _socket.MSG_DONTWAIT
+# How often a drain looks again while its socket stays full: the engine's
+# write deadline (or the cluster's) is checked at each look.
+_DRAIN_LOOK = 1.0
+# How long reading pauses while the worker pool is full.
+_PAUSE = 0.01
+# How long the WSGI server may keep its (replaced) end of a detached
+# connection before the loop closes ours.
+_LEFTOVER_LIMIT = 60.0
+
+
+def detach_socket(sock: _socket.socket, hub: Hub) -> _socket.socket:
+    """Take a connection away from the WSGI server that accepted it.
+
+    Returns a new socket object for the connection. The server's socket
+    object is left on one end of a socket pair instead (``dup2`` onto its
+    descriptor), so whatever the server writes or reads or closes after
+    the WSGI call returns (gunicorn's and werkzeug's empty response, a
+    keep-alive read) goes there and never to the client. The pair's other
+    end is read and dropped by the loop until the server closes its end.
+    """
+    fd = sock.fileno()
+    ours = _socket.socket(fileno=os.dup(fd))
+    theirs, leftover = _socket.socketpair()
+    try:
+        os.dup2(theirs.fileno(), fd)
+    finally:
+        theirs.close()
+    # The server's next read of a request sees the end at once.
+    leftover.shutdown(_socket.SHUT_WR)
+    leftover.setblocking(False)
+    hub.call_soon(_Leftover(hub, leftover).watch)
+    return ours
+
+
+class _Leftover:
+    """The far end of a detached connection's stand-in: drops what the
+    WSGI server writes there and closes once the server has closed (or
+    after ``_LEFTOVER_LIMIT``)."""
+
+    __slots__ = ('hub', 'sock', 'timer')
+
+    def __init__(self, hub: Hub, sock: _socket.socket) -> None:
+        self.hub = hub
+        self.sock = sock
+        self.timer: TimerHandle | None = None
+
+    def watch(self) -> None:
+        reactor = self.hub.reactor
+        reactor.add_reader(self.sock, self._readable)
+        self.timer = reactor.call_later(_LEFTOVER_LIMIT, self._close)
+
+    def _readable(self) -> None:
+        try:
+            if self.sock.recv(65536):
+                return
+        except BlockingIOError:
+            return
+        except OSError:
+            pass
+        self._close()
+
+    def _close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.hub.reactor.remove_reader(self.sock)
+        self.sock.close()
+
+
+class LoopWebSocket(WebSocketBinding):
+    """A WebSocket sink whose reading, draining and closing run in the
+    hub's loop (see the module's docstring). :meth:`start` hands it to the
+    loop once the engine has attached it."""
+
+    __slots__ = ('hub', 'engine', '_decode', '_step', '_drain_timer',
+                 '_closed', '_close_timer', '_ended', '_released')
+
+    def __init__(self, conn: WebSocketConnection, driver: Driver,
+                 engine: SessionPort, hub: Hub,
+                 logger: logging.Logger) -> None:
+        super().__init__(conn, driver, engine.protocol, logger)
+        self.hub = hub
+        self.engine = engine
+        self._decode = (decode_packet if engine.protocol == 4
+                        else decode_packet_v3)
+        # The drain's step while one runs, and its periodic look.
+        self._step: Callable[[], bool] | None = None
+        self._drain_timer: TimerHandle | None = None
+        # The engine's ``closed`` while a closing waits for the peer.
+        self._closed: Callable[[], None] | None = None
+        self._close_timer: TimerHandle | None = None
+        self._ended = False
+        self._released = False
+
+    # -- reading (the loop's thread) ---------------------------------------
+
+    def start(self) -> None:
+        """Read the connection in the loop from now on."""
+        self.hub.call_soon(self._watch)
+
+    def _watch(self) -> None:
+        if not self._released and not self._ended:
+            self.hub.reactor.add_reader(self.conn.sock, self._readable)
+
+    def _readable(self) -> None:
+        if self.hub.pool.full:
+            # The application is behind: leave the bytes in the socket
+            # (the peer feels it as TCP back-pressure) for a moment.
+            self.hub.reactor.remove_reader(self.conn.sock)
+            self.hub.reactor.call_later(_PAUSE, self._watch)
+            return
+        conn = self.conn
+        try:
+            data = conn.sock.recv(conn.RECV_SIZE, _DONTWAIT)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b''
+        engine = self.engine
+        try:
+            for message in conn.take(data):
+                try:
+                    packet = self._decode(message)
+                except DecodeError as exc:
+                    self._logger.info('%s: undecodable WebSocket message',
+                                      engine.sid)
+                    engine.websocket_invalid(self, f'parse error: {exc}')
+                    self._end_reading()
+                    return
+                if not engine.websocket_packet(self, packet):
+                    self._end_reading()
+                    return
+            if conn.close_code is not None:
+                reason, description = describe_end(conn)
+                if conn.error is not None:
+                    self._logger.info('%s: %s', engine.sid, description)
+                engine.websocket_ended(self, reason, description)
+                self._end_reading()
+        except Exception:
+            self._logger.exception('%s: WebSocket handler failed',
+                                   engine.sid)
+            conn.locked_close(1011, 'internal error')
+            engine.websocket_ended(self, CloseReason.TRANSPORT_ERROR,
+                                   'internal error')
+            self._end_reading()
+
+    def _end_reading(self) -> None:
+        """Nothing more is read: finish a closing that waits for this, or
+        close the connection if nobody is closing it."""
+        if self._ended:
+            return
+        self._ended = True
+        self.done.set()
+        self.hub.reactor.remove_reader(self.conn.sock)
+        if self._closed is not None:
+            self._finish_close()
+        elif not self.closing:
+            self.conn.locked_close(1000)
+            self.conn.shutdown()
+            self._release()
+        # Else the engine's closing is on its way to the loop.
+
+    # -- draining (any thread hands it to the loop) ------------------------
+
+    def drain_with(self, step: Callable[[], bool]) -> None:
+        """Call ``step()`` in the loop whenever the socket has room (and
+        every ``_DRAIN_LOOK`` seconds) until it returns True."""
+        self.hub.in_loop_now(self._start_drain, step)
+
+    def _start_drain(self, step: Callable[[], bool]) -> None:
+        if self._released:
+            return
+        self._step = step
+        reactor = self.hub.reactor
+        reactor.add_writer(self.conn.sock, self._drain_once)
+        self._drain_timer = reactor.call_later(_DRAIN_LOOK, self._look)
+
+    def _look(self) -> None:
+        self._drain_timer = None
+        self._drain_once()
+        if self._step is not None and not self._released:
+            self._drain_timer = self.hub.reactor.call_later(_DRAIN_LOOK,
+                                                            self._look)
+
+    def _drain_once(self) -> None:
+        step = self._step
+        if step is None:
+            return
+        try:
+            done = step()
+        except Exception:
+            self._logger.exception('%s: draining a WebSocket failed',
+                                   self.engine.sid)
+            done = True
+        if done:
+            self._stop_drain()
+
+    def _stop_drain(self) -> None:
+        self._step = None
+        if self._drain_timer is not None:
+            self._drain_timer.cancel()
+            self._drain_timer = None
+        self.hub.reactor.remove_writer(self.conn.sock)
+
+    # -- closing (any thread hands it to the loop) -------------------------
+
+    def close_with(self, send_rest: Callable[[], None],
+                   closed: Callable[[], None]) -> None:
+        """Close in the loop (see
+        :meth:`~engineio_sync.port.WebSocketSink.close_with`): the grace
+        period for the peer's close is a timer, not a wait."""
+        self.hub.in_loop_now(self._begin_close, send_rest, closed)
+
+    def _begin_close(self, send_rest: Callable[[], None],
+                     closed: Callable[[], None]) -> None:
+        try:
+            send_rest()
+        except Exception:
+            self._logger.exception('%s: closing a WebSocket failed',
+                                   self.engine.sid)
+        self._closed = closed
+        if self._ended or self._released:
+            self._finish_close()
+        else:
+            self._close_timer = self.hub.reactor.call_later(
+                CLOSE_GRACE, self._finish_close)
+
+    def _finish_close(self) -> None:
+        closed, self._closed = self._closed, None
+        if closed is None:
+            return
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        self.conn.shutdown()
+        try:
+            closed()
+        except Exception:
+            self._logger.exception('%s: closing a WebSocket failed',
+                                   self.engine.sid)
+        self.finished.set()
+        self._release()
+
+    def _release(self) -> None:
+        """Forget the connection and close its descriptor (once)."""
+        if self._released:
+            return
+        self._released = True
+        if self._step is not None:
+            self._stop_drain()
+        reactor = self.hub.reactor
+        sock = self.conn.sock
+        reactor.remove_reader(sock)
+        reactor.remove_writer(sock)
+        sock.close()
+
