@@ -167,7 +167,7 @@ class SessionEngine:
     """Runs one session: applies its state machine's actions in order."""
 
     __slots__ = ('ctx', 'session', 'sid', 'protocol', 'socket', 'lock',
-                 'write_lock', 'poll_event', 'ws', 'probe', 'callbacks',
+                 'write_lock', 'poll_event', 'poll_waiter', 'ws', 'probe', 'callbacks',
                  'announced', 'unconfirmed', 'b64', 'room', 'traffic',
                  'intake', '__weakref__')
 
@@ -187,6 +187,8 @@ class SessionEngine:
         self.write_lock = driver.lock()
         # Created by the first parked GET (WebSocket sessions never need it).
         self.poll_event: Any = None
+        #: what wakes a GET parked without a task (see :meth:`park_poll`)
+        self.poll_waiter: Callable[[], Any] | None = None
         #: the WebSocket carrying the session, and one being probed
         self.ws: WebSocketSink | None = None
         self.probe: WebSocketSink | None = None
@@ -253,7 +255,7 @@ class SessionEngine:
             elif kind is Deliver:
                 self._deliver(action.data)
             elif kind is WakePoll:
-                self.poll_event.set()
+                self._wake_poll()
             elif kind is WriteWebSocket:
                 self.flush()
             elif kind is Schedule:
@@ -735,6 +737,58 @@ class SessionEngine:
         packets: list[Packet] = reply.packets
         self._flushing(packets)
         return packets
+
+    def _wake_poll(self) -> None:
+        with self.lock:
+            waiter, self.poll_waiter = self.poll_waiter, None
+        if waiter is not None:
+            waiter()
+        elif self.poll_event is not None:
+            self.poll_event.set()
+
+    def park_poll(self, resume: Callable[[], Any]
+                  ) -> list[Packet] | float | None:
+        """A GET arrived and nothing may wait for it: what to answer with
+        now, or (a number) it is parked for at most that many seconds and
+        ``resume()`` runs, in the thread that wakes it, once it may be
+        answered: then :meth:`resume_poll` gives the answer; after the
+        timeout, or if the client goes away, call :meth:`resume_poll` or
+        :meth:`abandon_poll` (once, whichever comes first). Raises
+        :class:`RemoteProtocolError` to refuse it. Call :meth:`sent` (via
+        :meth:`poll_answered`) once the answer has been written."""
+        with self.lock:
+            actions = self.session.handle(_POLL_STARTED, self.ctx.clock())
+            if type(actions[-1]) is ParkPoll:
+                self.poll_waiter = resume
+        reply = self._apply(actions)
+        if type(reply) is ParkPoll:
+            timeout: float = reply.timeout
+            return timeout
+        if type(reply) is RefuseRequest:
+            raise RemoteProtocolError(reply.code, reply.message)
+        packets: list[Packet] = reply.packets
+        self._flushing(packets)
+        return packets
+
+    def resume_poll(self) -> list[Packet]:
+        """The answer of a GET parked by :meth:`park_poll`."""
+        with self.lock:
+            self.poll_waiter = None
+        reply = self._apply(self._run(_POLL_RESUMED))
+        if type(reply) is RefuseRequest:
+            raise RemoteProtocolError(reply.code, reply.message)
+        packets: list[Packet] = reply.packets
+        self._flushing(packets)
+        return packets
+
+    def abandon_poll(self) -> None:
+        """A GET parked by :meth:`park_poll` lost its client: it takes
+        nothing, and the packets wait for the next one."""
+        with self.lock:
+            self.poll_waiter = None
+        self.ctx.logger.info('%s: a parked GET lost its connection; its '
+                             'packets wait for the next one', self.sid)
+        self._apply(self._run(_POLL_ABANDONED))
 
     def poll_answered(self, packets: list[Packet], delivered: bool) -> None:
         """The WSGI server is done with a GET's answer (from :meth:`poll`):

@@ -13,6 +13,10 @@ apart, and must not try.
 ================================  =============================================
 ``poll(connected)``               a GET: the packets to answer with (waits
                                   while parked); None if its client went away
+``park_poll(resume)``             the same without waiting: the packets, or
+                                  how long it is parked (``resume()`` comes)
+``resume_poll()``                 the answer of a GET parked so
+``abandon_poll()``                its client went away
 ``poll_answered(packets, ok)``    that answer was written (or not: its packets
                                   go back to the queue)
 ``begin_post()``                  a POST arrived, its body not read yet
@@ -128,6 +132,20 @@ class SessionPort(Protocol):
         """A GET: the packets to answer with, waiting while it is parked.
         ``connected()`` False: the client went away; None is returned and
         the packets wait for the next GET."""
+
+    def park_poll(self, resume: Callable[[], Any]
+                  ) -> list[Packet] | float | None:
+        """A GET that nothing may wait for: the packets to answer with
+        now, or the most seconds it stays parked (``resume()`` runs once
+        it may be answered: then :meth:`resume_poll`), or None when this
+        session cannot park a GET so (then :meth:`poll`)."""
+
+    def resume_poll(self) -> list[Packet]:
+        """The answer of a GET parked by :meth:`park_poll` (woken, or
+        its time is up)."""
+
+    def abandon_poll(self) -> None:
+        """A GET parked by :meth:`park_poll` lost its client."""
 
     def poll_answered(self, packets: list[Packet], delivered: bool) -> None:
         """The GET's answer was written (``delivered``) or not."""

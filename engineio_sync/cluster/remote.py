@@ -104,6 +104,19 @@ class RemoteSession:
         self.poll_token = reply.token
         return packets
 
+    def park_poll(self, resume: Callable[[], Any]
+                  ) -> list[Packet] | float | None:
+        """None: the GET waits here for the owner's answer (see
+        :meth:`poll`)."""
+        return None
+
+    def resume_poll(self) -> list[Packet]:
+        """Never parked here (see :meth:`park_poll`)."""
+        return []
+
+    def abandon_poll(self) -> None:
+        """Never parked here (see :meth:`park_poll`)."""
+
     def poll_answered(self, packets: list[Packet], delivered: bool) -> None:
         """The GET's answer was written (or, ``delivered`` False, not):
         the owner's engine hears of it as of a GET of its own."""

@@ -9,6 +9,7 @@ GET is answered with and what a POST's packets do.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..core.packets import DecodeError, Packet
@@ -17,8 +18,9 @@ from ..core.payload import (decode_jsonp_post, iter_payload,
                             encode_payload_v3)
 from ..exceptions import BAD_REQUEST, RemoteProtocolError
 from ..wsgi_servers import find
-from .wsgi_io import (TEXT_PLAIN, BadBody, BodyTooLarge, Response,
-                      compress_body, error_response, read_body)
+from .wsgi_io import (DEFER_KEY, STATUS_TEXT, TEXT_PLAIN, BadBody,
+                      BodyTooLarge, Cancellable, Deferred, LaterResponse,
+                      Response, compress_body, error_response, read_body)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core.handshake import RequestInfo
@@ -105,7 +107,18 @@ class PollingTransport:
 
     def _get(self, engine: SessionPort, info: RequestInfo,
              environ: dict[str, Any], headers: list[tuple[str, str]]) -> Response:
-        """Answer with what the engine has, waiting while it has nothing."""
+        """Answer with what the engine has, waiting while it has nothing
+        (without a task where the WSGI server can answer later)."""
+        defer = environ.get(DEFER_KEY)
+        if defer is not None:
+            parked = _ParkedGet(self, engine, info, environ, headers)
+            outcome = engine.park_poll(parked.wake)
+            if isinstance(outcome, list):
+                return self.answer(engine, outcome, info, environ, headers)
+            if outcome is not None:
+                handle: Deferred = defer()
+                parked.start(handle, outcome)
+                return LaterResponse(handle)
         packets = engine.poll(lambda: self._connected(environ))
         if packets is None:
             # The client is gone; this answer reaches nobody.
@@ -114,6 +127,13 @@ class PollingTransport:
         # with no minimum it writes as it iterates, so the body can tell
         # a failed write (see Response).
         environ['eventlet.minimum_write_chunk_size'] = 0
+        return self.answer(engine, packets, info, environ, headers)
+
+    def answer(self, engine: SessionPort, packets: list[Packet],
+               info: RequestInfo, environ: dict[str, Any],
+               headers: list[tuple[str, str]]) -> Response:
+        """The response carrying a GET's ``packets``; the engine hears
+        whether it was written."""
         return self.encode(engine.protocol, packets, info, environ,
                            headers,
                            lambda delivered: engine.poll_answered(packets,
@@ -172,3 +192,88 @@ class PollingTransport:
         if protocol == 4:
             return iter_payload(body)
         return decode_payload_v3(body)
+
+
+class _ParkedGet:
+    """A GET parked without a task: answered through the WSGI server's
+    :class:`~engineio_sync.transports.wsgi_io.Deferred` when the engine
+    wakes it, when its time is up, or dropped if its client leaves;
+    whichever comes first, once."""
+
+    __slots__ = ('transport', 'engine', 'info', 'environ', 'headers',
+                 'handle', 'timer', 'state', 'lock')
+
+    # What happened so far: parked before the handle is known, woken then,
+    # parked with the handle, over.
+    _NEW, _WOKEN, _PARKED, _OVER = range(4)
+
+    def __init__(self, transport: PollingTransport, engine: SessionPort,
+                 info: RequestInfo, environ: dict[str, Any],
+                 headers: list[tuple[str, str]]) -> None:
+        self.transport = transport
+        self.engine = engine
+        self.info = info
+        self.environ = environ
+        self.headers = headers
+        self.handle: Deferred | None = None
+        self.timer: Cancellable | None = None
+        self.state = self._NEW
+        self.lock = threading.Lock()
+
+    def start(self, handle: Deferred, timeout: float) -> None:
+        """The WSGI server holds the request: wait for the wake-up."""
+        with self.lock:
+            self.handle = handle
+            woken = self.state == self._WOKEN
+            self.state = self._OVER if woken else self._PARKED
+        if woken:
+            self._answer()
+            return
+        self.timer = handle.call_later(timeout, self.wake)
+        handle.on_gone(self._gone)
+
+    def wake(self) -> None:
+        """The engine has an answer (or the time is up): any thread."""
+        with self.lock:
+            state = self.state
+            if state == self._NEW:
+                self.state = self._WOKEN
+                return
+            if state != self._PARKED:
+                return
+            self.state = self._OVER
+        self._answer()
+
+    def _gone(self) -> None:
+        with self.lock:
+            if self.state != self._PARKED:
+                return
+            self.state = self._OVER
+        self._stop_timer()
+        self.engine.abandon_poll()
+
+    def _stop_timer(self) -> None:
+        timer, self.timer = self.timer, None
+        if timer is not None:
+            timer.cancel()
+
+    def _answer(self) -> None:
+        self._stop_timer()
+        handle = self.handle
+        assert handle is not None
+        engine = self.engine
+        headers = self.headers
+        try:
+            packets = engine.resume_poll()
+        except RemoteProtocolError as error:
+            response = error_response(error, headers)
+            done = None
+        else:
+            response = self.transport.answer(engine, packets, self.info,
+                                              self.environ, headers)
+            done = response.on_close
+        body = response.body
+        out = response.headers
+        out.append(('Content-Length', str(len(body))))
+        handle.respond(STATUS_TEXT.get(response.status, str(response.status)),
+                       out, body, done)

@@ -6,12 +6,18 @@ import gzip
 import json
 import sys
 import zlib
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from ..exceptions import EngineIOError, RemoteProtocolError
 
 __all__ = ['Response', 'BodyTooLarge', 'BadBody', 'read_body',
-           'error_response', 'compress_body', 'STATUS_TEXT']
+           'error_response', 'compress_body', 'STATUS_TEXT', 'DEFER_KEY',
+           'Deferred', 'Cancellable', 'LaterResponse']
+
+#: Where a WSGI server that can answer a request later, from any thread,
+#: without a thread waiting for it, puts its ``defer()`` (engineio_sync's
+#: own server on the threading driver's I/O loop).
+DEFER_KEY = 'engineio_sync.defer'
 
 STATUS_TEXT = {
     200: '200 OK',
@@ -26,6 +32,33 @@ STATUS_TEXT = {
 
 TEXT_PLAIN = ('Content-Type', 'text/plain; charset=UTF-8')
 JSON_TYPE = ('Content-Type', 'application/json')
+
+
+class Cancellable(Protocol):
+    """A timer that can be called off."""
+
+    def cancel(self) -> None: ...
+
+
+class Deferred(Protocol):
+    """What ``environ[DEFER_KEY]()`` returns: a request to answer later.
+    The application returns it as its WSGI result without calling
+    ``start_response``; the connection then waits without a thread."""
+
+    def respond(self, status: str, headers: list[tuple[str, str]],
+                body: bytes, done: Callable[[bool], Any] | None) -> None:
+        """Answer now (any thread, once); ``done(delivered)`` once the
+        bytes were handed to the connection, or could not be."""
+
+    def on_gone(self, callback: Callable[[], Any]) -> None:
+        """Have ``callback()`` run if the client leaves before the
+        answer."""
+
+    def call_later(self, delay: float, fn: Callable[[], Any]
+                   ) -> Cancellable:
+        """Run ``fn()`` in ``delay`` seconds (it must not block)."""
+
+    def __iter__(self) -> Iterator[bytes]: ...
 
 
 class BodyTooLarge(EngineIOError):
@@ -62,6 +95,21 @@ class Response:
         if self.on_close is None:
             return [self.body]
         return _ClosingBody(self.body, self.on_close)
+
+
+class LaterResponse(Response):
+    """A response that ``handle`` will carry later (see
+    :class:`Deferred`)."""
+
+    __slots__ = ('handle',)
+
+    def __init__(self, handle: Deferred) -> None:
+        super().__init__(200)
+        self.handle = handle
+
+    def __call__(self, start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        return self.handle
 
 
 class _ClosingBody(list[bytes]):

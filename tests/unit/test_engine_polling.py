@@ -199,3 +199,58 @@ def test_the_intake_sees_the_packets_first(handled):
     h.engine.receive(iter([message('x')]))
     assert held == [message('x')]
     assert h.delivered == ([] if handled else ['x'])
+
+
+# -- GETs parked without a task (park_poll) ----------------------------------
+
+
+def test_park_poll_answers_at_once_when_packets_wait():
+    h = make_engine()
+    h.take_open()
+    h.engine.send(message('a'))
+    woken = []
+    assert h.engine.park_poll(lambda: woken.append(1)) == [message('a')]
+    assert not woken and not h.session.poll_waiting
+
+
+def test_park_poll_parks_and_a_send_calls_resume_once():
+    h = make_engine(ping_interval=25.0, ping_timeout=20.0)
+    h.take_open()
+    woken = []
+    timeout = h.engine.park_poll(lambda: woken.append(1))
+    assert timeout == h.session.settings.poll_timeout
+    assert h.session.poll_waiting and h.driver.waits == 0
+    h.engine.send(message('x'))
+    h.engine.send(message('y'))
+    assert woken == [1], 'resume() runs once, at the first send'
+    assert h.engine.resume_poll() == [message('x'), message('y')]
+    assert not h.session.poll_waiting
+
+
+def test_a_parked_get_resumed_at_its_timeout_gets_a_noop():
+    h = make_engine()
+    h.take_open()
+    assert isinstance(h.engine.park_poll(lambda: None), float)
+    assert types(h.engine.resume_poll()) == [PacketType.NOOP]
+
+
+def test_an_abandoned_parked_get_leaves_the_packets_for_the_next():
+    h = make_engine()
+    h.take_open()
+    woken = []
+    h.engine.park_poll(lambda: woken.append(1))
+    h.engine.abandon_poll()
+    h.engine.send(message('kept'))
+    assert woken == [], 'an abandoned GET is not woken'
+    assert h.engine.park_poll(lambda: None) == [message('kept')]
+
+
+def test_a_second_parked_get_is_refused_and_the_first_woken_with_close():
+    h = make_engine()
+    h.take_open()
+    woken = []
+    h.engine.park_poll(lambda: woken.append(1))
+    with pytest.raises(RemoteProtocolError):
+        h.engine.park_poll(lambda: None)
+    assert woken == [1]
+    assert types(h.engine.resume_poll()) == [PacketType.CLOSE]

@@ -177,3 +177,102 @@ def test_a_post_on_a_session_that_has_one_running_is_refused():
     assert status.startswith('400')
     assert h.delivered == []
     assert Packet(PacketType.MESSAGE, 'late') not in h.session.buffer
+
+
+# -- GETs parked without a task (a WSGI server that answers later) -----------
+
+
+class FakeDeferred(list):
+    """What a WSGI server's ``environ[DEFER_KEY]()`` returns, recording
+    what the transport asks of it; ``fire()`` runs its timer,
+    ``leave()`` its client's departure."""
+
+    def __init__(self):
+        super().__init__()
+        self.answers = []
+        self.timers = []
+        self.gone = []
+
+    def respond(self, status, headers, body, done):
+        self.answers.append((status, dict(headers), body, done))
+
+    def on_gone(self, callback):
+        self.gone.append(callback)
+
+    def call_later(self, delay, fn):
+        timer = FakeTimer(delay, fn)
+        self.timers.append(timer)
+        return timer
+
+
+class FakeTimer:
+    def __init__(self, delay, fn):
+        self.delay, self.fn, self.cancelled = delay, fn, False
+
+    def cancel(self):
+        self.cancelled = True
+
+
+def deferring(handles):
+    def defer():
+        handles.append(FakeDeferred())
+        return handles[-1]
+    return {'engineio_sync.defer': defer}
+
+
+def test_a_parked_get_waits_without_a_task_and_a_send_answers_it():
+    h = make_engine()
+    h.take_open()
+    handles = []
+    get = transport(h.driver).handle(h.engine, info(),
+                                     environ(**deferring(handles)), [])
+    assert get(lambda *a: pytest.fail('no start_response')) is handles[0]
+    handle = handles[0]
+    assert h.driver.waits == 0 and not handle.answers
+    assert handle.timers[0].delay == h.session.settings.poll_timeout
+    confirmed = []
+    h.engine.send(message('late'), callback=lambda: confirmed.append(1))
+    ((status, headers, body, done),) = handle.answers
+    assert status == '200 OK' and body == b'4late'
+    assert headers['Content-Length'] == '5'
+    assert handle.timers[0].cancelled
+    assert confirmed == []
+    done(True)
+    assert confirmed == [1]
+
+
+def test_a_parked_get_whose_time_is_up_gets_a_noop():
+    h = make_engine()
+    h.take_open()
+    handles = []
+    transport(h.driver).handle(h.engine, info(),
+                               environ(**deferring(handles)), [])
+    handles[0].timers[0].fn()
+    assert handles[0].answers[0][2] == b'6'
+    assert not h.session.poll_waiting
+
+
+def test_a_parked_get_whose_client_left_takes_nothing():
+    h = make_engine()
+    h.take_open()
+    handles = []
+    transport(h.driver).handle(h.engine, info(),
+                               environ(**deferring(handles)), [])
+    handles[0].gone[0]()
+    assert handles[0].timers[0].cancelled
+    h.engine.send(message('kept'))
+    assert handles[0].answers == []
+    get = transport(h.driver).handle(h.engine, info(), environ(), [])
+    assert answer(get)[2] == b'4kept'
+
+
+def test_an_answer_that_was_not_delivered_goes_back_to_the_queue():
+    h = make_engine()
+    h.take_open()
+    handles = []
+    transport(h.driver).handle(h.engine, info(),
+                               environ(**deferring(handles)), [])
+    h.engine.send(message('again'))
+    handles[0].answers[0][3](False)
+    get = transport(h.driver).handle(h.engine, info(), environ(), [])
+    assert answer(get)[2] == b'4again'
