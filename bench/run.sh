@@ -4,11 +4,13 @@
 #   bench/run.sh SERVER [SCENARIO...]
 #
 # SERVER:   pyeio-eventlet | pyeio-threading | node-engineio | engineio-sync |
-#           engineio-sync-wsgi | engineio-sync-threading | ceiling
+#           engineio-sync-wsgi | engineio-sync-threading | engineio-sync-gthread |
+#           ceiling
 #           An engineio-sync kind may end in @before: the same server run from
 #           the checkout in $ENGINEIO_SYNC_BEFORE (e.g. a git worktree of the
 #           commit before a change), so before and after share one run.
-# SCENARIO: ws_echo_throughput | polling_echo | connect_rate | idle_memory   (default: all four)
+# SCENARIO: ws_echo_throughput | polling_echo | connect_rate | idle_memory   (default: these four)
+#           | ws_many | ws_blocking   (only when named; ws_blocking: engineio-sync kinds only)
 #
 # Every load-generator run gets a fresh server process pinned to core
 # $SERVER_CORE (0); the generator (node loadgen.js) is pinned to $GEN_CORE (1).
@@ -18,6 +20,9 @@
 # Knobs (environment), defaults in brackets:
 #   WS_CLIENTS ["1 50 500"]  DURATION [10]  WARMUP [1]  POLL_CLIENTS [50]
 #   CONNECT_N [2000]  CONNECT_CONC [100]  IDLE_N [5000]  IDLE_S [30]
+#   MANY_N [2000]  MANY_S [20]  MANY_PING_INTERVAL [1]  MANY_SOURCES [4]
+#   BLOCK_CLIENTS [500]  BLOCK_S [5]
+#   BENCH_PING_TIMEOUT [unset: the adapters' 20 s] is passed to every server
 #   BENCH_PY [~/.cache/engineio-bench-venv/bin/python; created by bench/setup.sh if missing]
 #   SERVER_CORE [0]  GEN_CORE [1]  BENCH_OUT [unset]
 #   BENCH_ASYNC_HANDLERS [1]: 0 runs python-engineio with async_handlers=False
@@ -38,6 +43,12 @@ CONNECT_N="${CONNECT_N:-2000}"
 CONNECT_CONC="${CONNECT_CONC:-100}"
 IDLE_N="${IDLE_N:-5000}"
 IDLE_S="${IDLE_S:-30}"
+MANY_N="${MANY_N:-2000}"
+MANY_S="${MANY_S:-20}"
+MANY_PING_INTERVAL="${MANY_PING_INTERVAL:-1}"
+MANY_SOURCES="${MANY_SOURCES:-4}"
+BLOCK_CLIENTS="${BLOCK_CLIENTS:-500}"
+BLOCK_S="${BLOCK_S:-5}"
 SERVER_CORE="${SERVER_CORE:-0}"
 GEN_CORE="${GEN_CORE:-1}"
 PY="${BENCH_PY:-$HOME/.cache/engineio-bench-venv/bin/python}"
@@ -66,6 +77,7 @@ case "$KIND" in
   engineio-sync)   PORT=8404 ;;
   engineio-sync-wsgi) PORT=8405 ;;
   engineio-sync-threading) PORT=8406 ;;
+  engineio-sync-gthread) PORT=8407 ;;
   ceiling)         PORT=8409 ;;
   *) echo "unknown server kind: $SERVER" >&2; exit 2 ;;
 esac
@@ -90,15 +102,23 @@ server_cmd() { # sets the array CMD
     engineio-sync-wsgi) CMD=("$PY" "$HERE/servers/engineio_sync_server.py" "$PORT" wsgi) ;;
     engineio-sync-threading)
                      CMD=("$PY" "$HERE/servers/engineio_sync_server.py" "$PORT" native threading) ;;
+    # threading driver in gunicorn's gthread worker with the 8 threads of a
+    # typical deployment; --worker-connections only so that gunicorn's own
+    # cap (default 1000) does not hide how many WebSockets 8 threads hold
+    engineio-sync-gthread)
+                     CMD=("$PY" -m gunicorn -w 1 -k gthread --threads 8 --worker-connections 60000
+                          --backlog 1024 --graceful-timeout 3 --log-level warning
+                          -b "127.0.0.1:$PORT" --chdir "$HERE/servers" engineio_sync_server:app) ;;
     ceiling)         CMD=(node "$HERE/servers/ceiling.js" "$PORT") ;;
   esac
 }
 
 SRV_PID=""
+SERVER_ENV=() # NAME=value settings for the next server only (ws_many, ws_blocking)
 start_server() { # $1: log tag
   local log="$LOGDIR/$SERVER.$1.log" code
   server_cmd
-  taskset -c "$SERVER_CORE" "${CMD[@]}" >"$log" 2>&1 &
+  env ${SERVER_ENV[@]+"${SERVER_ENV[@]}"} taskset -c "$SERVER_CORE" "${CMD[@]}" >"$log" 2>&1 &
   SRV_PID=$!
   for _ in $(seq 150); do # up to ~15 s for the server to answer HTTP (any status)
     if ! kill -0 "$SRV_PID" 2>/dev/null; then
@@ -170,6 +190,32 @@ for sc in "${SCENARIOS[@]}"; do
       run_gen connect_rate --n "$CONNECT_N" --concurrency "$CONNECT_CONC" ;;
     idle_memory)
       run_gen idle_memory --n "$IDLE_N" --concurrency 100 --idle "$IDLE_S" ;;
+    ws_many)
+      # each side holds MANY_N sockets: raise the fd limit of this shell (so
+      # of the server and the generator it starts) if the soft one is short;
+      # above the hard limit only a privileged shell may (see README)
+      need=$((MANY_N + 1000))
+      if (( $(ulimit -n) < need )) && ! ulimit -n "$need" 2>/dev/null; then
+        emit "{\"scenario\":\"ws_many\",\"server\":\"$LABEL\",\"error\":\"MANY_N=$MANY_N needs $need fds, hard limit $(ulimit -Hn)\"}"
+        continue
+      fi
+      SERVER_ENV=("BENCH_PING_INTERVAL=$MANY_PING_INTERVAL")
+      # the native HTTP server's default connection limit is 20000
+      if (( need > 20000 )); then SERVER_ENV+=("BENCH_MAX_CONNECTIONS=$need"); fi
+      run_gen ws_many --n "$MANY_N" --concurrency 100 --hold "$MANY_S" \
+        --ping-interval "$MANY_PING_INTERVAL" --sources "$MANY_SOURCES"
+      SERVER_ENV=() ;;
+    ws_blocking)
+      # the blocking handler is a hook of servers/engineio_sync_server.py
+      # only; node is single-threaded, so a handler blocking 5 s there stops
+      # everything by design (see README)
+      if [[ "$KIND" != engineio-sync* ]]; then
+        echo "ws_blocking: skipped for $SERVER (no blocking handler in its adapter)" >&2
+        continue
+      fi
+      SERVER_ENV=(BENCH_BLOCK_WORD=block "BENCH_BLOCK_S=$BLOCK_S")
+      run_gen ws_blocking --clients "$BLOCK_CLIENTS" --block "$BLOCK_S" --warmup "$WARMUP" --word block
+      SERVER_ENV=() ;;
     *) echo "unknown scenario: $sc" >&2; exit 2 ;;
   esac
 done
