@@ -21,7 +21,7 @@ from typing import Any, Callable, Hashable
 from .reactor import Reactor
 from .workpool import DEFAULT_SIZE, WorkPool
 
-__all__ = ['Hub', 'process_hub', 'run_app']
+__all__ = ['Hub', 'process_hub', 'run_app', 'want_pool_size']
 
 logger = logging.getLogger('engineio_sync.hub')
 
@@ -87,6 +87,9 @@ class Hub:
         self.pool.shutdown(timeout)
 
 
+# The pool size asked for (the largest), for this hub and any made after a
+# fork.
+_pool_size = DEFAULT_SIZE
 _hub: Hub | None = None
 _hub_pid = 0
 _hub_lock = threading.Lock()
@@ -100,7 +103,7 @@ def process_hub() -> Hub:
     if hub is None or _hub_pid != pid:
         with _hub_lock:
             if _hub is None or _hub_pid != pid:
-                _hub = Hub()
+                _hub = Hub(_pool_size)
                 _hub_pid = pid
             hub = _hub
     hub.start()
@@ -112,3 +115,13 @@ def run_app(key: Hashable, fn: Callable[..., object], *args: Any) -> None:
     child in the child: a server made before gunicorn forks keeps
     working)."""
     process_hub().run_app(key, fn, *args)
+
+
+def want_pool_size(size: int) -> None:
+    """At least ``size`` threads in the pool from now on (the largest
+    size asked for counts)."""
+    global _pool_size
+    with _hub_lock:
+        _pool_size = max(_pool_size, size)
+        if _hub is not None:
+            _hub.pool.size = max(_hub.pool.size, size)

@@ -22,7 +22,7 @@ from .events import EventEmitter
 from .exceptions import (BAD_REQUEST, FORBIDDEN, ConfigError,
                          RemoteProtocolError)
 from .port import SessionPort
-from .hub import run_app
+from .hub import run_app, want_pool_size
 from .timers import TimerService
 from .transports.polling import PollingTransport
 from .transports.websocket import WebSocketTransport
@@ -119,6 +119,8 @@ class Server(EventEmitter):
             closed=self._on_session_closed, forget=self.directory.forget,
             events=self, new_socket=Socket,
             run_app=None if self.driver.io_hub() is None else run_app)
+        if self._engines.run_app is not None:
+            want_pool_size(config.app_threads)
         self._polling = PollingTransport(self.config, self.logger,
                                          self.driver)
         self._websocket = WebSocketTransport(self.config, self.driver,

@@ -231,6 +231,14 @@ def _buffered_bytes(value: Any) -> int | None:
     return int(value)
 
 
+def _app_threads(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or \
+            not 1 <= value <= 1024:
+        raise ConfigError('app_threads must be a whole number from 1 to '
+                          f'1024, not {value!r}')
+    return value
+
+
 def _buffer_full(value: Any) -> str:
     if not isinstance(value, str) or value not in ('close', 'fail', 'wait'):
         raise ConfigError("on_buffer_full must be 'close', 'fail' or "
@@ -443,6 +451,14 @@ OPTIONS: tuple[Option, ...] = (
     Option('async_handlers', False, 'bool',
            'run each ``message`` handler in its own task (order across '
            'messages is then not kept)', bool),
+    Option('app_threads', 16, 'int',
+           'threading driver: the threads of the process\'s worker pool, '
+           'which runs every handler and send callback (a session\'s in '
+           'order) while one I/O loop thread serves the sockets. A '
+           'handler that blocks holds one of them; when all are busy, work '
+           'waits in a bounded queue (logged once per spell). Servers of '
+           'one process share the pool: the largest value counts',
+           _app_threads),
     Option('initial_packet', None, 'str | bytes | None',
            'a message sent right after the open packet', _initial_packet),
     Option('allow_eio3', False, 'bool',
@@ -593,6 +609,7 @@ class ServerConfig:
     allow_request: Callable[[dict[str, Any]], Any] | None
     generate_id: Callable[..., str] | None
     async_handlers: bool
+    app_threads: int
     #: accepted for python-engineio compatibility; unused
     monitor_clients: bool | None
     #: None, a Redis URL, or an object for engineio_sync.cluster

@@ -316,7 +316,7 @@ def test_every_unknown_option_is_named():
 
 def test_option_names_are_unique():
     names = [o.name for o in OPTIONS]
-    assert len(names) == len(set(names)) == 32
+    assert len(names) == len(set(names)) == 33
 
 
 def test_every_option_has_a_doc_and_an_annotation():
@@ -428,3 +428,10 @@ def test_doc_lines_never_split_a_literal():
         assert ' '.join(lines) == option.doc
         for line in lines:
             assert line.count('``') % 2 == 0, (width, lines)
+
+
+@pytest.mark.parametrize('value', [0, -1, 1025, 2.5, True, '8'])
+def test_app_threads_must_be_a_small_whole_number(value):
+    with pytest.raises(ConfigError, match='app_threads'):
+        ServerConfig.from_options(app_threads=value)
+

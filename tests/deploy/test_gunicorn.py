@@ -5,12 +5,15 @@ gthread and gevent workers (current gunicorn) and eventlet workers
 from __future__ import annotations
 
 import json
+import os
 import signal
+import sys
 import time
 
 import pytest
 
-from deploykit import BYTES, deployments, http_get, wait_until  # noqa: F401
+from deploykit import (BYTES, AppProcess, deployments,  # noqa: F401
+                       free_port, http_get, wait_until)
 from support.eio import (open_polling, open_websocket,
                          receive_skipping_pings, upgrade_to_websocket)
 from support import wsclient
@@ -174,3 +177,34 @@ def test_max_requests_restart_closes_sessions(deployments):
     # The master started a new worker, which serves.
     wait_until(lambda: http_get(app.url + '/health')[0] == 200, 10,
                what='new worker')
+
+
+def test_gthread_with_8_threads_holds_500_websockets(deployments):
+    """WebSockets leave gunicorn's threads after the 101 and wait in the
+    I/O loop: a worker with 8 threads holds 500 of them, every one echoes,
+    and the worker has far fewer threads than WebSockets."""
+    port = free_port()
+    app = AppProcess(
+        'gunicorn-gthread-8', [
+            sys.executable, '-m', 'gunicorn', '-k', 'gthread', '-w', '1',
+            '--threads', '8', '--worker-connections', '2000',
+            '-b', f'127.0.0.1:{port}', '--no-control-socket',
+            '--pythonpath', os.path.dirname(__file__), 'echo_app:app'],
+        port, ready_path='/health')
+    try:
+        sockets = [open_websocket(app.port)[0] for _ in range(500)]
+        for i, ws in enumerate(sockets):
+            ws.send(f'4m{i}')
+        for i, ws in enumerate(sockets):
+            assert receive_skipping_pings(ws) == f'4m{i}'
+        status, body = http_get(app.url + '/health')
+        state = json.loads(body)
+        assert state['sessions'] == 500
+        assert state['threads'] < 60, state
+        for ws in sockets:
+            ws.sock.close()
+        wait_until(lambda: json.loads(http_get(app.url + '/health')[1])[
+            'sessions'] == 0, 20, what='every session closed')
+        assert app.tracebacks() == [], app.output()
+    finally:
+        app.stop()

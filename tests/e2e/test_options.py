@@ -560,7 +560,11 @@ def test_async_handlers(async_handlers):
     assert status.startswith('200')
     assert done.wait(5)
     assert seen[0][0] == 'hi'
-    assert (seen[0][1] is threading.current_thread()) is not async_handlers
+    # The threading driver runs a session's handlers on its worker pool,
+    # in order; async_handlers gives each message a task of its own.
+    thread = seen[0][1]
+    assert thread is not threading.current_thread()
+    assert thread.name.startswith('engineio-app') is not async_handlers
     server.shutdown()
 
 
@@ -659,3 +663,10 @@ def test_graceful_shutdown_says_how_long_it_waited_and_why_it_stopped(
     waited = float(stop.split('after ')[1].split('s;')[0])
     assert 0.3 <= waited < 5 and stop.endswith('stopping anyway'), stop
     assert 'asked' not in stop, stop
+
+
+def test_app_threads_grows_the_process_pool():
+    from engineio_sync.hub import process_hub
+    server = engineio_sync.Server(async_mode='threading', app_threads=17)
+    assert process_hub().pool.size >= 17
+    server.shutdown()
