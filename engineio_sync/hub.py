@@ -8,6 +8,17 @@ each session's in order. :func:`process_hub` makes it on first use and
 again in a forked child (threads do not survive ``fork``: gunicorn forks
 its workers after loading the application).
 
+Application code that the loop itself comes upon (a message read from a
+WebSocket) runs right there, in the loop's thread, when its session has no
+other work running: handing each message to another thread costs more
+than most handlers take, and under the GIL two busy threads hand it to
+each other at every system call. A handler that blocks (a database call,
+``time.sleep``) would then hold up every socket, so a guard thread watches:
+once one call has run for ``STALL`` seconds, a new thread takes the loop
+over (:meth:`~engineio_sync.reactor.Reactor.hand_over`) and the blocked
+one leaves it when its handler returns. Only that session waits for it;
+its next messages queue behind it, in order, for the pool.
+
 The hub decides nothing about sessions; it only says where code runs.
 """
 
@@ -16,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Any, Callable, Hashable
 
 from .reactor import Reactor
@@ -24,6 +36,12 @@ from .workpool import DEFAULT_SIZE, WorkPool
 __all__ = ['Hub', 'process_hub', 'run_app', 'want_pool_size']
 
 logger = logging.getLogger('engineio_sync.hub')
+
+#: How long one application call may hold the loop's thread before a new
+#: thread takes the loop over.
+STALL = 0.005
+#: How often the guard looks.
+GUARD_TICK = 0.005
 
 
 class Hub:
@@ -37,6 +55,12 @@ class Hub:
         self.pool = WorkPool(pool_size, name='engineio-app')
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        # The application call the loop runs (a count, and since when: 0.0
+        # while none), read by the guard.
+        self._calls = 0
+        self._calling_since = 0.0
+        #: how many times a blocked handler made the loop change threads
+        self.handovers = 0
 
     def start(self) -> None:
         """Start the loop's thread (once)."""
@@ -48,6 +72,8 @@ class Hub:
             self._thread = threading.Thread(
                 target=self.reactor.run, name='engineio-loop', daemon=True)
             self._thread.start()
+            threading.Thread(target=self._guard, name='engineio-guard',
+                             daemon=True).start()
 
     def in_loop(self) -> bool:
         """True in the loop's thread."""
@@ -78,8 +104,41 @@ class Hub:
         if pool.current_key() == key and key is not None:
             fn(*args)
             return
+        if self.reactor.in_loop_thread():
+            self._calls += 1
+            self._calling_since = time.monotonic()
+            try:
+                pool.run_here(key, fn, *args)
+            finally:
+                self._calling_since = 0.0
+            return
         if not pool.submit_always(key, fn, *args):
             fn(*args)
+
+    def _guard(self) -> None:
+        """Hand the loop to a new thread when an application call holds
+        it for ``STALL`` seconds (see the module's docstring)."""
+        seen = -1
+        while True:
+            time.sleep(GUARD_TICK)
+            since = self._calling_since
+            calls = self._calls
+            if not since or calls != seen:
+                seen = calls
+                continue
+            if time.monotonic() - since < STALL:
+                continue
+            seen = -1
+            if self.reactor.hand_over(self._start_loop_thread):
+                self.handovers += 1
+                logger.info('an application handler held the I/O loop for '
+                            'over %.0f ms; a new thread runs the loop',
+                            STALL * 1000)
+
+    @staticmethod
+    def _start_loop_thread(fn: Callable[[], None]) -> None:
+        threading.Thread(target=fn, name='engineio-loop',
+                         daemon=True).start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the loop and the pool (tests, interpreter exit)."""

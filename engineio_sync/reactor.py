@@ -58,6 +58,8 @@ _MAX_WAIT = 3600.0
 # are this many and more than half of it; then the heap is rebuilt, so the
 # garbage is bounded and each cancel costs O(1) amortised.
 _MIN_GARBAGE = 512
+# The owner while a hand-over is under way (no thread's ident).
+_HANDING_OVER = -1
 
 
 class TimerHandle:
@@ -451,15 +453,48 @@ class Reactor:
                 raise RuntimeError('the reactor is already running')
             self._owner = threading.get_ident()
             self._not_running.clear()
+        self._serve()
+
+    def _serve(self) -> None:
+        me = threading.get_ident()
         try:
-            while self._turn():
+            while self._turn(me):
                 pass
         finally:
             with self._lock:
-                self._owner = None
-                self._stopping = False
-                self._sleeping = False
-            self._not_running.set()
+                # A thread that handed the loop over leaves it as it is.
+                handed_over = self._owner != me
+                if not handed_over:
+                    self._owner = None
+                    self._stopping = False
+                    self._sleeping = False
+            if not handed_over:
+                self._not_running.set()
+
+    def hand_over(self, start: Callable[[Callable[[], None]], object]
+                  ) -> bool:
+        """From another thread: a callback holds the loop's thread (it
+        blocked), so a new thread runs the loop from now on;
+        ``start(fn)`` starts that thread running ``fn``. The old thread
+        finishes its callback and leaves the loop (what was left of its
+        turn goes to the new one). False if the loop is not running.
+
+        Callbacks that may still run in the old thread must hand their
+        registrations over with ``call_soon_threadsafe`` (see
+        :meth:`in_loop_thread`)."""
+        with self._lock:
+            if self._owner is None or self._stopping or self._closed:
+                return False
+            self._owner = _HANDING_OVER
+        start(self._take_over)
+        return True
+
+    def _take_over(self) -> None:
+        with self._lock:
+            if self._owner != _HANDING_OVER:
+                return
+            self._owner = threading.get_ident()
+        self._serve()
 
     def stop(self, timeout: float | None = 5.0) -> bool:
         """Make ``run()`` return after its current turn, from any thread.
@@ -490,9 +525,11 @@ class Reactor:
             self._wakeup.close()
         self._selector.close()
 
-    def _turn(self) -> bool:
+    def _turn(self, me: int) -> bool:
         """One turn: wait, then due timers, ready file objects, queued
-        calls. False once stopped."""
+        calls. False once stopped, or once the loop was handed over to
+        another thread (``me`` is this one): then what is left of the turn
+        is left for that thread."""
         batch = self._batch
         pending = self._ready_next < len(self._ready)
         with self._lock:
@@ -520,15 +557,22 @@ class Reactor:
         due: list[TimerHandle] = []
         with self._lock:
             self._timers.pop_due(self._clock(), batch, due)
-        for handle in due:
+        for n, handle in enumerate(due):
             callback, args = self._timers.take(handle)
             _call('timer callback', callback, args)
+            if self._owner != me:
+                # Handed over: the due timers left run in the new thread.
+                for rest in due[n + 1:]:
+                    callback, args = self._timers.take(rest)
+                    if callback is not None:
+                        self.call_soon_threadsafe(callback, *args)
+                return False
 
         ready = self._ready
         start = self._ready_next
         end = min(len(ready), start + batch)
-        self._ready_next = end
         for i in range(start, end):
+            self._ready_next = i + 1
             key, mask = ready[i]
             reg = key.data
             # Looked up at dispatch: an earlier callback of this batch may
@@ -537,6 +581,8 @@ class Reactor:
                 _call('reader callback', reg.reader, ())
             if mask & _WRITE:
                 _call('writer callback', reg.writer, ())
+            if self._owner != me:
+                return False
         if end == len(ready):
             self._ready = []
             self._ready_next = 0
@@ -547,8 +593,14 @@ class Reactor:
                 self._calls = deque()
             else:
                 calls = deque(calls.popleft() for _ in range(batch))
-        for callback, args in calls:
+        while calls:
+            callback, args = calls.popleft()
             _call('call', callback, args)
+            if self._owner != me:
+                with self._lock:
+                    calls.extend(self._calls)
+                    self._calls = calls
+                return False
         return True
 
 

@@ -184,6 +184,46 @@ class WorkPool:
         :attr:`full`). False only when the pool is shut down."""
         return self._submit(key, fn, args, True)
 
+    def run_here(self, key: Hashable, fn: Callable[..., object],
+                 *args: Any) -> None:
+        """Run ``fn(*args)`` in this thread now if ``key`` has no job
+        running or waiting, as if a pool thread ran it (jobs submitted for
+        the key meanwhile wait for it, then go to the pool's threads);
+        else submit it behind the key's jobs (:meth:`submit_always`).
+        For a caller whose own work is short and whose thread can be
+        replaced if a job blocks (the I/O loop, see engineio_sync.hub)."""
+        with self._lock:
+            if self._closing or key in self._jobs:
+                busy = True
+            else:
+                busy = False
+                self._jobs[key] = deque()
+        if busy:
+            if not self._submit(key, fn, args, True):
+                fn(*args)
+            return
+        running = self._current
+        outer = getattr(running, 'key', None)
+        running.key = key
+        try:
+            fn(*args)
+        except Exception:
+            logger.exception('work pool %s: job %r for key %r raised',
+                             self.name, fn, key)
+        finally:
+            running.key = outer
+            with self._lock:
+                if self._jobs[key]:
+                    # Work came for the key meanwhile: the pool's threads
+                    # take it from here, in order.
+                    self._ready.append((key, time.monotonic()))
+                    thread, _ = self._find_thread()
+                else:
+                    del self._jobs[key]
+                    thread = 0
+            if thread:
+                self._start_thread(thread)
+
     @property
     def full(self) -> bool:
         """True while ``max_queued`` jobs or more wait: whoever reads

@@ -113,7 +113,8 @@ class LoopWebSocket(WebSocketBinding):
     loop once the engine has attached it."""
 
     __slots__ = ('hub', 'engine', '_decode', '_step', '_drain_timer',
-                 '_closed', '_close_timer', '_ended', '_released')
+                 '_closed', '_close_timer', '_ended', '_released',
+                 '_reading', '_skipped')
 
     def __init__(self, conn: WebSocketConnection, driver: Driver,
                  engine: SessionPort, hub: Hub,
@@ -131,6 +132,10 @@ class LoopWebSocket(WebSocketBinding):
         self._close_timer: TimerHandle | None = None
         self._ended = False
         self._released = False
+        # A thread is in _readable; the loop found the socket readable
+        # meanwhile (from another thread: see hub.Hub and _readable).
+        self._reading = False
+        self._skipped = False
 
     # -- reading (the loop's thread) ---------------------------------------
 
@@ -142,13 +147,36 @@ class LoopWebSocket(WebSocketBinding):
         if not self._released and not self._ended:
             self.hub.reactor.add_reader(self.conn.sock, self._readable)
 
+    def _unwatch(self) -> None:
+        if not self._released:
+            self.hub.reactor.remove_reader(self.conn.sock)
+
     def _readable(self) -> None:
+        reactor = self.hub.reactor
+        if self._reading:
+            # A handler blocked while this connection's messages were
+            # handled, and the loop moved to a new thread; the old one is
+            # still at it. Reading again now could pass its messages: it
+            # watches the socket again when it is done.
+            self._skipped = True
+            reactor.remove_reader(self.conn.sock)
+            return
         if self.hub.pool.full:
             # The application is behind: leave the bytes in the socket
             # (the peer feels it as TCP back-pressure) for a moment.
-            self.hub.reactor.remove_reader(self.conn.sock)
-            self.hub.reactor.call_later(_PAUSE, self._watch)
+            reactor.remove_reader(self.conn.sock)
+            reactor.call_later(_PAUSE, self._watch)
             return
+        self._reading = True
+        try:
+            self._read()
+        finally:
+            self._reading = False
+            if self._skipped:
+                self._skipped = False
+                self.hub.in_loop_now(self._watch)
+
+    def _read(self) -> None:
         conn = self.conn
         try:
             data = conn.sock.recv(conn.RECV_SIZE, _DONTWAIT)
@@ -191,13 +219,13 @@ class LoopWebSocket(WebSocketBinding):
             return
         self._ended = True
         self.done.set()
-        self.hub.reactor.remove_reader(self.conn.sock)
+        self.hub.in_loop_now(self._unwatch)
         if self._closed is not None:
             self._finish_close()
         elif not self.closing:
             self.conn.locked_close(1000)
             self.conn.shutdown()
-            self._release()
+            self.hub.in_loop_now(self._release)
         # Else the engine's closing is on its way to the loop.
 
     # -- draining (any thread hands it to the loop) ------------------------
@@ -233,7 +261,7 @@ class LoopWebSocket(WebSocketBinding):
                                    self.engine.sid)
             done = True
         if done:
-            self._stop_drain()
+            self.hub.in_loop_now(self._stop_drain)
 
     def _stop_drain(self) -> None:
         self._step = None
@@ -279,10 +307,11 @@ class LoopWebSocket(WebSocketBinding):
             self._logger.exception('%s: closing a WebSocket failed',
                                    self.engine.sid)
         self.finished.set()
-        self._release()
+        self.hub.in_loop_now(self._release)
 
     def _release(self) -> None:
-        """Forget the connection and close its descriptor (once)."""
+        """Forget the connection and close its descriptor (once; in the
+        loop's thread)."""
         if self._released:
             return
         self._released = True

@@ -194,6 +194,7 @@ def on_message(sid, data):
         if cmd.get('sleep'):
             # The handler (and so the WebSocket's reading task) is busy.
             server.sleep(cmd['sleep'])
+            log(ev='slept', sid=sid)
         if cmd.get('threads'):
             log(ev='threads', sid=sid, count=threading.active_count())
         if 'stream' in cmd:

@@ -119,6 +119,25 @@ class RawWebSocket:
                 return None
             self.buffer += chunk
 
+    def read_available(self) -> list[tuple[int, bytes]] | None:
+        """The frames that arrived, without waiting (for a non-blocking
+        socket); None once the peer closed."""
+        try:
+            chunk = self.sock.recv(65536)
+        except BlockingIOError:
+            chunk = None
+        if chunk == b'':
+            self.closed_by_peer = True
+            return None
+        if chunk:
+            self.buffer += chunk
+        frames = []
+        while True:
+            frame = self._parse()
+            if frame is None:
+                return frames
+            frames.append(frame)
+
     def _parse(self) -> tuple[int, bytes] | None:
         buf = self.buffer
         if len(buf) < 2:
