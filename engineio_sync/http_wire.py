@@ -315,10 +315,13 @@ class Stream:
     ``buf`` holds what was read and not used yet; ``recv`` and ``sendall``
     are the socket's (or the driver's for it), ``send_last`` writes a
     complete response (``sendall`` unless the server writes those its own
-    way).
+    way) and ``finish`` closes the application's iterable once its
+    response is written (:func:`close_result`, unless the server finishes
+    writing later and closes it then).
     """
 
-    __slots__ = ('sock', 'buf', 'recv', 'sendall', 'send_last', 'then')
+    __slots__ = ('sock', 'buf', 'recv', 'sendall', 'send_last', 'finish',
+                 'then')
 
     def __init__(self, sock: Any, recv: Callable[[int], bytes],
                  sendall: Callable[[bytes], Any]) -> None:
@@ -327,6 +330,7 @@ class Stream:
         self.recv = recv
         self.sendall = sendall
         self.send_last = sendall
+        self.finish: Callable[[Any], None] = close_result
         #: what a taken-over request left to run (environ[THEN_KEY])
         self.then: list[Callable[[], Any]] = []
 
@@ -634,7 +638,7 @@ def call_app(app: Callable, environ: dict, reply: Reply, keep: bool,
         return _app_failed(reply, exc, 'response failed')
     finally:
         if reply.started:
-            close_result(result)
+            conn.finish(result)
     if body.failed or reply.linger:
         return LINGER
     if reply.close or not keep:

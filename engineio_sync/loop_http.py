@@ -52,8 +52,9 @@ from typing import TYPE_CHECKING, Any, Callable
 from .core.http_head import (HEAD_CUT_SHORT, HEAD_TIMED_OUT, HeadLimits, HeadRefused,
                              HeadScanner, RequestHead, parse_head)
 from .http_wire import (ACCEPT_TRANSIENT, CLOSE, DEFERRED, KEEP, LINGER,
-                        TAKEN, AcceptBackoff, Reply, Stream, base_environ, call_app,
-                        error_bytes, quick_head, request_environ)
+                        TAKEN, AcceptBackoff, Reply, Stream, base_environ,
+                        call_app, close_result, error_bytes, quick_head,
+                        request_environ)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .deferred import Cancellable
@@ -306,6 +307,20 @@ def _report(done: Callable[[bool], None] | None, ok: bool) -> None:
             logger.exception('a deferred response\'s done() raised')
 
 
+def _close_owed(result: Any, written: bool) -> None:
+    if written:
+        close_result(result)
+        return
+    # Closed while an error is in hand, the iterable can tell
+    # (sys.exc_info(), as PEP 3333 servers close in a ``finally``) that
+    # its bytes never reached the client: the polling transport then
+    # keeps its packets for the next GET.
+    try:
+        raise ConnectionError('the response could not be written')
+    except ConnectionError:
+        close_result(result)
+
+
 def _call(callback: Callable[[], None]) -> None:
     try:
         callback()
@@ -319,7 +334,7 @@ class _LoopConnection:
     __slots__ = ('server', 'sock', 'stream', 'base', 'state', 'timer',
                  'scanner', 'head', 'need', 'backlog', 'after', 'done',
                  'deadline', 'reading', 'writing', 'handle', 'reply',
-                 'lingered')
+                 'lingered', 'owed')
 
     def __init__(self, server: LoopHTTP, sock: _socket.socket,
                  addr: Any) -> None:
@@ -327,6 +342,7 @@ class _LoopConnection:
         self.sock = sock
         self.stream = Stream(sock, sock.recv, sock.sendall)
         self.stream.send_last = self._send_last
+        self.stream.finish = self._finish
         self.base = base_environ(server.host, server.port, addr, sock,
                                  self.stream.then, True)
         self.base[DEFER_KEY] = self.defer
@@ -347,6 +363,9 @@ class _LoopConnection:
         self.handle: LoopDeferred | None = None
         self.reply: Reply | None = None
         self.lingered = 0
+        # The application's iterable, to close once the loop has written
+        # its response (or failed to).
+        self.owed: Any = None
 
     # -- the loop thread ---------------------------------------------------
 
@@ -559,13 +578,25 @@ class _LoopConnection:
             self.writing = False
         done, self.done = self.done, None
         _report(done, True)
+        self._settle(True)
         self._next(self.after)
 
     def _write_failed(self) -> None:
         self.backlog = None
         done, self.done = self.done, None
         _report(done, False)
+        self._settle(False)
         self._close()
+
+    def _settle(self, written: bool) -> None:
+        """Close the iterable whose response the loop wrote, on the pool
+        (it is application code) before the connection's next request."""
+        owed, self.owed = self.owed, None
+        if owed is None:
+            return
+        if not self.server.pool.submit_always(self, _close_owed, owed,
+                                              written):
+            _close_owed(owed, written)
 
     def _next(self, after: int) -> None:
         if after == KEEP:
@@ -669,6 +700,15 @@ class _LoopConnection:
             sock.settimeout(self.server.keepalive_timeout)
         if sent < len(data):
             self.backlog = memoryview(data)[sent:]
+
+    def _finish(self, result: Any) -> None:
+        """Close the application's iterable now, or once the loop has
+        written what the socket did not take (from the pool thread)."""
+        if self.backlog is not None and \
+                getattr(result, 'close', None) is not None:
+            self.owed = result
+        else:
+            close_result(result)
 
     def defer(self) -> LoopDeferred:
         """``environ['engineio_sync.defer']``: this request's handle."""
