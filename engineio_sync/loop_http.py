@@ -24,7 +24,7 @@ requests run in order).
   iterable, WSGI ``write()``) is written by the pool thread with blocking
   sends, each bounded by ``keepalive_timeout``.
 - A deferred response (``environ['engineio_sync.defer']``, see
-  :mod:`engineio_sync.deferred`) keeps its connection in the loop, with
+  :class:`~engineio_sync.transports.wsgi_io.Deferred`) keeps its connection in the loop, with
   no thread, until the application responds from any thread; the loop
   watches for the client going away meanwhile, keeping the bytes of a
   pipelined next request for after the response.
@@ -57,7 +57,9 @@ from .http_wire import (ACCEPT_TRANSIENT, CLOSE, DEFERRED, KEEP, LINGER,
                         request_environ)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .deferred import Cancellable
+    from collections.abc import Iterator
+
+    from .transports.wsgi_io import Cancellable, Deferred
     from .hub import Hub
     from .reactor import TimerHandle
 
@@ -221,8 +223,8 @@ class LoopHTTP:
 
 
 class LoopDeferred:
-    """The handle of a deferred response (:class:`~engineio_sync.deferred.
-    Deferred`). Its state is the loop thread's; every method hands over to
+    """The handle of a deferred response (:class:`~engineio_sync.
+    transports.wsgi_io.Deferred`). Its state is the loop thread's; every method hands over to
     it."""
 
     __slots__ = ('hub', 'connection', 'response', 'used', 'gone',
@@ -234,7 +236,7 @@ class LoopDeferred:
         self.connection: _LoopConnection | None = connection
         #: (status, headers, body, done) once respond() was called
         self.response: tuple[str, list[tuple[str, str]], bytes,
-                             Callable[[bool], None] | None] | None = None
+                             Callable[[bool], Any] | None] | None = None
         self.used = False
         #: True once the client went away while the response was deferred
         self.gone = False
@@ -242,21 +244,26 @@ class LoopDeferred:
 
     def respond(self, status: str, headers: list[tuple[str, str]],
                 body: bytes,
-                done: Callable[[bool], None] | None = None) -> None:
-        """See :meth:`engineio_sync.deferred.Deferred.respond`."""
+                done: Callable[[bool], Any] | None = None) -> None:
+        """See :meth:`engineio_sync.transports.wsgi_io.Deferred.respond`."""
         self.hub.in_loop_now(self._respond, status, headers, body, done)
 
-    def on_gone(self, callback: Callable[[], None]) -> None:
-        """See :meth:`engineio_sync.deferred.Deferred.on_gone`."""
+    def on_gone(self, callback: Callable[[], Any]) -> None:
+        """See :meth:`engineio_sync.transports.wsgi_io.Deferred.on_gone`."""
         self.hub.in_loop_now(self._add_gone, callback)
 
     def call_later(self, delay: float,
-                   fn: Callable[[], None]) -> Cancellable:
-        """See :meth:`engineio_sync.deferred.Deferred.call_later`."""
+                   fn: Callable[[], Any]) -> Cancellable:
+        """See :meth:`engineio_sync.transports.wsgi_io.Deferred.call_later`."""
         return self.hub.reactor.call_later(delay, fn)
 
+    def __iter__(self) -> Iterator[bytes]:
+        # A WSGI result like any other, for whoever looks at it on the
+        # way out (middleware); the server writes the response itself.
+        return iter(())
+
     def _respond(self, status: str, headers: list[tuple[str, str]],
-                 body: bytes, done: Callable[[bool], None] | None) -> None:
+                 body: bytes, done: Callable[[bool], Any] | None) -> None:
         if self.used:
             logger.error('a deferred response was answered twice')
             _report(done, False)
@@ -299,7 +306,7 @@ class LoopDeferred:
             _report(done, False)
 
 
-def _report(done: Callable[[bool], None] | None, ok: bool) -> None:
+def _report(done: Callable[[bool], Any] | None, ok: bool) -> None:
     if done is not None:
         try:
             done(ok)
@@ -355,7 +362,7 @@ class _LoopConnection:
         # What a write left for the loop, and what comes after it.
         self.backlog: memoryview | None = None
         self.after = CLOSE
-        self.done: Callable[[bool], None] | None = None
+        self.done: Callable[[bool], Any] | None = None
         self.deadline = 0.0
         self.reading = False
         self.writing = False
@@ -515,7 +522,7 @@ class _LoopConnection:
             self._close()
 
     def _write(self, data: bytes, after: int,
-               done: Callable[[bool], None] | None = None) -> None:
+               done: Callable[[bool], Any] | None = None) -> None:
         """Write ``data`` without waiting; the rest as the client reads."""
         self._unread()
         self.after = after
@@ -710,12 +717,12 @@ class _LoopConnection:
         else:
             close_result(result)
 
-    def defer(self) -> LoopDeferred:
+    def defer(self) -> Deferred:
         """``environ['engineio_sync.defer']``: this request's handle."""
         if self.handle is not None:
             raise RuntimeError('defer() was already called for this request')
-        self.handle = LoopDeferred(self, self.server.hub)
-        return self.handle
+        handle = self.handle = LoopDeferred(self, self.server.hub)
+        return handle
 
     # -- back in the loop thread ---------------------------------------------
 

@@ -2,7 +2,8 @@
 
 On a driver with an I/O loop (threads) the server offers every request a
 deferred response: ``environ[DEFER_KEY]`` (``'engineio_sync.defer'``) is
-a callable taking no arguments that returns a :class:`Deferred` handle
+a callable taking no arguments that returns a handle
+(:class:`engineio_sync.transports.wsgi_io.Deferred`)
 (call it at most once). The application returns the handle itself as its
 WSGI result, without calling ``start_response``; the connection then
 waits in the loop, holding no thread, until some thread calls
@@ -22,14 +23,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from ..deferred import Defer, Deferred
 from .base import Runner
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..drivers import Driver
 
 __all__ = ['NAME', 'DRIVERS', 'raw_socket', 'run_later', 'finish', 'run',
-           'DEFER_KEY', 'Deferred', 'deferrer']
+           'DEFER_KEY', 'deferrer']
 
 NAME = 'native'
 # Chosen by listen(http_server='native') whatever the driver, never as a
@@ -46,7 +46,7 @@ THEN_KEY = 'engineio_sync.then'
 DEFER_KEY = 'engineio_sync.defer'
 
 
-def deferrer(environ: dict) -> Defer | None:
+def deferrer(environ: dict) -> Callable[[], Any] | None:
     """The request's ``defer`` callable, or None if its server offers no
     deferred responses."""
     return environ.get(DEFER_KEY)

@@ -340,7 +340,7 @@ def test_importing_is_lazy():
     assert proc.stdout.strip() == '[]'
 
 
-ALLOWED = {'drivers', 'exceptions', 'http_server', 'deferred'}
+ALLOWED = {'drivers', 'exceptions', 'http_server'}
 
 
 def package_imports() -> list[tuple[str, str]]:
