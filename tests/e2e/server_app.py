@@ -2,8 +2,9 @@
 
 Usage: python server_app.py DRIVER '<json Server options>'
 
-DRIVER is eventlet, threading, gevent, or native (eventlet behind
-engineio_sync.http_server.HTTPServer).
+DRIVER is eventlet, threading, gevent, native (eventlet behind
+engineio_sync.http_server.HTTPServer) or native-threading (the threading
+driver behind it: the server on the I/O loop).
 
 Binds 127.0.0.1 on a free port, prints ``LISTENING <port>``, then one JSON
 line per server event (connect, message, disconnect, close...). Messages
@@ -43,10 +44,11 @@ from urllib.parse import parse_qs
 
 DRIVER = sys.argv[1]
 OPTIONS = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
-# 'native': the eventlet driver behind engineio_sync's own HTTP server.
-NATIVE = DRIVER == 'native'
+# 'native': the eventlet driver behind engineio_sync's own HTTP server;
+# 'native-threading': the threading driver behind it.
+NATIVE = DRIVER in ('native', 'native-threading')
 if NATIVE:
-    DRIVER = 'eventlet'
+    DRIVER = 'eventlet' if DRIVER == 'native' else 'threading'
 
 if DRIVER == 'eventlet':
     import eventlet

@@ -11,9 +11,19 @@ import pytest
 from support.httpclient import raw_exchange
 
 
+# The server with a task per connection (eventlet), and on the I/O loop
+# (threads).
+KINDS = ['native', 'native-threading']
+
+
+@pytest.fixture(params=KINDS)
+def kind(request):
+    return request.param
+
+
 @pytest.fixture
-def native(start_server):
-    return start_server('native', _app={'wsgi_app': True})
+def native(start_server, kind):
+    return start_server(kind, _app={'wsgi_app': True})
 
 
 def test_keep_alive_serves_several_requests_on_one_connection(native):
@@ -118,8 +128,8 @@ def test_malformed_requests_get_a_clear_status_and_close(
     assert b'Connection: close' in out
 
 
-def test_app_exception_is_500_and_logged(start_server):
-    srv = start_server('native', allow_tracebacks=True,
+def test_app_exception_is_500_and_logged(start_server, kind):
+    srv = start_server(kind, allow_tracebacks=True,
                        _app={'wsgi_app': True})
     out = raw_exchange(srv.port, b'GET /boom HTTP/1.1\r\nHost: x\r\n\r\n')
     assert out.startswith(b'HTTP/1.1 500')
@@ -129,8 +139,8 @@ def test_app_exception_is_500_and_logged(start_server):
     conn.close()
 
 
-def test_idle_keep_alive_connection_is_closed(start_server):
-    srv = start_server('native', env={'EIO_TEST_KEEPALIVE': '0.5'},
+def test_idle_keep_alive_connection_is_closed(start_server, kind):
+    srv = start_server(kind, env={'EIO_TEST_KEEPALIVE': '0.5'},
                        _app={'wsgi_app': True})
     sock = socket.create_connection(('127.0.0.1', srv.port), timeout=5)
     started = time.monotonic()
@@ -139,8 +149,8 @@ def test_idle_keep_alive_connection_is_closed(start_server):
     sock.close()
 
 
-def test_trickled_request_head_is_cut_off(start_server):
-    srv = start_server('native', env={'EIO_TEST_HEAD_TIMEOUT': '1'},
+def test_trickled_request_head_is_cut_off(start_server, kind):
+    srv = start_server(kind, env={'EIO_TEST_HEAD_TIMEOUT': '1'},
                        _app={'wsgi_app': True})
     sock = socket.create_connection(('127.0.0.1', srv.port), timeout=5)
     started = time.monotonic()
@@ -162,8 +172,8 @@ def test_trickled_request_head_is_cut_off(start_server):
     assert time.monotonic() - started < 5
 
 
-def test_connection_limit_queues_newcomers(start_server):
-    srv = start_server('native', env={'EIO_TEST_MAX_CONNECTIONS': '2'},
+def test_connection_limit_queues_newcomers(start_server, kind):
+    srv = start_server(kind, env={'EIO_TEST_MAX_CONNECTIONS': '2'},
                        _app={'wsgi_app': True})
     held = [socket.create_connection(('127.0.0.1', srv.port), timeout=5)
             for _ in range(2)]
