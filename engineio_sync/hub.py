@@ -59,6 +59,7 @@ class Hub:
         # while none), read by the guard.
         self._calls = 0
         self._calling_since = 0.0
+        self._caller: int | None = None
         #: how many times a blocked handler made the loop change threads
         self.handovers = 0
 
@@ -105,12 +106,20 @@ class Hub:
             fn(*args)
             return
         if self.reactor.in_loop_thread():
-            self._calls += 1
-            self._calling_since = time.monotonic()
+            # The outermost call is the one the guard times (a handler's
+            # send may run another session's callbacks inside it); a
+            # thread the loop was handed away from no longer counts.
+            me = threading.get_ident()
+            outer = self._caller == me and self._calling_since
+            if not outer:
+                self._calls += 1
+                self._caller = me
+                self._calling_since = time.monotonic()
             try:
                 pool.run_here(key, fn, *args)
             finally:
-                self._calling_since = 0.0
+                if not outer and self._caller == me:
+                    self._calling_since = 0.0
             return
         if not pool.submit_always(key, fn, *args):
             fn(*args)
@@ -129,6 +138,8 @@ class Hub:
             if time.monotonic() - since < STALL:
                 continue
             seen = -1
+            self._caller = None
+            self._calling_since = 0.0
             if self.reactor.hand_over(self._start_loop_thread):
                 self.handovers += 1
                 logger.info('an application handler held the I/O loop for '

@@ -8,9 +8,12 @@ request heads (:class:`~engineio_sync.core.http_head.HeadScanner`,
 :func:`~engineio_sync.core.http_head.parse_head`), keeps idle keep-alive
 connections, runs every time limit as a timer (head, keep-alive, body,
 write, linger) and writes what a slow client does not take at once. The
-hub's pool (:class:`~engineio_sync.workpool.WorkPool`) runs the
-application, one job per request, keyed by the connection (so its
-requests run in order).
+application runs one job per request, keyed by the connection (so its
+requests run in order), through :meth:`engineio_sync.hub.Hub.run_app`:
+in the loop's thread when nothing else of the connection runs (a new
+thread takes the loop over if the application blocks), else on the hub's
+pool (:class:`~engineio_sync.workpool.WorkPool`). "The pool thread" below
+is whichever thread runs the job.
 
 - A request body of known length up to 64 KiB is read in the loop before
   the application is called, so its ``wsgi.input.read()`` never waits on
@@ -509,17 +512,17 @@ class _LoopConnection:
         self._write(error_bytes(exc.status, exc.reason), LINGER)
 
     def _dispatch(self) -> None:
-        """Run the application for the request read (on the pool)."""
+        """Run the application for the request read: here, in the loop's
+        thread, unless the connection's earlier work still runs (the hub
+        hands the loop to a new thread if the application blocks; see
+        :meth:`engineio_sync.hub.Hub.run_app`)."""
         self._disarm()
         self._unread()
         self.state = _APP
-        pool = self.server.pool
-        if pool.full:
+        if self.server.pool.full:
             self._arm(_PAUSE, self._dispatch)
             return
-        if not pool.submit(self, self._serve):
-            # Shut down: the process is ending.
-            self._close()
+        self.server.hub.run_app(self, self._serve)
 
     def _write(self, data: bytes, after: int,
                done: Callable[[bool], Any] | None = None) -> None:
@@ -601,9 +604,7 @@ class _LoopConnection:
         owed, self.owed = self.owed, None
         if owed is None:
             return
-        if not self.server.pool.submit_always(self, _close_owed, owed,
-                                              written):
-            _close_owed(owed, written)
+        self.server.hub.run_app(self, _close_owed, owed, written)
 
     def _next(self, after: int) -> None:
         if after == KEEP:

@@ -160,6 +160,10 @@ class LoopWebSocket(WebSocketBinding):
             # watches the socket again when it is done.
             self._skipped = True
             reactor.remove_reader(self.conn.sock)
+            if not self._reading:
+                # It finished in between: it may have missed the flag.
+                self._skipped = False
+                self._watch()
             return
         if self.hub.pool.full:
             # The application is behind: leave the bytes in the socket

@@ -90,7 +90,8 @@ def test_2000_websockets_with_a_one_second_ping(start_server):
         pytest.skip(f'needs {need} file descriptors, the limit is {hard}')
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, need), hard))
     try:
-        server = start_server('threading', ping_interval=1, ping_timeout=2)
+        # Opening them all takes seconds; the timeout leaves room for it.
+        server = start_server('threading', ping_interval=1, ping_timeout=10)
         threads = _held_for_four_pings(server, want)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -16,6 +16,10 @@ TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(TESTS)
 
 #: Each end-to-end test runs once per entry; EIO_TEST_DRIVERS narrows it.
-#: 'native' is the eventlet driver behind engineio_sync's own HTTP server.
-DRIVERS = os.environ.get('EIO_TEST_DRIVERS',
-                         'eventlet threading gevent native').split()
+#: 'native' is the eventlet driver behind engineio_sync's own HTTP server,
+#: 'native-threading' the threading driver behind it (on the I/O loop:
+#: what ``listen()`` runs); 'threading' is the threading driver behind
+#: werkzeug.
+DRIVERS = os.environ.get(
+    'EIO_TEST_DRIVERS',
+    'eventlet threading gevent native native-threading').split()
