@@ -726,12 +726,13 @@ class SessionEngine:
         if type(reply) is ParkPoll:
             self.poll_event.wait(reply.timeout)
             if connected is not None and not connected():
-                self.ctx.logger.info('%s: a parked GET lost its connection; '
-                                     'its packets wait for the next one',
-                                     self.sid)
-                self._apply(self._run(_POLL_ABANDONED))
+                self.abandon_poll()
                 return None
             reply = self._apply(self._run(_POLL_RESUMED))
+        return self._poll_answer(reply)
+
+    def _poll_answer(self, reply: Any) -> list[Packet]:
+        """A GET's answer (AnswerPoll), or its refusal raised."""
         if type(reply) is RefuseRequest:
             raise RemoteProtocolError(reply.code, reply.message)
         packets: list[Packet] = reply.packets
@@ -764,22 +765,13 @@ class SessionEngine:
         if type(reply) is ParkPoll:
             timeout: float = reply.timeout
             return timeout
-        if type(reply) is RefuseRequest:
-            raise RemoteProtocolError(reply.code, reply.message)
-        packets: list[Packet] = reply.packets
-        self._flushing(packets)
-        return packets
+        return self._poll_answer(reply)
 
     def resume_poll(self) -> list[Packet]:
         """The answer of a GET parked by :meth:`park_poll`."""
         with self.lock:
             self.poll_waiter = None
-        reply = self._apply(self._run(_POLL_RESUMED))
-        if type(reply) is RefuseRequest:
-            raise RemoteProtocolError(reply.code, reply.message)
-        packets: list[Packet] = reply.packets
-        self._flushing(packets)
-        return packets
+        return self._poll_answer(self._apply(self._run(_POLL_RESUMED)))
 
     def abandon_poll(self) -> None:
         """A GET parked by :meth:`park_poll` lost its client: it takes
