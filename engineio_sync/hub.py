@@ -161,20 +161,28 @@ class Hub:
 # fork.
 _pool_size = DEFAULT_SIZE
 _hub: Hub | None = None
-_hub_pid = 0
 _hub_lock = threading.Lock()
+
+
+def _forget_hub() -> None:
+    """In a forked child: the parent's threads are gone; a new hub (and
+    lock) is made on first use."""
+    global _hub, _hub_lock
+    _hub = None
+    _hub_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_hub)
 
 
 def process_hub() -> Hub:
     """This process's hub, started (a new one after a fork)."""
-    global _hub, _hub_pid
+    global _hub
     hub = _hub
-    pid = os.getpid()
-    if hub is None or _hub_pid != pid:
+    if hub is None:
         with _hub_lock:
-            if _hub is None or _hub_pid != pid:
+            if _hub is None:
                 _hub = Hub(_pool_size)
-                _hub_pid = pid
             hub = _hub
     hub.start()
     return hub

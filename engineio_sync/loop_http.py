@@ -68,6 +68,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ['LoopHTTP', 'LoopDeferred', 'DEFER_KEY', 'BODY_IN_LOOP']
 
+_DONTWAIT = _socket.MSG_DONTWAIT
 logger = logging.getLogger('engineio_sync.http')
 
 #: the environ key of a request's ``defer`` callable (the same as
@@ -343,14 +344,15 @@ class _LoopConnection:
 
     __slots__ = ('server', 'sock', 'stream', 'base', 'state', 'timer',
                  'scanner', 'head', 'need', 'backlog', 'after', 'done',
-                 'deadline', 'reading', 'writing', 'handle', 'reply',
+                 'deadline', 'reading', 'muted', 'timed', 'writing', 'handle', 'reply',
                  'lingered', 'owed')
 
     def __init__(self, server: LoopHTTP, sock: _socket.socket,
                  addr: Any) -> None:
         self.server = server
         self.sock = sock
-        self.stream = Stream(sock, sock.recv, sock.sendall)
+        self.stream = Stream(sock, self._recv_waiting,
+                             self._sendall_waiting)
         self.stream.send_last = self._send_last
         self.stream.finish = self._finish
         self.base = base_environ(server.host, server.port, addr, sock,
@@ -368,6 +370,12 @@ class _LoopConnection:
         self.done: Callable[[bool], Any] | None = None
         self.deadline = 0.0
         self.reading = False
+        # Registered for reading but not to be read (see _mute).
+        self.muted = False
+        # The socket waits (with the keep-alive timeout) rather than
+        # failing with BlockingIOError: only while the application reads
+        # a body or streams a response itself (see _waiting).
+        self.timed = False
         self.writing = False
         # The handle of this request's deferred response, and its reply.
         self.handle: LoopDeferred | None = None
@@ -389,14 +397,25 @@ class _LoopConnection:
         self._idle()
 
     def _read(self) -> None:
+        self.muted = False
         if not self.reading:
             self.server.reactor.add_reader(self.sock, self._readable)
             self.reading = True
 
     def _unread(self) -> None:
+        self.muted = False
         if self.reading:
             self.server.reactor.remove_reader(self.sock)
             self.reading = False
+
+    def _mute(self) -> None:
+        """Stop reading for the application's turn, lazily: the socket
+        stays registered (two system calls a request saved: the turn
+        usually ends, and the next read begins, before the socket is
+        readable again), and is unregistered if it turns readable
+        meanwhile."""
+        if self.reading:
+            self.muted = True
 
     def _arm(self, delay: float, callback: Callable[[], None]) -> None:
         if self.timer is not None:
@@ -419,6 +438,9 @@ class _LoopConnection:
             self._read()
 
     def _readable(self) -> None:
+        if self.muted:
+            self._unread()
+            return
         try:
             data = self.sock.recv(_RECV)
         except (BlockingIOError, InterruptedError):
@@ -517,7 +539,15 @@ class _LoopConnection:
         hands the loop to a new thread if the application blocks; see
         :meth:`engineio_sync.hub.Hub.run_app`)."""
         self._disarm()
-        self._unread()
+        head = self.head
+        if head is not None and any(name == 'upgrade'
+                                    for name, _ in head.headers):
+            # The application may take the connection over (a WebSocket
+            # moves its descriptor elsewhere): unregistered for real
+            # first, or the loop's poller would keep the old entry.
+            self._unread()
+        else:
+            self._mute()
         self.state = _APP
         if self.server.pool.full:
             self._arm(_PAUSE, self._dispatch)
@@ -662,7 +692,6 @@ class _LoopConnection:
         after = CLOSE
         try:
             assert head is not None
-            self.sock.settimeout(server.keepalive_timeout)
             stream = self.stream
             environ = request_environ(head, stream, self.base,
                                       server.head_limits.max_header_fields)
@@ -683,14 +712,35 @@ class _LoopConnection:
             logger.exception('serving a request failed')
             after = CLOSE
         finally:
-            try:
-                self.sock.setblocking(False)
-            except OSError:
-                after = CLOSE
+            if self.timed:
+                self.timed = False
+                try:
+                    self.sock.setblocking(False)
+                except OSError:
+                    after = CLOSE
             try:
                 server.hub.call_soon(self._served, after)
             except RuntimeError:  # pragma: no cover - the loop is closed
                 pass
+
+    def _waiting(self) -> None:
+        if not self.timed:
+            self.timed = True
+            self.sock.settimeout(self.server.keepalive_timeout)
+
+    def _recv_waiting(self, size: int) -> bytes:
+        """The socket's ``recv`` for the application's turn (a body the
+        loop did not read whole): waits, at most the keep-alive
+        timeout."""
+        self._waiting()
+        return self.sock.recv(size)
+
+    def _sendall_waiting(self, data: bytes) -> None:
+        """The socket's ``sendall`` for the application's turn (a
+        streamed response): waits, each send at most the keep-alive
+        timeout."""
+        self._waiting()
+        self.sock.sendall(data)
 
     def _is_handle(self, result: Any) -> bool:
         return result is not None and result is self.handle
@@ -699,13 +749,10 @@ class _LoopConnection:
         """A complete response, from the pool thread: what the socket
         takes now; the loop writes the rest."""
         sock = self.sock
-        sock.setblocking(False)
         try:
-            sent = sock.send(data)
+            sent = sock.send(data, _DONTWAIT)
         except (BlockingIOError, InterruptedError):
             sent = 0
-        finally:
-            sock.settimeout(self.server.keepalive_timeout)
         if sent < len(data):
             self.backlog = memoryview(data)[sent:]
 

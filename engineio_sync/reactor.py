@@ -295,6 +295,8 @@ class Reactor:
         self._not_running = threading.Event()
         self._not_running.set()
         self._selector = selectors.DefaultSelector()
+        # fd -> its selector key, for the file objects registered.
+        self._keys: dict[int, selectors.SelectorKey] = {}
         self._wakeup = _Wakeup()
         self._selector.register(self._wakeup, selectors.EVENT_READ,
                                 _Registration(self._wakeup.drain, None))
@@ -347,34 +349,37 @@ class Reactor:
     def _add(self, fileobj: Any, event: int, callback: Callback) -> None:
         self._check_owner()
         selector = self._selector
-        try:
-            key = selector.get_key(fileobj)
-        except KeyError:
+        # Looked up in a dict of our own: the selector's get_key raises a
+        # KeyError for a new file object, whose message formats the
+        # socket's repr (system calls) every time.
+        fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
+        key = self._keys.get(fd)
+        if key is None:
             reg = _Registration(None, None)
             self._set(reg, event, callback)
-            selector.register(fileobj, event, reg)
+            self._keys[fd] = selector.register(fileobj, event, reg)
             return
         reg = key.data
         self._set(reg, event, callback)
         if not key.events & event:
-            selector.modify(fileobj, key.events | event, reg)
+            self._keys[fd] = selector.modify(fileobj, key.events | event,
+                                             reg)
 
     def _remove(self, fileobj: Any, event: int) -> bool:
         self._check_owner()
         selector = self._selector
-        try:
-            key = selector.get_key(fileobj)
-        except KeyError:
-            return False
-        if not key.events & event:
+        fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
+        key = self._keys.get(fd)
+        if key is None or not key.events & event:
             return False
         # Cleared on the registration itself, so that an event of this
         # turn's batch still waiting to be dispatched is skipped.
         self._set(key.data, event, None)
         events = key.events & ~event
         if events:
-            selector.modify(fileobj, events, key.data)
+            self._keys[fd] = selector.modify(fileobj, events, key.data)
         else:
+            del self._keys[fd]
             selector.unregister(fileobj)
         return True
 
@@ -389,7 +394,7 @@ class Reactor:
     def watched(self) -> int:
         """How many file objects are registered (not the wake-up)."""
         self._check_owner()
-        return len(self._selector.get_map()) - 1
+        return len(self._keys)
 
     # -- timers and calls (any thread) -------------------------------------
 
