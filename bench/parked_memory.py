@@ -22,7 +22,13 @@ KINDS = {
     'pyeio-eventlet': ([PY, 'servers/pyeio_eventlet.py'], 8401),
     'engineio-sync': ([PY, 'servers/engineio_sync_server.py'], 8404),
     'engineio-sync-wsgi': ([PY, 'servers/engineio_sync_server.py'], 8405),
+    'engineio-sync-threading': ([PY, 'servers/engineio_sync_server.py'],
+                                8406),
+    'node-engineio': (['node', 'servers/node_engineio.js'], 8403),
 }
+# Extra arguments of a kind after its port.
+EXTRA = {'engineio-sync-wsgi': ['wsgi'],
+         'engineio-sync-threading': ['native', 'threading']}
 
 
 def rss_kib(pid: int) -> int:
@@ -36,8 +42,7 @@ def measure(kind: str, n: int) -> dict:
     if base_kind != kind:
         env['ENGINEIO_SYNC_PATH'] = os.environ['ENGINEIO_SYNC_BEFORE']
     cmd, port = KINDS[base_kind]
-    args = cmd + [str(port)] + (['wsgi'] if base_kind.endswith('-wsgi')
-                                else [])
+    args = cmd + [str(port)] + EXTRA.get(base_kind, [])
     server = subprocess.Popen(['taskset', '-c', '0'] + args, cwd=HERE,
                               stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, env=env)
