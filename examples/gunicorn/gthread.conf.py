@@ -1,6 +1,8 @@
 """gunicorn, gthread workers (current gunicorn; engineio_sync's threading
-driver). Each parked long-poll and each WebSocket holds one thread, so
-``threads`` bounds the concurrent sessions of a worker.
+driver). A WebSocket leaves gunicorn's thread after the upgrade and waits
+in engineio_sync's I/O loop; a parked long-poll holds one of ``threads``
+while it waits, so ``threads`` bounds the polling clients of a worker
+(sessions upgrade after their first round trip).
 
     gunicorn -c examples/gunicorn/gthread.conf.py --pythonpath examples/flask_chat app:app
 """

@@ -602,3 +602,58 @@ def test_thousands_of_idle_sockets_and_far_timers_cost_no_cpu(capsys):
             mine.close()
             peer.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_blocked_callback_hands_the_loop_to_a_new_thread():
+    reactor = Reactor()
+    start(reactor)
+    release = threading.Event()
+    blocked_in: list[int] = []
+    ran_in: list[int] = []
+    later = threading.Event()
+
+    def blocks() -> None:
+        blocked_in.append(threading.get_ident())
+        release.wait(DEADLINE)
+
+    def after() -> None:
+        ran_in.append(threading.get_ident())
+        later.set()
+
+    left, right = socket.socketpair()
+    try:
+        in_loop(reactor, lambda: reactor.add_reader(left, lambda: (
+            left.recv(10), reactor.remove_reader(left), blocks())))
+        right.send(b'x')
+        assert wait_until_true(lambda: blocked_in)
+        # The loop's thread is stuck: the same call would never run.
+        threads: list[threading.Thread] = []
+
+        def start_thread(fn: Callable[[], None]) -> None:
+            threads.append(threading.Thread(target=fn, daemon=True))
+            threads[-1].start()
+        assert reactor.hand_over(start_thread)
+        reactor.call_soon_threadsafe(after)
+        assert later.wait(DEADLINE), 'the new thread did not run the loop'
+        assert ran_in[0] != blocked_in[0]
+        assert reactor.in_loop_thread() is False
+        release.set()
+        # The old thread leaves the loop; the new one goes on.
+        again = threading.Event()
+        reactor.call_later(0.01, again.set)
+        assert again.wait(DEADLINE)
+    finally:
+        release.set()
+        assert reactor.stop(DEADLINE)
+        left.close()
+        right.close()
+        reactor.close()
+
+
+def wait_until_true(predicate: Callable[[], Any]) -> bool:
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:  # bounded by the deadline
+        if predicate():
+            return True
+        time.sleep(0.001)
+    return False

@@ -392,3 +392,44 @@ def test_defaults_and_bad_options():
         WorkPool(size=0)
     with pytest.raises(ValueError):
         WorkPool(max_queued=-1)
+
+
+def test_run_here_runs_in_this_thread_and_hands_later_work_to_the_pool():
+    pool = WorkPool(2)
+    try:
+        order: list[tuple[str, str]] = []
+        done = threading.Event()
+        me = threading.current_thread().name
+
+        def first() -> None:
+            order.append(('first', threading.current_thread().name))
+            # Work for the same key while it runs here waits for it.
+            pool.submit('k', second)
+
+        def second() -> None:
+            order.append(('second', threading.current_thread().name))
+            done.set()
+
+        pool.run_here('k', first)
+        assert done.wait(DEADLINE)
+        assert order[0] == ('first', me)
+        assert order[1][0] == 'second' and order[1][1] != me
+    finally:
+        pool.shutdown(DEADLINE)
+
+
+def test_run_here_queues_behind_a_key_that_is_busy():
+    pool = WorkPool(2)
+    try:
+        release = threading.Event()
+        order: list[str] = []
+        done = threading.Event()
+        pool.submit('k', lambda: (release.wait(DEADLINE), order.append('a')))
+        wait_until(lambda: pool.stats().busy == 1, what='the job running')
+        pool.run_here('k', lambda: (order.append('b'), done.set()))
+        assert order == [], 'ran here while the key was busy'
+        release.set()
+        assert done.wait(DEADLINE)
+        assert order == ['a', 'b']
+    finally:
+        pool.shutdown(DEADLINE)
