@@ -68,6 +68,7 @@ def gunicorn_metrics(request):
          '--pythonpath', os.path.join(EXAMPLES, 'metrics'),
          '-b', f'127.0.0.1:{port}', '--no-control-socket', '-w', '2',
          '-k', request.param, '--worker-connections', str(CONNECTIONS),
+         *(['--reuse-port'] if request.param == 'gthread' else []),
          'app:app'],
         port, env={'PROMETHEUS_MULTIPROC_DIR': metrics_dir,
                    'METRICS_REFRESH': str(REFRESH)},
@@ -94,7 +95,8 @@ def test_two_workers_add_up(gunicorn_metrics, request):
     # sessions fill one worker and go on to the other (which keeps one
     # connection free for the scrapes). A gthread worker's WebSockets leave
     # gunicorn after the upgrade (they wait in engineio_sync's I/O loop)
-    # and do not count: there the kernel spreads the connections, and
+    # and do not count; there each worker listens on a socket of its own
+    # (--reuse-port), the kernel spreads connections between them, and
     # sessions open (a bounded number) until both workers hold some.
     sessions: dict[int, list] = {}
     for _ in range(SESSIONS if worker == 'gevent' else 60):
