@@ -17,7 +17,10 @@ each other at every system call. A handler that blocks (a database call,
 once one call has run for ``STALL`` seconds, a new thread takes the loop
 over (:meth:`~engineio_sync.reactor.Reactor.hand_over`) and the blocked
 one leaves it when its handler returns. Only that session waits for it;
-its next messages queue behind it, in order, for the pool.
+its next messages queue behind it, in order, for the pool. No more
+threads are handed away than the pool has: past that, application code
+the loop comes upon goes to the pool (bounded in threads and queue)
+until one of them is back.
 
 The hub decides nothing about sessions; it only says where code runs.
 """
@@ -62,6 +65,11 @@ class Hub:
         self._caller: int | None = None
         #: how many times a blocked handler made the loop change threads
         self.handovers = 0
+        # Threads the loop was handed away from, still in a handler: as
+        # many as the pool has threads at most, then application code the
+        # loop comes upon goes to the pool (bounded) instead.
+        self._away = 0
+        self._away_lock = threading.Lock()
 
     def start(self) -> None:
         """Start the loop's thread (once)."""
@@ -105,7 +113,7 @@ class Hub:
         if pool.current_key() == key and key is not None:
             fn(*args)
             return
-        if self.reactor.in_loop_thread():
+        if self.reactor.in_loop_thread() and self._away < pool.size:
             # The outermost call is the one the guard times (a handler's
             # send may run another session's callbacks inside it); a
             # thread the loop was handed away from no longer counts.
@@ -140,11 +148,20 @@ class Hub:
             seen = -1
             self._caller = None
             self._calling_since = 0.0
-            if self.reactor.hand_over(self._start_loop_thread):
+            with self._away_lock:
+                self._away += 1
+            if self.reactor.hand_over(self._start_loop_thread, self._back):
                 self.handovers += 1
                 logger.info('an application handler held the I/O loop for '
                             'over %.0f ms; a new thread runs the loop',
                             STALL * 1000)
+            else:
+                self._back()
+
+    def _back(self) -> None:
+        """A thread the loop was handed away from is done."""
+        with self._away_lock:
+            self._away -= 1
 
     @staticmethod
     def _start_loop_thread(fn: Callable[[], None]) -> None:

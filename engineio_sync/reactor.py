@@ -292,6 +292,8 @@ class Reactor:
         self._stopping = False
         self._closed = False
         self._owner: int | None = None
+        # What to call when a thread the loop was handed away from leaves.
+        self._leaving: dict[int, Callable[[], object]] = {}
         self._not_running = threading.Event()
         self._not_running.set()
         self._selector = selectors.DefaultSelector()
@@ -473,23 +475,31 @@ class Reactor:
                     self._owner = None
                     self._stopping = False
                     self._sleeping = False
+                left = self._leaving.pop(me, None)
             if not handed_over:
                 self._not_running.set()
+            if left is not None:
+                _call('hand-over callback', left, ())
 
-    def hand_over(self, start: Callable[[Callable[[], None]], object]
-                  ) -> bool:
+    def hand_over(self, start: Callable[[Callable[[], None]], object],
+                  left: Callable[[], object] | None = None) -> bool:
         """From another thread: a callback holds the loop's thread (it
         blocked), so a new thread runs the loop from now on;
         ``start(fn)`` starts that thread running ``fn``. The old thread
         finishes its callback and leaves the loop (what was left of its
-        turn goes to the new one). False if the loop is not running.
+        turn goes to the new one), and then calls ``left()``. False if the
+        loop is not running.
 
         Callbacks that may still run in the old thread must hand their
         registrations over with ``call_soon_threadsafe`` (see
         :meth:`in_loop_thread`)."""
         with self._lock:
-            if self._owner is None or self._stopping or self._closed:
+            old = self._owner
+            if old is None or old == _HANDING_OVER or self._stopping or \
+                    self._closed:
                 return False
+            if left is not None:
+                self._leaving[old] = left
             self._owner = _HANDING_OVER
         start(self._take_over)
         return True
@@ -559,18 +569,19 @@ class Reactor:
                     self._sleeping = False
                     self._woken = False
 
+        # Timers and calls are taken one at a time, so that a callback
+        # that blocks (and makes the loop change threads) holds none of
+        # the others: the new thread finds them where they were.
+        now = self._clock()
         due: list[TimerHandle] = []
-        with self._lock:
-            self._timers.pop_due(self._clock(), batch, due)
-        for n, handle in enumerate(due):
-            callback, args = self._timers.take(handle)
+        for _ in range(batch):
+            with self._lock:
+                self._timers.pop_due(now, 1, due)
+            if not due:
+                break
+            callback, args = self._timers.take(due.pop())
             _call('timer callback', callback, args)
             if self._owner != me:
-                # Handed over: the due timers left run in the new thread.
-                for rest in due[n + 1:]:
-                    callback, args = self._timers.take(rest)
-                    if callback is not None:
-                        self.call_soon_threadsafe(callback, *args)
                 return False
 
         ready = self._ready
@@ -592,19 +603,17 @@ class Reactor:
             self._ready = []
             self._ready_next = 0
 
+        # The calls queued when the turn began, at most ``batch`` (those
+        # queued meanwhile wait for the next turn).
         with self._lock:
-            calls = self._calls
-            if len(calls) <= batch:
-                self._calls = deque()
-            else:
-                calls = deque(calls.popleft() for _ in range(batch))
-        while calls:
-            callback, args = calls.popleft()
+            count = min(len(self._calls), batch)
+        for _ in range(count):
+            with self._lock:
+                if not self._calls:
+                    break
+                callback, args = self._calls.popleft()
             _call('call', callback, args)
             if self._owner != me:
-                with self._lock:
-                    calls.extend(self._calls)
-                    self._calls = calls
                 return False
         return True
 
