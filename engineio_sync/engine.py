@@ -132,9 +132,11 @@ class EngineContext:
     ``run_app(sid, fn, *args)`` says where application code runs: every
     handler, emitted event and send callback of a session goes through it,
     in order. None (green drivers, and the default): right here, in the
-    task that reported the event. The threading driver runs it on its
-    worker pool (:meth:`engineio_sync.hub.Hub.run_app`), so that the I/O
-    loop, which reports most events, never runs a handler that blocks.
+    task that reported the event. With the threading driver the process's
+    hub decides (:meth:`engineio_sync.hub.Hub.run_app`): in the I/O
+    loop's thread when the session has nothing else running (a handler
+    that blocks there makes a new thread take the loop over), else on its
+    worker pool.
     """
 
     __slots__ = ('driver', 'clock', 'logger', 'settings', 'schedule',
@@ -167,9 +169,9 @@ class SessionEngine:
     """Runs one session: applies its state machine's actions in order."""
 
     __slots__ = ('ctx', 'session', 'sid', 'protocol', 'socket', 'lock',
-                 'write_lock', 'poll_event', 'poll_waiter', 'ws', 'probe', 'callbacks',
-                 'announced', 'unconfirmed', 'b64', 'room', 'traffic',
-                 'intake', '__weakref__')
+                 'write_lock', 'poll_event', 'poll_waiter', 'ws', 'probe',
+                 'callbacks', 'announced', 'unconfirmed', 'b64', 'room',
+                 'traffic', 'intake', '__weakref__')
 
     def __init__(self, ctx: EngineContext, session: Session, *,
                  b64: bool = False, announced: bool = True,

@@ -82,7 +82,8 @@ class ThreadingDriver:
 
     def io_hub(self) -> Hub:
         """This process's hub: WebSockets wait in its loop, not in a
-        thread each, and application code runs on its pool."""
+        thread each, and application code runs in the loop's thread or on
+        its pool (see :mod:`engineio_sync.hub`)."""
         return process_hub()
 
 
