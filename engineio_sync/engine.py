@@ -610,19 +610,20 @@ class SessionEngine:
                             packets)
 
     def sent(self, packets: list[Packet]) -> None:
-        """Packets reached the client: run send callbacks, emit drain
-        (where the context runs application code)."""
-        run_app = self.ctx.run_app
-        if run_app is None:
-            self._sent(packets)
-            return
+        """Packets reached the client: a sender waiting for room goes on;
+        send callbacks run and ``drain`` is emitted (where the context runs
+        application code)."""
         room = self.room
         if room is not None and self.ctx.settings.has_room(
                 self.buffered_amount):
-            # Not application code: a sender waiting for room goes on now.
             room.set()
-        if self.callbacks or self.socket.handlers or \
-                'drain' in self.ctx.events.handlers:
+        if not self.callbacks and not self.socket.handlers and \
+                'drain' not in self.ctx.events.handlers:
+            return
+        run_app = self.ctx.run_app
+        if run_app is None:
+            self._sent(packets)
+        else:
             run_app(self.sid, self._sent, packets)
 
     def _sent(self, packets: list[Packet]) -> None:
@@ -636,17 +637,13 @@ class SessionEngine:
                 except Exception:
                     self.ctx.logger.exception('%s: send callback raised',
                                               self.sid)
-        room = self.room
         socket = self.socket
         events = self.ctx.events
-        if room is None and not socket.handlers and \
-                'drain' not in events.handlers:
+        if not socket.handlers and 'drain' not in events.handlers:
             return
         if not self.ctx.settings.has_room(self.buffered_amount):
             # Still full: not a drain yet.
             return
-        if room is not None:
-            room.set()
         if socket.handlers:
             socket.emit('drain')
         if 'drain' in events.handlers:

@@ -84,10 +84,6 @@ class Hub:
             threading.Thread(target=self._guard, name='engineio-guard',
                              daemon=True).start()
 
-    def in_loop(self) -> bool:
-        """True in the loop's thread."""
-        return self.reactor.in_loop_thread()
-
     def call_soon(self, fn: Callable[..., object], *args: Any) -> None:
         """Run ``fn(*args)`` in the loop's thread soon (from any thread;
         starts the loop if need be)."""
@@ -105,10 +101,13 @@ class Hub:
 
     def run_app(self, key: Hashable, fn: Callable[..., object],
                 *args: Any) -> None:
-        """Run application code ``fn(*args)`` for ``key`` (a session id)
-        after the key's earlier work: at once when this thread is already
-        running that key's work, else on a pool thread. Never dropped: a
-        pool that is shut down (the process is ending) runs it here."""
+        """Run application code ``fn(*args)`` for ``key`` (a session id,
+        a connection) after the key's earlier work: at once when this
+        thread is already running that key's work; in the loop's thread,
+        now, when the key has nothing running or waiting (and fewer
+        threads than the pool has are handed away, see the module's
+        docstring); else on a pool thread. Never dropped: a pool that is
+        shut down (the process is ending) runs it here."""
         pool = self.pool
         if pool.current_key() == key and key is not None:
             fn(*args)

@@ -24,10 +24,9 @@ import os
 import socket as _socket
 from typing import TYPE_CHECKING, Callable
 
-from ..core.packets import DecodeError, decode_packet, decode_packet_v3
 from ..core.session import CloseReason
 from ..port import CLOSE_GRACE, SessionPort
-from .wsbinding import WebSocketBinding, describe_end
+from .wsbinding import WebSocketBinding
 from .wsconnection import WebSocketConnection
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -112,7 +111,7 @@ class LoopWebSocket(WebSocketBinding):
     hub's loop (see the module's docstring). :meth:`start` hands it to the
     loop once the engine has attached it."""
 
-    __slots__ = ('hub', 'engine', '_decode', '_step', '_drain_timer',
+    __slots__ = ('hub', 'engine', '_step', '_drain_timer',
                  '_closed', '_close_timer', '_ended', '_released',
                  '_reading', '_skipped')
 
@@ -122,8 +121,6 @@ class LoopWebSocket(WebSocketBinding):
         super().__init__(conn, driver, engine.protocol, logger)
         self.hub = hub
         self.engine = engine
-        self._decode = (decode_packet if engine.protocol == 4
-                        else decode_packet_v3)
         # The drain's step while one runs, and its periodic look.
         self._step: Callable[[], bool] | None = None
         self._drain_timer: TimerHandle | None = None
@@ -191,22 +188,11 @@ class LoopWebSocket(WebSocketBinding):
         engine = self.engine
         try:
             for message in conn.take(data):
-                try:
-                    packet = self._decode(message)
-                except DecodeError as exc:
-                    self._logger.info('%s: undecodable WebSocket message',
-                                      engine.sid)
-                    engine.websocket_invalid(self, f'parse error: {exc}')
-                    self._end_reading()
-                    return
-                if not engine.websocket_packet(self, packet):
+                if not self.pass_message(engine, message):
                     self._end_reading()
                     return
             if conn.close_code is not None:
-                reason, description = describe_end(conn)
-                if conn.error is not None:
-                    self._logger.info('%s: %s', engine.sid, description)
-                engine.websocket_ended(self, reason, description)
+                self.report_end(engine)
                 self._end_reading()
         except Exception:
             self._logger.exception('%s: WebSocket handler failed',
@@ -222,7 +208,6 @@ class LoopWebSocket(WebSocketBinding):
         if self._ended:
             return
         self._ended = True
-        self.done.set()
         self.hub.in_loop_now(self._unwatch)
         if self._closed is not None:
             self._finish_close()
@@ -310,7 +295,6 @@ class LoopWebSocket(WebSocketBinding):
         except Exception:
             self._logger.exception('%s: closing a WebSocket failed',
                                    self.engine.sid)
-        self.finished.set()
         self.hub.in_loop_now(self._release)
 
     def _release(self) -> None:

@@ -18,7 +18,7 @@ from ..core.payload import (decode_jsonp_post, iter_payload,
                             encode_payload_v3)
 from ..exceptions import BAD_REQUEST, RemoteProtocolError
 from ..wsgi_servers import find
-from .wsgi_io import (DEFER_KEY, STATUS_TEXT, TEXT_PLAIN, BadBody,
+from .wsgi_io import (DEFER_KEY, TEXT_PLAIN, BadBody,
                       BodyTooLarge, Cancellable, Deferred, LaterResponse,
                       Response, compress_body, error_response, read_body)
 
@@ -262,18 +262,11 @@ class _ParkedGet:
         handle = self.handle
         assert handle is not None
         engine = self.engine
-        headers = self.headers
         try:
             packets = engine.resume_poll()
         except RemoteProtocolError as error:
-            response = error_response(error, headers)
-            done = None
+            response = error_response(error, self.headers)
         else:
             response = self.transport.answer(engine, packets, self.info,
-                                              self.environ, headers)
-            done = response.on_close
-        body = response.body
-        out = response.headers
-        out.append(('Content-Length', str(len(body))))
-        handle.respond(STATUS_TEXT.get(response.status, str(response.status)),
-                       out, body, done)
+                                              self.environ, self.headers)
+        response.send_to(handle)

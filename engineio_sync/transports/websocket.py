@@ -19,15 +19,13 @@ import socket as _socket
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..core.packets import (DecodeError, decode_packet,
-                            decode_packet_v3)
 from ..core.session import CloseReason
 from ..core.wsframes import Deflate, accept_token, negotiate_deflate
 from ..exceptions import BAD_REQUEST, RemoteProtocolError
 from ..port import CLOSE_GRACE, REJECT_LINGER, SessionPort
 from ..wsgi_servers import Hijack, find, run_later
 from .loop_websocket import LoopWebSocket, detach_socket
-from .wsbinding import WebSocketBinding, describe_end
+from .wsbinding import WebSocketBinding
 from .wsconnection import WebSocketConnection, handshake_error
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -189,25 +187,14 @@ class WebSocketTransport:
         except OSError:
             pass
 
-    def _read_loop(self, engine: SessionPort,
-                   binding: WebSocketBinding) -> None:
-        conn = binding.conn
-        decode = decode_packet if engine.protocol == 4 else decode_packet_v3
-        websocket_packet = engine.websocket_packet
+    @staticmethod
+    def _read_loop(engine: SessionPort, binding: WebSocketBinding) -> None:
+        receive = binding.conn.receive
+        pass_message = binding.pass_message
         while True:
-            message = conn.receive()
+            message = receive()
             if message is None:
                 break
-            try:
-                packet = decode(message)
-            except DecodeError as exc:
-                self.logger.info('%s: undecodable WebSocket message',
-                                 engine.sid)
-                engine.websocket_invalid(binding, f'parse error: {exc}')
+            if not pass_message(engine, message):
                 return
-            if not websocket_packet(binding, packet):
-                return
-        reason, description = describe_end(conn)
-        if conn.error is not None:
-            self.logger.info('%s: %s', engine.sid, description)
-        engine.websocket_ended(binding, reason, description)
+        binding.report_end(engine)

@@ -13,15 +13,16 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..core.packets import Packet, encode_packet, encode_packet_v3
+from ..core.packets import (DecodeError, Packet, decode_packet,
+                            decode_packet_v3, encode_packet, encode_packet_v3)
 from ..core.session import CloseReason
-from ..port import close_in_tasks
+from ..port import SessionPort, close_in_tasks
 from .wsconnection import WebSocketConnection
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..drivers import Driver
 
-__all__ = ['WebSocketBinding', 'describe_end']
+__all__ = ['WebSocketBinding']
 
 # The longest single wait of a drain task for room on its socket; it waits
 # again while the backlog lasts (the write deadline is the session's).
@@ -64,7 +65,7 @@ class WebSocketBinding:
     """One accepted WebSocket: the sink the session engine writes on."""
 
     __slots__ = ('conn', 'done', 'finished', 'closing', 'draining',
-                 '_encode', '_driver', '_logger')
+                 '_encode', '_decode', '_driver', '_logger')
 
     def __init__(self, conn: WebSocketConnection, driver: Driver,
                  protocol: int, logger: logging.Logger | None = None
@@ -80,6 +81,33 @@ class WebSocketBinding:
         #: the engine runs a task draining the backlog
         self.draining = False
         self._encode = encode_packet_v3 if protocol == 3 else encode_packet
+        self._decode = decode_packet_v3 if protocol == 3 else decode_packet
+
+    # -- reading (whoever reads the connection calls these) ----------------
+
+    def pass_message(self, engine: SessionPort,
+                     message: str | bytes) -> bool:
+        """Hand a message read from this WebSocket to ``engine`` as a
+        packet; False: stop reading (it did not decode, or the session is
+        done with this WebSocket)."""
+        try:
+            packet = self._decode(message)
+        except DecodeError as exc:
+            self._logger.info('%s: undecodable WebSocket message',
+                              engine.sid)
+            engine.websocket_invalid(self, f'parse error: {exc}')
+            return False
+        return engine.websocket_packet(self, packet)
+
+    def report_end(self, engine: SessionPort) -> None:
+        """Tell ``engine`` why this WebSocket's connection is over."""
+        conn = self.conn
+        reason, description = _describe_end(conn)
+        if conn.error is not None:
+            self._logger.info('%s: %s', engine.sid, description)
+        engine.websocket_ended(self, reason, description)
+
+    # -- writing (the session engine calls these) ---------------------------
 
     @property
     def backlog(self) -> int:
@@ -165,7 +193,7 @@ class WebSocketBinding:
             self.finished.set()
 
 
-def describe_end(conn: WebSocketConnection) -> tuple[str, str | None]:
+def _describe_end(conn: WebSocketConnection) -> tuple[str, str | None]:
     """The close reason and description of a connection that is over."""
     error = conn.error
     if error is not None:

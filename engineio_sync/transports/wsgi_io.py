@@ -88,13 +88,20 @@ class Response:
 
     def __call__(self, start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
-        headers = self.headers
-        headers.append(('Content-Length', str(len(self.body))))
-        start_response(STATUS_TEXT.get(self.status, str(self.status)),
-                       headers)
+        start_response(*self._head())
         if self.on_close is None:
             return [self.body]
         return _ClosingBody(self.body, self.on_close)
+
+    def send_to(self, handle: Deferred) -> None:
+        """Answer a deferred request with this response (see
+        :class:`Deferred`); ``on_close`` hears whether it was written."""
+        handle.respond(*self._head(), self.body, self.on_close)
+
+    def _head(self) -> tuple[str, list[tuple[str, str]]]:
+        headers = self.headers
+        headers.append(('Content-Length', str(len(self.body))))
+        return STATUS_TEXT.get(self.status, str(self.status)), headers
 
 
 class LaterResponse(Response):
