@@ -9,6 +9,7 @@ its counts stay in the totals.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -97,7 +98,17 @@ def test_two_workers_add_up(gunicorn_metrics, request):
     # gunicorn after the upgrade (they wait in engineio_sync's I/O loop)
     # and do not count; there each worker listens on a socket of its own
     # (--reuse-port), the kernel spreads connections between them, and
-    # sessions open (a bounded number) until both workers hold some.
+    # sessions open (a bounded number) until both workers hold some, once
+    # both listen (a worker still booting has no socket yet).
+    if worker == 'gthread':
+        listening: set[int] = set()
+
+        def both_listen() -> bool:
+            with urllib.request.urlopen(app.url + '/health',
+                                        timeout=5) as resp:
+                listening.add(json.loads(resp.read())['pid'])
+            return len(listening) == 2
+        wait_until(both_listen, 20, what='both workers answering')
     sessions: dict[int, list] = {}
     for _ in range(SESSIONS if worker == 'gevent' else 60):
         ws, pid = ws_session(app.port)
