@@ -288,6 +288,10 @@ class Session:
         if self.ready_state is ReadyState.CLOSED:
             return None
         if self.ready_state is ReadyState.CLOSING:
+            upgrade = self.upgrade_deadline
+            if upgrade is not None and (self.close_deadline is None
+                                        or upgrade < self.close_deadline):
+                return upgrade
             return self.close_deadline
         best = self.pong_deadline if self.pong_deadline is not None \
             else self.next_ping
@@ -362,6 +366,11 @@ class Session:
         """The session needs no transport any more."""
         self._enter(ReadyState.CLOSED)
         self.close_deadline = None
+        if self.upgrading:
+            # A closing that kept an upgrade going ended another way.
+            self.upgrade = Upgrade.NONE
+            self.upgrade_deadline = None
+            return (DropProbe(), _FORGET)
         return (_FORGET,)
 
     def _close(self, reason: str, description: str | None, now: float,
@@ -372,7 +381,13 @@ class Session:
             return _NOTHING
         self.close_reason = reason
         self.close_description = description
-        self.upgrade_deadline = None
+        # A client that has its probe answered has paused polling and is
+        # about to send the upgrade packet: a graceful close keeps the
+        # probe so that the last packets can go out on it, within the
+        # upgrade's deadline. Any other upgrade ends here.
+        keep_probe = graceful and self.upgrade is Upgrade.UPGRADING
+        if not keep_probe:
+            self.upgrade_deadline = None
         actions: list[Action] = []
         if graceful:
             self._enter(ReadyState.CLOSING)
@@ -390,7 +405,7 @@ class Session:
                 actions.append(WakePoll())
         if self.websocket_attached:
             actions.append(_CLOSE_WS)
-        if self.upgrading:
+        if self.upgrading and not keep_probe:
             self.upgrade = Upgrade.NONE
             actions.append(DropProbe())
         actions.append(Closed(reason, description))
@@ -481,8 +496,10 @@ class Session:
             return actions + _REFUSE
         if self.ready_state is ReadyState.CLOSED:
             return (AnswerPoll([_CLOSE]),)
-        if self.upgrade is Upgrade.UPGRADING:
-            # The client paused polling to finish the upgrade.
+        if self.upgrade is Upgrade.UPGRADING and \
+                self.ready_state is not ReadyState.CLOSING:
+            # The client paused polling to finish the upgrade. (A closing
+            # session gives its last packets to whichever comes first.)
             return (AnswerPoll([_NOOP]),)
         if self.buffer:
             packets, finished = self._take_for_poll()
@@ -602,6 +619,12 @@ class Session:
                 closing = (_CLOSE_WS,) if self.websocket_attached \
                     else _NOTHING
                 return closing + self._finish()
+            if self.upgrade_deadline is not None and \
+                    now >= self.upgrade_deadline:
+                # The upgrade never came: a GET may still collect them.
+                self.upgrade = Upgrade.NONE
+                self.upgrade_deadline = None
+                return (DropProbe(),) + self._schedule()
             return self._schedule()
         if self.pong_deadline is not None and now >= self.pong_deadline:
             return self._close(CloseReason.PING_TIMEOUT, None, now)
@@ -666,7 +689,10 @@ class Session:
             self.upgrade_deadline = None
             self.transport = 'websocket'
             self.websocket_attached = True
-            actions = (_UPGRADED,)
+            # A closing session only takes the WebSocket for its last
+            # packets; the application heard of the close already.
+            actions = (_UPGRADED,) if self.ready_state is ReadyState.OPEN \
+                else _NOTHING
             if self.poll_waiting and self.poll_reply is None:
                 self.poll_reply = [_NOOP]
                 actions += _WAKE

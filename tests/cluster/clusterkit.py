@@ -92,6 +92,14 @@ class Node:
             return [e[2:] for e in self.events
                     if e[0] == kind and (sid is None or e[1] == sid)]
 
+    def seen_at_least(self, kind: str, sid: str | None, count: int
+                      ) -> list[tuple]:
+        """:meth:`seen`, once it has ``count`` events: handlers run after
+        the request that carried their packets was answered."""
+        wait_until(lambda: len(self.seen(kind, sid)) >= count,
+                   what=f'{count} {kind} event(s) on {self.name}')
+        return self.seen(kind, sid)
+
     def engine(self, sid: str) -> Any:
         """The engine of ``sid`` if this process has the session, else
         None."""

@@ -703,6 +703,80 @@ def test_close_during_upgrade_drops_the_probe():
     assert s.handle(TimerFired(), 10.0) == ()
 
 
+def _answered_probe(upgrade_timeout: float = 10.0) -> Session:
+    """A polling session whose client had its probe answered (it has
+    paused polling and is about to send the upgrade packet)."""
+    s = make(now=0.0, interval=25, timeout=20, upgrade_timeout=upgrade_timeout)
+    s.handle(WebSocketAttached(), 0.0)
+    s.handle(ProbeReceived(PROBE), 0.0)
+    assert s.upgrade is Upgrade.UPGRADING
+    return s
+
+
+def test_graceful_close_after_the_probe_keeps_it_for_the_last_packets():
+    s = _answered_probe()
+    send(s, msg('last words'), 0.5)
+    actions = s.handle(Close(CloseReason.SERVER_DISCONNECT, graceful=True),
+                       1.0)
+    assert kinds(actions) == [Closed]
+    assert s.ready_state is ReadyState.CLOSING and s.upgrading
+    # The client's upgrade packet comes on the probe: the WebSocket takes
+    # the last packets and the close, and the application hears nothing
+    # of an upgrade (it heard of the close).
+    assert kinds(s.handle(ProbeReceived(UPGRADE), 1.1)) == [WriteWebSocket]
+    assert s.transport == 'websocket'
+    assert s.handle(Flush(), 1.1) == (
+        Write([msg('last words'), CLOSE]), CloseWebSocket())
+    assert s.handle(TransportClosed(), 1.2) == (Forget(),)
+    assert s.closed
+
+
+def test_graceful_close_after_the_probe_gives_up_on_it_at_its_deadline():
+    s = _answered_probe(upgrade_timeout=10)
+    send(s, msg('last words'), 0.5)
+    s.handle(Close(CloseReason.SERVER_DISCONNECT, graceful=True), 1.0)
+    assert s.deadline == pytest.approx(10.0)     # before the close's 31.0
+    assert timer(s, 10.0) == (DropProbe(),)
+    assert not s.upgrading and s.deadline == pytest.approx(31.0)
+    # A GET may still collect them; that ends the session.
+    actions = s.handle(PollStarted(), 11.0)
+    assert actions == (Forget(), AnswerPoll([msg('last words'), CLOSE]))
+
+
+def test_graceful_close_after_the_probe_answers_a_get_first():
+    # Whichever comes first gets the last packets: here a GET (a client
+    # whose probe failed on its side), and the probe is dropped.
+    s = _answered_probe()
+    s.handle(Close(CloseReason.SERVER_DISCONNECT, graceful=True), 1.0)
+    assert s.handle(PollStarted(), 1.1) == (
+        DropProbe(), Forget(), AnswerPoll([CLOSE]))
+    assert s.closed and not s.upgrading
+
+
+def test_graceful_close_after_the_probe_survives_the_probe_ending():
+    s = _answered_probe()
+    s.handle(Close(CloseReason.SERVER_DISCONNECT, graceful=True), 1.0)
+    assert kinds(s.handle(ProbeEnded(), 1.1)) == [UpgradeCancelled]
+    assert s.deadline == pytest.approx(31.0)
+    assert s.handle(PollStarted(), 1.2) == (Forget(), AnswerPoll([CLOSE]))
+
+
+def test_close_deadline_drops_a_probe_kept_for_the_close():
+    s = _answered_probe(upgrade_timeout=100)
+    s.handle(Close(CloseReason.SERVER_DISCONNECT, graceful=True), 1.0)
+    assert timer(s, 31.0) == (DropProbe(), Forget())
+    assert s.closed
+
+
+def test_graceful_close_while_probing_drops_the_probe():
+    # No probe answered yet: the client still polls, and a GET gets it all.
+    s = make(now=0.0)
+    s.handle(WebSocketAttached(), 0.0)
+    assert kinds(s.handle(Close(CloseReason.SERVER_DISCONNECT,
+                                graceful=True), 0.1)) == [DropProbe, Closed]
+    assert not s.upgrading
+
+
 # -- property: random operation sequences -------------------------------------
 
 OPS = st.lists(st.sampled_from(

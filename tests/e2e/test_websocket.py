@@ -85,6 +85,23 @@ def test_upgrade_without_pending_get_drains_buffer_in_order(
     ws.close()
 
 
+def test_server_close_between_probe_and_upgrade_loses_nothing(
+        driver, start_server, raw_client):
+    # The client had its probe answered, so it has stopped polling and is
+    # about to send its upgrade packet: the server's close and the packets
+    # queued before it must still reach it, on the WebSocket.
+    srv = start_server(driver)
+    client = raw_client(srv.port)
+    sid, _ = client.handshake()
+    ws = start_upgrade(srv.port, sid)
+    assert client.post(sid, '4last words\x1e4cmd:{"disconnect": true}') \
+        == (200, b'ok')
+    assert srv.wait_event(ev='disconnect', sid=sid)['reason'] == \
+        'server disconnect'
+    ws.send('5')
+    assert receive_until_closed(ws) == ['4last words', '1']
+
+
 def test_get_while_upgrading_is_noop_and_after_upgrade_is_400(
         driver, start_server, raw_client):
     srv = start_server(driver)
