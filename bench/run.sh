@@ -78,6 +78,7 @@ case "$KIND" in
   engineio-sync-wsgi) PORT=8405 ;;
   engineio-sync-threading) PORT=8406 ;;
   engineio-sync-gthread) PORT=8407 ;;
+  engineio-sync-gevent) PORT=8408 ;;
   ceiling)         PORT=8409 ;;
   *) echo "unknown server kind: $SERVER" >&2; exit 2 ;;
 esac
@@ -102,6 +103,8 @@ server_cmd() { # sets the array CMD
     engineio-sync-wsgi) CMD=("$PY" "$HERE/servers/engineio_sync_server.py" "$PORT" wsgi) ;;
     engineio-sync-threading)
                      CMD=("$PY" "$HERE/servers/engineio_sync_server.py" "$PORT" native threading) ;;
+    engineio-sync-gevent)
+                     CMD=("$PY" "$HERE/servers/engineio_sync_server.py" "$PORT" native gevent) ;;
     # threading driver in gunicorn's gthread worker with the 8 threads of a
     # typical deployment; --worker-connections only so that gunicorn's own
     # cap (default 1000) does not hide how many WebSockets 8 threads hold

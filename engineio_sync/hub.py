@@ -70,6 +70,19 @@ class Hub:
         # loop comes upon goes to the pool (bounded) instead.
         self._away = 0
         self._away_lock = threading.Lock()
+        # The rest of the socket loop's surface (drivers.base.SocketLoop)
+        # is the reactor's own, bound once: these are on every hot path.
+        reactor = self.reactor
+        self.add_reader = reactor.add_reader
+        self.remove_reader = reactor.remove_reader
+        self.add_writer = reactor.add_writer
+        self.remove_writer = reactor.remove_writer
+        self.call_later = reactor.call_later
+
+    @property
+    def busy(self) -> bool:
+        """The pool's queue is full: sockets can wait a moment."""
+        return self.pool.full
 
     def start(self) -> None:
         """Start the loop's thread (once)."""

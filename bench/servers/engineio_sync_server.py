@@ -1,6 +1,6 @@
 """engineio_sync with the same echo behaviour and settings as the anchors.
 
-Usage: python engineio_sync_server.py PORT [native|wsgi] [eventlet|threading]
+Usage: python engineio_sync_server.py PORT [native|wsgi] [eventlet|threading|gevent]
        gunicorn -k gthread ... engineio_sync_server:app   (threading driver)
 
 - ``native`` (default): engineio_sync's own HTTP server, as ``listen()``

@@ -13,9 +13,10 @@ import importlib
 import sys
 from typing import Callable
 
-from .base import Driver, Event, Lock, Queue, Task
+from .base import Driver, Event, Lock, Queue, SocketLoop, Task
 
-__all__ = ['Driver', 'Task', 'Event', 'Lock', 'Queue', 'get_driver',
+__all__ = ['Driver', 'Task', 'Event', 'Lock', 'Queue', 'SocketLoop',
+           'get_driver',
            'detect_async_mode', 'sockets_cooperate', 'ASYNC_MODES',
            'DRIVERS']
 

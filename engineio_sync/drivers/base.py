@@ -70,6 +70,52 @@ class Queue(Protocol[_T]):
     def get(self, block: bool = True, timeout: float | None = None) -> _T: ...
 
 
+class TimerHandle(Protocol):
+    """A callback scheduled by :meth:`SocketLoop.call_later`."""
+
+    def cancel(self) -> None:
+        """It will not run (if it has not yet)."""
+
+
+class SocketLoop(Protocol):
+    """An event loop that holds sockets while they wait, so that a quiet
+    connection costs no task of its own (see :meth:`Driver.socket_loop`).
+
+    Callbacks may call application code. On a green hub each runs in a
+    greenlet of its own and may wait like any other; on the threading
+    driver's hub they run in the loop's thread, and application code
+    goes through :meth:`~engineio_sync.hub.Hub.run_app`, which moves the
+    loop to another thread when that code waits.
+    """
+
+    def call_soon(self, fn: Callable[..., object], *args: Any) -> None:
+        """Run ``fn(*args)`` in the loop soon (from anywhere)."""
+
+    def in_loop_now(self, fn: Callable[..., object], *args: Any) -> None:
+        """Run ``fn(*args)`` now if that is allowed here, else soon."""
+
+    def add_reader(self, sock: Any, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` whenever ``sock`` is readable (until
+        removed; adding again replaces it)."""
+
+    def remove_reader(self, sock: Any) -> bool:
+        """Stop watching ``sock`` for reading; False if it was not."""
+
+    def add_writer(self, sock: Any, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` whenever ``sock`` is writable."""
+
+    def remove_writer(self, sock: Any) -> bool:
+        """Stop watching ``sock`` for writing; False if it was not."""
+
+    def call_later(self, delay: float, callback: Callable[..., object],
+                   *args: Any) -> TimerHandle:
+        """Call ``callback(*args)`` in ``delay`` seconds."""
+
+    @property
+    def busy(self) -> bool:
+        """The application is behind: reading more can wait a moment."""
+
+
 class Driver(Protocol):
     """Spawn, sleep, events, locks and queues for one concurrency model."""
 
@@ -118,9 +164,14 @@ class Driver(Protocol):
 
     def io_hub(self) -> Hub | None:
         """The process's I/O loop and worker pool, when this driver
-        serves WebSockets from one loop and runs application code on a
-        pool (threads); None when every connection has a task of its own
+        serves HTTP from one loop and runs application code on a pool
+        (threads); None when every connection has a task of its own
         (green threads, which cost little)."""
+
+    def socket_loop(self) -> SocketLoop | None:
+        """The loop that holds WebSockets between messages (the hub's
+        with threads, the green hub's otherwise); None: each WebSocket
+        is read by a task of its own."""
 
 
 class _NullLock:

@@ -13,8 +13,9 @@ from eventlet.hubs import get_hub, trampoline
 from greenlet import getcurrent
 
 from .base import (NULL_LOCK, Event, Lock, NonblockingSend, Queue, Recv,
-                   Release, SendAll, Task, peer_closed_by_poll,
+                   Release, SendAll, Task, TimerHandle, peer_closed_by_poll,
                    release_nothing)
+from .greenloop import GreenSocketLoop
 
 if TYPE_CHECKING:
     import select
@@ -256,6 +257,38 @@ class _StreamReader(_RawSocketIO):
             get_hub().remove(listener)
 
 
+def _closed_elsewhere(exc: BaseException) -> None:
+    # The hub reports a descriptor closed by someone else; the loop's
+    # sockets are closed only by their owner, after it stopped watching.
+    pass
+
+
+class _EventletLoop(GreenSocketLoop):
+    """The socket loop on eventlet's hub."""
+
+    def _hub_greenlet(self) -> greenlet:
+        hub_greenlet: greenlet = get_hub().greenlet
+        return hub_greenlet
+
+    def _watch(self, fileno: int, write: bool,
+               callback: Callable[[], None]) -> FdListener:
+        hub = get_hub()
+        run_now = self.run_now
+        listener: FdListener = hub.add(
+            hub.WRITE if write else hub.READ, fileno,
+            lambda _fileno: run_now(callback), _closed_elsewhere, None)
+        return listener
+
+    def _unwatch(self, handle: FdListener) -> None:
+        get_hub().remove(handle)
+
+    def _timer(self, delay: float, callback: Callable[..., object],
+               args: tuple[Any, ...]) -> TimerHandle:
+        timer: TimerHandle = get_hub().schedule_call_global(
+            delay, self.run_now, callback, *args)
+        return timer
+
+
 class EventletDriver:
     """Green threads from eventlet. Works with an unpatched process too,
     since it uses eventlet's own primitives rather than the stdlib's."""
@@ -339,3 +372,12 @@ class EventletDriver:
     def io_hub(self) -> None:
         """None: every connection has a green thread of its own."""
         return None
+
+    def socket_loop(self) -> GreenSocketLoop:
+        """Listeners and timers on eventlet's hub: a WebSocket has a green
+        thread only while it has work (see
+        :mod:`engineio_sync.drivers.greenloop`)."""
+        return _LOOP
+
+
+_LOOP = _EventletLoop()

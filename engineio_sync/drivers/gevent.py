@@ -12,8 +12,9 @@ import gevent.monkey
 import gevent.queue
 
 from .base import (NULL_LOCK, Event, Lock, NonblockingSend, Queue, Recv,
-                   Release, SendAll, Task, peer_closed_by_poll,
+                   Release, SendAll, Task, TimerHandle, peer_closed_by_poll,
                    release_nothing)
+from .greenloop import GreenSocketLoop
 
 if TYPE_CHECKING:
     import select
@@ -65,6 +66,53 @@ class _Lock:
         self._sem.release()
 
 
+class _GeventTimer:
+    """A callback on a timer watcher of gevent's loop."""
+
+    __slots__ = ('_watcher', '_loop')
+
+    def __init__(self, loop: _GeventLoop, delay: float,
+                 callback: Callable[..., object],
+                 args: tuple[Any, ...]) -> None:
+        self._loop = loop
+        self._watcher = gevent.get_hub().loop.timer(delay)
+        self._watcher.start(self._fire, callback, args)
+
+    def _fire(self, callback: Callable[..., object],
+              args: tuple[Any, ...]) -> None:
+        self._watcher.close()
+        self._loop.run_now(callback, *args)
+
+    def cancel(self) -> None:
+        """It will not run (if it has not yet)."""
+        self._watcher.close()
+
+
+class _GeventLoop(GreenSocketLoop):
+    """The socket loop on gevent's hub (its loop's io and timer
+    watchers)."""
+
+    def _hub_greenlet(self) -> Any:
+        return gevent.get_hub()
+
+    def _watch(self, fileno: int, write: bool,
+               callback: Callable[[], None]) -> Any:
+        watcher = gevent.get_hub().loop.io(fileno, 2 if write else 1)
+        watcher.start(self.run_now, callback)
+        return watcher
+
+    def _unwatch(self, handle: Any) -> None:
+        handle.close()
+
+    def _timer(self, delay: float, callback: Callable[..., object],
+               args: tuple[Any, ...]) -> TimerHandle:
+        return _GeventTimer(self, delay, callback, args)
+
+    def call_soon(self, fn: Callable[..., object], *args: Any) -> None:
+        """Run ``fn(*args)`` at the hub's next turn."""
+        gevent.get_hub().loop.run_callback(self.run_now, fn, *args)
+
+
 class GeventDriver:
     """Greenlets from gevent."""
 
@@ -102,6 +150,9 @@ class GeventDriver:
     def nonblocking_send(self, sock: socket.socket) -> NonblockingSend:
         """gevent's send with ``timeout=0.0``: it reports a full buffer
         instead of waiting for room."""
+        if not isinstance(sock, gevent.socket.socket):
+            # The socket loop's own sockets are plain ones.
+            return sock.send
         green: GreenSocket = sock  # the standard send takes no timeout
         return partial(green.send, timeout=0.0)
 
@@ -144,3 +195,11 @@ class GeventDriver:
     def io_hub(self) -> None:
         """None: every connection has a green thread of its own."""
         return None
+
+    def socket_loop(self) -> GreenSocketLoop:
+        """Watchers on gevent's loop: a WebSocket has a greenlet only
+        while it has work (see :mod:`engineio_sync.drivers.greenloop`)."""
+        return _LOOP
+
+
+_LOOP = _GeventLoop()

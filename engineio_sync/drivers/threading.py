@@ -86,6 +86,10 @@ class ThreadingDriver:
         its pool (see :mod:`engineio_sync.hub`)."""
         return process_hub()
 
+    def socket_loop(self) -> Hub:
+        """This process's hub (see :meth:`io_hub`)."""
+        return process_hub()
+
 
 def _writable(sock: socket.socket, timeout: float) -> bool:
     poller = select.poll()

@@ -1,10 +1,12 @@
 """WebSockets read, drained and closed by the process's I/O loop.
 
-With the threading driver a WebSocket holds no thread: once the 101 is
-written, :func:`detach_socket` takes the connection away from the WSGI
-server (whose thread returns at once), and a :class:`LoopWebSocket`
-registers it with the hub's :class:`~engineio_sync.reactor.Reactor`. The
-loop reads it (frames with :mod:`engineio_sync.core.wsframes`, pings and
+A WebSocket holds no task of its own between messages (no thread, no
+greenlet): once the 101 is written, :func:`detach_socket` takes the
+connection away from the WSGI server (whose task returns at once), and a
+:class:`LoopWebSocket` registers it with the driver's socket loop
+(:meth:`~engineio_sync.drivers.base.Driver.socket_loop`: the hub's
+:class:`~engineio_sync.reactor.Reactor` with threads, the green hub with
+eventlet and gevent). The loop reads it (frames with :mod:`engineio_sync.core.wsframes`, pings and
 close frames answered there), hands each packet to the session engine,
 waits for room when the peer reads slowly and runs the closing
 handshake's grace period on a timer. The engine, in turn, runs whatever
@@ -20,6 +22,7 @@ backlog that the loop drains.
 from __future__ import annotations
 
 import logging
+import _socket as _c_socket
 import os
 import socket as _socket
 from typing import TYPE_CHECKING, Callable
@@ -30,9 +33,8 @@ from .wsbinding import WebSocketBinding
 from .wsconnection import WebSocketConnection
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..drivers import Driver
-    from ..hub import Hub
-    from ..reactor import TimerHandle
+    from ..drivers import Driver, SocketLoop
+    from ..drivers.base import TimerHandle
 
 __all__ = ['LoopWebSocket', 'detach_socket']
 
@@ -47,7 +49,7 @@ _PAUSE = 0.01
 _LEFTOVER_LIMIT = 60.0
 
 
-def detach_socket(sock: _socket.socket, hub: Hub) -> _socket.socket:
+def detach_socket(sock: _socket.socket, loop: SocketLoop) -> _c_socket.socket:
     """Take a connection away from the WSGI server that accepted it.
 
     Returns a new socket object for the connection. The server's socket
@@ -58,8 +60,10 @@ def detach_socket(sock: _socket.socket, hub: Hub) -> _socket.socket:
     end is read and dropped by the loop until the server closes its end.
     """
     fd = sock.fileno()
-    ours = _socket.socket(fileno=os.dup(fd))
-    theirs, leftover = _socket.socketpair()
+    # The loop's sockets are the interpreter's own (``_socket``), which
+    # monkey-patching leaves alone: the loop never waits on them.
+    ours = _c_socket.socket(fileno=os.dup(fd))
+    theirs, leftover = _c_socket.socketpair()
     try:
         os.dup2(theirs.fileno(), fd)
     finally:
@@ -67,7 +71,7 @@ def detach_socket(sock: _socket.socket, hub: Hub) -> _socket.socket:
     # The server's next read of a request sees the end at once.
     leftover.shutdown(_socket.SHUT_WR)
     leftover.setblocking(False)
-    hub.call_soon(_Leftover(hub, leftover).watch)
+    loop.call_soon(_Leftover(loop, leftover).watch)
     return ours
 
 
@@ -76,17 +80,17 @@ class _Leftover:
     WSGI server writes there and closes once the server has closed (or
     after ``_LEFTOVER_LIMIT``)."""
 
-    __slots__ = ('hub', 'sock', 'timer')
+    __slots__ = ('loop', 'sock', 'timer')
 
-    def __init__(self, hub: Hub, sock: _socket.socket) -> None:
-        self.hub = hub
+    def __init__(self, loop: SocketLoop, sock: _c_socket.socket) -> None:
+        self.loop = loop
         self.sock = sock
         self.timer: TimerHandle | None = None
 
     def watch(self) -> None:
-        reactor = self.hub.reactor
-        reactor.add_reader(self.sock, self._readable)
-        self.timer = reactor.call_later(_LEFTOVER_LIMIT, self._close)
+        loop = self.loop
+        loop.add_reader(self.sock, self._readable)
+        self.timer = loop.call_later(_LEFTOVER_LIMIT, self._close)
 
     def _readable(self) -> None:
         try:
@@ -102,7 +106,7 @@ class _Leftover:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        self.hub.reactor.remove_reader(self.sock)
+        self.loop.remove_reader(self.sock)
         self.sock.close()
 
 
@@ -111,15 +115,15 @@ class LoopWebSocket(WebSocketBinding):
     hub's loop (see the module's docstring). :meth:`start` hands it to the
     loop once the engine has attached it."""
 
-    __slots__ = ('hub', 'engine', '_step', '_drain_timer',
+    __slots__ = ('loop', 'engine', '_step', '_drain_timer',
                  '_closed', '_close_timer', '_ended', '_released',
                  '_reading', '_skipped')
 
     def __init__(self, conn: WebSocketConnection, driver: Driver,
-                 engine: SessionPort, hub: Hub,
+                 engine: SessionPort, loop: SocketLoop,
                  logger: logging.Logger) -> None:
         super().__init__(conn, driver, engine.protocol, logger)
-        self.hub = hub
+        self.loop = loop
         self.engine = engine
         # The drain's step while one runs, and its periodic look.
         self._step: Callable[[], bool] | None = None
@@ -138,35 +142,35 @@ class LoopWebSocket(WebSocketBinding):
 
     def start(self) -> None:
         """Read the connection in the loop from now on."""
-        self.hub.call_soon(self._watch)
+        self.loop.call_soon(self._watch)
 
     def _watch(self) -> None:
         if not self._released and not self._ended:
-            self.hub.reactor.add_reader(self.conn.sock, self._readable)
+            self.loop.add_reader(self.conn.sock, self._readable)
 
     def _unwatch(self) -> None:
         if not self._released:
-            self.hub.reactor.remove_reader(self.conn.sock)
+            self.loop.remove_reader(self.conn.sock)
 
     def _readable(self) -> None:
-        reactor = self.hub.reactor
+        loop = self.loop
         if self._reading:
             # A handler blocked while this connection's messages were
             # handled, and the loop moved to a new thread; the old one is
             # still at it. Reading again now could pass its messages: it
             # watches the socket again when it is done.
             self._skipped = True
-            reactor.remove_reader(self.conn.sock)
+            loop.remove_reader(self.conn.sock)
             if not self._reading:
                 # It finished in between: it may have missed the flag.
                 self._skipped = False
                 self._watch()
             return
-        if self.hub.pool.full:
+        if self.loop.busy:
             # The application is behind: leave the bytes in the socket
             # (the peer feels it as TCP back-pressure) for a moment.
-            reactor.remove_reader(self.conn.sock)
-            reactor.call_later(_PAUSE, self._watch)
+            loop.remove_reader(self.conn.sock)
+            loop.call_later(_PAUSE, self._watch)
             return
         self._reading = True
         try:
@@ -175,7 +179,7 @@ class LoopWebSocket(WebSocketBinding):
             self._reading = False
             if self._skipped:
                 self._skipped = False
-                self.hub.in_loop_now(self._watch)
+                self.loop.in_loop_now(self._watch)
 
     def _read(self) -> None:
         conn = self.conn
@@ -208,13 +212,13 @@ class LoopWebSocket(WebSocketBinding):
         if self._ended:
             return
         self._ended = True
-        self.hub.in_loop_now(self._unwatch)
+        self.loop.in_loop_now(self._unwatch)
         if self._closed is not None:
             self._finish_close()
         elif not self.closing:
             self.conn.locked_close(1000)
             self.conn.shutdown()
-            self.hub.in_loop_now(self._release)
+            self.loop.in_loop_now(self._release)
         # Else the engine's closing is on its way to the loop.
 
     # -- draining (any thread hands it to the loop) ------------------------
@@ -222,21 +226,21 @@ class LoopWebSocket(WebSocketBinding):
     def drain_with(self, step: Callable[[], bool]) -> None:
         """Call ``step()`` in the loop whenever the socket has room (and
         every ``_DRAIN_LOOK`` seconds) until it returns True."""
-        self.hub.in_loop_now(self._start_drain, step)
+        self.loop.in_loop_now(self._start_drain, step)
 
     def _start_drain(self, step: Callable[[], bool]) -> None:
         if self._released:
             return
         self._step = step
-        reactor = self.hub.reactor
-        reactor.add_writer(self.conn.sock, self._drain_once)
-        self._drain_timer = reactor.call_later(_DRAIN_LOOK, self._look)
+        loop = self.loop
+        loop.add_writer(self.conn.sock, self._drain_once)
+        self._drain_timer = loop.call_later(_DRAIN_LOOK, self._look)
 
     def _look(self) -> None:
         self._drain_timer = None
         self._drain_once()
         if self._step is not None and not self._released:
-            self._drain_timer = self.hub.reactor.call_later(_DRAIN_LOOK,
+            self._drain_timer = self.loop.call_later(_DRAIN_LOOK,
                                                             self._look)
 
     def _drain_once(self) -> None:
@@ -250,14 +254,14 @@ class LoopWebSocket(WebSocketBinding):
                                    self.engine.sid)
             done = True
         if done:
-            self.hub.in_loop_now(self._stop_drain)
+            self.loop.in_loop_now(self._stop_drain)
 
     def _stop_drain(self) -> None:
         self._step = None
         if self._drain_timer is not None:
             self._drain_timer.cancel()
             self._drain_timer = None
-        self.hub.reactor.remove_writer(self.conn.sock)
+        self.loop.remove_writer(self.conn.sock)
 
     # -- closing (any thread hands it to the loop) -------------------------
 
@@ -266,7 +270,7 @@ class LoopWebSocket(WebSocketBinding):
         """Close in the loop (see
         :meth:`~engineio_sync.port.WebSocketSink.close_with`): the grace
         period for the peer's close is a timer, not a wait."""
-        self.hub.in_loop_now(self._begin_close, send_rest, closed)
+        self.loop.in_loop_now(self._begin_close, send_rest, closed)
 
     def _begin_close(self, send_rest: Callable[[], None],
                      closed: Callable[[], None]) -> None:
@@ -279,7 +283,7 @@ class LoopWebSocket(WebSocketBinding):
         if self._ended or self._released:
             self._finish_close()
         else:
-            self._close_timer = self.hub.reactor.call_later(
+            self._close_timer = self.loop.call_later(
                 CLOSE_GRACE, self._finish_close)
 
     def _finish_close(self) -> None:
@@ -295,7 +299,7 @@ class LoopWebSocket(WebSocketBinding):
         except Exception:
             self._logger.exception('%s: closing a WebSocket failed',
                                    self.engine.sid)
-        self.hub.in_loop_now(self._release)
+        self.loop.in_loop_now(self._release)
 
     def _release(self) -> None:
         """Forget the connection and close its descriptor (once; in the
@@ -305,9 +309,9 @@ class LoopWebSocket(WebSocketBinding):
         self._released = True
         if self._step is not None:
             self._stop_drain()
-        reactor = self.hub.reactor
+        loop = self.loop
         sock = self.conn.sock
-        reactor.remove_reader(sock)
-        reactor.remove_writer(sock)
+        loop.remove_reader(sock)
+        loop.remove_writer(sock)
         sock.close()
 

@@ -29,8 +29,7 @@ from .wsbinding import WebSocketBinding
 from .wsconnection import WebSocketConnection, handshake_error
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..drivers import Driver
-    from ..hub import Hub
+    from ..drivers import Driver, SocketLoop
 
 __all__ = ['WebSocketTransport']
 
@@ -95,9 +94,9 @@ class WebSocketTransport:
             if new_session:
                 engine.close(CloseReason.TRANSPORT_ERROR, 'handshake failed')
             return hijack.finish
-        hub = self.driver.io_hub()
-        if hub is not None:
-            self._serve_in_loop(engine, hub, sock, deflate)
+        loop = self.driver.socket_loop()
+        if loop is not None:
+            self._serve_in_loop(engine, loop, sock, deflate)
             return hijack.finish
         recv, release = self.driver.stream_reader(sock)
         conn = WebSocketConnection(sock, engine.write_lock, deflate=deflate,
@@ -111,16 +110,16 @@ class WebSocketTransport:
             self._run(engine, binding, release)
         return hijack.finish
 
-    def _serve_in_loop(self, engine: SessionPort, hub: Hub,
+    def _serve_in_loop(self, engine: SessionPort, loop: SocketLoop,
                        sock: _socket.socket, deflate: Deflate | None
                        ) -> None:
-        """Attach the WebSocket and leave it to the hub's loop; the WSGI
-        server's thread returns at once."""
-        sock = detach_socket(sock, hub)
-        conn = WebSocketConnection(sock, engine.write_lock, deflate=deflate,
+        """Attach the WebSocket and leave it to the socket loop; the
+        WSGI server's task returns at once."""
+        ours = detach_socket(sock, loop)
+        conn = WebSocketConnection(ours, engine.write_lock, deflate=deflate,
                                    driver=self.driver,
                                    max_message_size=self.max_size)
-        binding = LoopWebSocket(conn, self.driver, engine, hub, self.logger)
+        binding = LoopWebSocket(conn, self.driver, engine, loop, self.logger)
         conn.on_blocked = partial(engine.websocket_blocked, binding)
         try:
             verdict = engine.attach_websocket(binding)
@@ -131,8 +130,8 @@ class WebSocketTransport:
             binding.start()
             return
         conn.locked_close(1000)
-        self._end_rejected(sock)
-        sock.close()
+        self._end_rejected(ours)
+        ours.close()
 
     def _run(self, engine: SessionPort, binding: WebSocketBinding,
              release: Callable[[], None]) -> None:

@@ -142,6 +142,79 @@ print(json.dumps({**state, 'gave_up': gave_up, 'queued': queued,
 '''
 
 
+LOOP_CHECK = '''
+import _socket, json, logging, sys, time
+from engineio_sync.drivers import get_driver
+driver = get_driver(sys.argv[1])
+loop = driver.socket_loop()
+failures = []
+
+class Failures(logging.Handler):
+    def emit(self, record):
+        if record.levelno >= logging.ERROR:
+            failures.append(record.exc_info[1].args[0])
+
+logging.getLogger('engineio_sync').addHandler(Failures())
+a, a_peer = _socket.socketpair()
+b, b_peer = _socket.socketpair()
+a.setblocking(False)
+b.setblocking(False)
+events, fired, removed = [], [], []
+hub = driver.io_hub()
+
+def wait(seconds):
+    if hub is None:
+        driver.sleep(seconds)           # a green callback may wait
+    else:
+        # With threads, application code goes through the hub, which
+        # moves the loop to another thread while it waits.
+        hub.run_app('a', driver.sleep, seconds)
+
+def on_a():
+    data = a.recv(100).decode()
+    events.append('a:' + data)
+    if data == 'slow':
+        wait(0.4)                        # a callback that waits
+    events.append('a done:' + data)
+
+def on_b():
+    data = b.recv(100).decode()
+    events.append('b:' + data)
+    if data == 'boom':
+        raise RuntimeError('boom')
+
+def timers():
+    loop.call_later(0.05, fired.append, 'kept')
+    loop.call_later(0.05, fired.append, 'cancelled').cancel()
+
+def remove_a():
+    removed.append(loop.remove_reader(a))
+    removed.append(loop.remove_reader(a))
+
+loop.call_soon(loop.add_reader, a, on_a)
+loop.call_soon(loop.add_reader, b, on_b)
+driver.sleep(0.1)
+a_peer.send(b'slow')
+driver.sleep(0.1)
+b_peer.send(b'quick')
+driver.sleep(0.1)
+while_waiting = list(events)
+driver.sleep(0.5)
+b_peer.send(b'boom')
+driver.sleep(0.1)
+b_peer.send(b'after')
+loop.call_soon(timers)
+driver.sleep(0.2)
+loop.call_soon(remove_a)
+driver.sleep(0.1)
+a_peer.send(b'unheard')
+driver.sleep(0.2)
+print(json.dumps({'while_waiting': while_waiting, 'events': events,
+                  'failures': failures, 'fired': fired,
+                  'removed': removed}))
+'''
+
+
 def run_check(code: str, driver: str) -> dict:
     """Run ``code`` with the driver's name as its argument in a new
     interpreter; the JSON it printed last."""
@@ -207,3 +280,15 @@ def test_driver_events_wake_waiters_and_time_out(name):
         'timed_out': False, 'waited': True, 'woken': [True, True, True],
         'set_already': True, 'cleared': [False, False], 'rounds': 200,
         'early_wakeups': 0}
+
+
+@pytest.mark.parametrize('name', ['eventlet', 'gevent', 'threading'])
+def test_socket_loop_callbacks_may_wait_without_holding_up_others(name):
+    # Every driver's socket loop: a callback that waits holds up no other
+    # socket's, one that raises is logged and the loop goes on, timers run
+    # unless cancelled, and a removed reader hears nothing more.
+    assert run_check(LOOP_CHECK, name) == {
+        'while_waiting': ['a:slow', 'b:quick'],
+        'events': ['a:slow', 'b:quick', 'a done:slow', 'b:boom',
+                   'b:after'],
+        'failures': ['boom'], 'fired': ['kept'], 'removed': [True, False]}

@@ -195,6 +195,9 @@ class FakeDriver:
     def io_hub(self) -> None:
         return None
 
+    def socket_loop(self) -> None:
+        return None
+
 
 class FakeSocket:
     """A client connection, as the server's side sees it.
