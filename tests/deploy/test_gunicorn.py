@@ -208,3 +208,35 @@ def test_gthread_with_8_threads_holds_500_websockets(deployments):
         assert app.tracebacks() == [], app.output()
     finally:
         app.stop()
+
+
+def test_gevent_worker_holds_websockets_beyond_its_connections(deployments):
+    """Under gevent a quiet WebSocket is a listener on the hub, not a
+    greenlet, and it leaves gunicorn after the 101: a worker with
+    ``--worker-connections 50`` holds 500 of them, every one echoes, and
+    far fewer greenlets are alive than WebSockets."""
+    port = free_port()
+    app = AppProcess(
+        'gunicorn-gevent-50', [
+            sys.executable, '-m', 'gunicorn', '-k', 'gevent', '-w', '1',
+            '--worker-connections', '50',
+            '-b', f'127.0.0.1:{port}', '--no-control-socket',
+            '--pythonpath', os.path.dirname(__file__), 'echo_app:app'],
+        port, ready_path='/health')
+    try:
+        sockets = [open_websocket(app.port)[0] for _ in range(500)]
+        for i, ws in enumerate(sockets):
+            ws.send(f'4m{i}')
+        for i, ws in enumerate(sockets):
+            assert receive_skipping_pings(ws) == f'4m{i}'
+        status, body = http_get(app.url + '/health')
+        state = json.loads(body)
+        assert state['sessions'] == 500
+        assert state['greenlets'] < 100, state
+        for ws in sockets:
+            ws.sock.close()
+        wait_until(lambda: json.loads(http_get(app.url + '/health')[1])[
+            'sessions'] == 0, 20, what='every session closed')
+        assert app.tracebacks() == [], app.output()
+    finally:
+        app.stop()
