@@ -36,7 +36,7 @@ from typing import Any, Callable, Hashable
 from .reactor import Reactor
 from .workpool import DEFAULT_SIZE, WorkPool
 
-__all__ = ['Hub', 'process_hub', 'run_app', 'want_pool_size']
+__all__ = ['Hub', 'process_hub', 'want_pool_size']
 
 logger = logging.getLogger('engineio_sync.hub')
 
@@ -54,6 +54,9 @@ class Hub:
     """
 
     def __init__(self, pool_size: int = DEFAULT_SIZE) -> None:
+        self._fresh(pool_size)
+
+    def _fresh(self, pool_size: int) -> None:
         self.reactor = Reactor()
         self.pool = WorkPool(pool_size, name='engineio-app')
         self._lock = threading.Lock()
@@ -78,6 +81,12 @@ class Hub:
         self.add_writer = reactor.add_writer
         self.remove_writer = reactor.remove_writer
         self.call_later = reactor.call_later
+
+    def forked(self) -> None:
+        """In a forked child: the parent's threads (loop, guard, pool)
+        are gone. Start afresh, the same object (whoever holds its
+        methods keeps them); the loop starts again on first use."""
+        self._fresh(self.pool.size)
 
     @property
     def busy(self) -> bool:
@@ -193,19 +202,20 @@ _hub: Hub | None = None
 _hub_lock = threading.Lock()
 
 
-def _forget_hub() -> None:
-    """In a forked child: the parent's threads are gone; a new hub (and
-    lock) is made on first use."""
-    global _hub, _hub_lock
-    _hub = None
+def _after_fork_in_child() -> None:
+    """The parent's threads are gone: the hub starts afresh (see
+    :meth:`Hub.forked`), with a new lock."""
+    global _hub_lock
     _hub_lock = threading.Lock()
+    if _hub is not None:
+        _hub.forked()
 
 
-os.register_at_fork(after_in_child=_forget_hub)
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def process_hub() -> Hub:
-    """This process's hub, started (a new one after a fork)."""
+    """This process's hub, started (afresh after a fork)."""
     global _hub
     hub = _hub
     if hub is None:
@@ -215,13 +225,6 @@ def process_hub() -> Hub:
             hub = _hub
     hub.start()
     return hub
-
-
-def run_app(key: Hashable, fn: Callable[..., object], *args: Any) -> None:
-    """:meth:`Hub.run_app` on this process's hub (the one of a forked
-    child in the child: a server made before gunicorn forks keeps
-    working)."""
-    process_hub().run_app(key, fn, *args)
 
 
 def want_pool_size(size: int) -> None:

@@ -22,7 +22,7 @@ from .events import EventEmitter
 from .exceptions import (BAD_REQUEST, FORBIDDEN, ConfigError,
                          RemoteProtocolError)
 from .port import SessionPort
-from .hub import run_app, want_pool_size
+from .hub import want_pool_size
 from .timers import TimerService
 from .transports.polling import PollingTransport
 from .transports.websocket import WebSocketTransport
@@ -112,13 +112,17 @@ class Server(EventEmitter):
         self._admission = Admission(config, self.logger)
         self._shutting_down = False
         self._timers = TimerService(self.driver, self._clock, _fire_timer)
+        hub = self.driver.io_hub()
         self._engines = EngineContext(
             driver=self.driver, clock=self._clock, logger=self.logger,
             settings=SessionSettings.from_config(self.config),
             schedule=self._timers.schedule, deliver=self._deliver,
             closed=self._on_session_closed, forget=self.directory.forget,
             events=self, new_socket=Socket,
-            run_app=None if self.driver.io_hub() is None else run_app)
+            # The hub stays the same object in a forked child (it starts
+            # afresh there), so its method serves servers made before
+            # gunicorn forks too.
+            run_app=None if hub is None else hub.run_app)
         if self._engines.run_app is not None:
             want_pool_size(config.app_threads)
         self._polling = PollingTransport(self.config, self.logger,

@@ -17,7 +17,7 @@ from deploykit import (BYTES, AppProcess, deployments,  # noqa: F401
 from support.eio import (open_polling, open_websocket,
                          receive_skipping_pings, upgrade_to_websocket)
 from support import wsclient
-from support.httpclient import BackgroundGet
+from support.httpclient import BackgroundGet, RawClient
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -237,6 +237,35 @@ def test_gevent_worker_holds_websockets_beyond_its_connections(deployments):
             ws.sock.close()
         wait_until(lambda: json.loads(http_get(app.url + '/health')[1])[
             'sessions'] == 0, 20, what='every session closed')
+        assert app.tracebacks() == [], app.output()
+    finally:
+        app.stop()
+
+
+def test_server_made_before_the_fork_serves_in_the_workers(deployments):
+    """``--preload``: the server (and its hub, with the loop's threads)
+    is made in the master; in the forked worker the hub starts afresh
+    and serves WebSockets and long-polls, handlers included."""
+    port = free_port()
+    app = AppProcess(
+        'gunicorn-gthread-preload', [
+            sys.executable, '-m', 'gunicorn', '-k', 'gthread', '-w', '1',
+            '--threads', '4', '--preload',
+            '-b', f'127.0.0.1:{port}', '--no-control-socket',
+            '--pythonpath', os.path.dirname(__file__), 'echo_app:app'],
+        port, ready_path='/health')
+    try:
+        sockets = [open_websocket(app.port)[0] for _ in range(20)]
+        for i, ws in enumerate(sockets):
+            ws.send(f'4m{i}')
+        for i, ws in enumerate(sockets):
+            assert receive_skipping_pings(ws) == f'4m{i}'
+        client = RawClient(app.port)
+        sid, _ = client.handshake()
+        assert client.post(sid, '4polled') == (200, b'ok')
+        assert client.get(sid) == (200, b'4polled')
+        for ws in sockets:
+            ws.sock.close()
         assert app.tracebacks() == [], app.output()
     finally:
         app.stop()
