@@ -44,11 +44,16 @@ import weakref
 from collections import deque
 from typing import Any
 
+from .standalone import wait_for_sessions
+
 __all__ = ['find_servers', 'post_worker_init', 'worker_int', 'worker_exit',
            'on_starting', 'child_exit', 'multiprocess_dir']
 
 #: seconds between checks of ``worker.alive``
 WATCH_INTERVAL = 0.5
+#: At most how long an exiting worker waits for its sessions' last packets
+#: and close frames (never past gunicorn's ``graceful_timeout``).
+EXIT_WAIT = 5.0
 
 # Attributes that lead from a WSGI callable towards its Engine.IO servers:
 # WSGIApp, Flask (wsgi_app), common wrappers, python-socketio's WSGIApp
@@ -153,9 +158,16 @@ def worker_int(worker: Any) -> None:
 
 def worker_exit(server: Any, worker: Any) -> None:
     """The worker is exiting (e.g. ``max_requests``): close what is left,
-    and leave the cluster (``cluster`` option) at once rather than by
-    expiry."""
+    wait for the sessions' last packets to go out (``EXIT_WAIT``; a
+    WebSocket is not one of gunicorn's requests once upgraded, so nothing
+    else waits for it), and leave the cluster (``cluster`` option) at
+    once rather than by expiry."""
     _shutdown_all(worker, 'worker exit')
+    servers = _servers(worker)
+    if servers:
+        graceful = getattr(getattr(worker, 'cfg', None), 'graceful_timeout',
+                           EXIT_WAIT)
+        wait_for_sessions(servers, min(EXIT_WAIT, float(graceful)))
     for engineio_server in _servers(worker):
         cluster = getattr(engineio_server, 'cluster', None)
         if cluster is not None:

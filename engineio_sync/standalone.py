@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from .wsgi_servers import native, runner, wsgi_server_for
 
-__all__ = ['listen', 'graceful_shutdown']
+__all__ = ['listen', 'graceful_shutdown', 'wait_for_sessions']
 
 logger = logging.getLogger('engineio_sync')
 
@@ -35,24 +35,34 @@ def graceful_shutdown(server: Any, timeout: float = 5.0,
     needs a transport any more, ``timeout`` seconds pass, or ``abort()``
     returns True. Returns True if every session finished in time.
     """
-    import time
     server.shutdown()
+    return wait_for_sessions([server], timeout, abort)
+
+
+def wait_for_sessions(servers: list[Any], timeout: float,
+                      abort: Callable[[], bool] | None = None) -> bool:
+    """Wait, using the first server's driver, until no session of
+    ``servers`` needs a transport any more (after ``shutdown()``: the
+    close packets collected, the close frames answered), ``timeout``
+    seconds pass, or ``abort()`` returns True. True if every session
+    finished in time."""
+    import time
     started = time.monotonic()
     deadline = started + max(0.0, timeout)
     while True:
         # Closing sessions count: their close packet is still to be
         # collected or their close frame answered.
-        if not server.pending_sessions():
+        pending = sum(server.pending_sessions() for server in servers)
+        if not pending:
             return True
         aborted = abort is not None and abort()
         if aborted or time.monotonic() >= deadline:
             logger.info('shutdown: %d session(s) still closing after '
-                        '%.1fs; stopping anyway%s',
-                        server.pending_sessions(),
+                        '%.1fs; stopping anyway%s', pending,
                         time.monotonic() - started,
                         ' (asked to stop at once)' if aborted else '')
             return False
-        server.sleep(0.05)
+        servers[0].sleep(0.05)
 
 
 class _StopRequest:

@@ -155,6 +155,32 @@ def test_two_workers_websocket_only(deployments):
         close_and_check_wire(ws)
 
 
+@pytest.mark.parametrize('worker', WORKERS)
+def test_stop_waits_for_an_upgrade_in_flight(deployments, worker):
+    """SIGTERM while a client has its probe answered but has not sent its
+    upgrade packet yet: the worker waits (bounded) for it, and the close
+    packet reaches the client on its new WebSocket. Nothing else keeps
+    the worker: the WebSocket is no longer one of gunicorn's requests."""
+    app = deployments(f'gunicorn-{worker}')
+    sid = open_polling(app.port)
+    ws = wsclient.connect(app.port, f'EIO=4&transport=websocket&sid={sid}')
+    ws.send('2probe')
+    assert wsclient.receive(ws) == '3probe'
+    app.signal(signal.SIGTERM)
+    wait_until(lambda: 'graceful stop' in app.stderr(), 10,
+               what='the worker stopping')
+    time.sleep(0.2)   # the worker would be gone by now without the wait
+    ws.send('5')
+    messages = []
+    while True:
+        try:
+            messages.append(wsclient.receive(ws, timeout=8))
+        except wsclient.ConnectionClosed:
+            break
+    assert messages[-1:] == ['1'], messages
+    assert app.wait_exit(10) == 0, app.output()
+
+
 def test_max_requests_restart_closes_sessions(deployments):
     """A worker that stops by itself (max_requests) closes its sessions at
     once instead of waiting out graceful_timeout."""
