@@ -205,15 +205,15 @@ def test_max_requests_restart_closes_sessions(deployments):
                what='new worker')
 
 
-def test_gthread_with_8_threads_holds_500_websockets(deployments):
-    """WebSockets leave gunicorn's threads after the 101 and wait in the
-    I/O loop: a worker with 8 threads holds 500 of them, every one echoes,
-    and the worker has far fewer threads than WebSockets."""
+def hold_500_websockets(name: str, worker_args: list[str]) -> dict:
+    """Run tests/deploy/echo_app.py under ``gunicorn -w 1`` with
+    ``worker_args``, open 500 WebSockets and check that every one echoes;
+    returns the worker's /health state while it holds them (then closes
+    them and checks that every session ends)."""
     port = free_port()
     app = AppProcess(
-        'gunicorn-gthread-8', [
-            sys.executable, '-m', 'gunicorn', '-k', 'gthread', '-w', '1',
-            '--threads', '8', '--worker-connections', '2000',
+        name, [
+            sys.executable, '-m', 'gunicorn', '-w', '1', *worker_args,
             '-b', f'127.0.0.1:{port}', '--no-control-socket',
             '--pythonpath', os.path.dirname(__file__), 'echo_app:app'],
         port, ready_path='/health')
@@ -223,17 +223,25 @@ def test_gthread_with_8_threads_holds_500_websockets(deployments):
             ws.send(f'4m{i}')
         for i, ws in enumerate(sockets):
             assert receive_skipping_pings(ws) == f'4m{i}'
-        status, body = http_get(app.url + '/health')
-        state = json.loads(body)
+        state = json.loads(http_get(app.url + '/health')[1])
         assert state['sessions'] == 500
-        assert state['threads'] < 60, state
         for ws in sockets:
             ws.sock.close()
         wait_until(lambda: json.loads(http_get(app.url + '/health')[1])[
             'sessions'] == 0, 20, what='every session closed')
         assert app.tracebacks() == [], app.output()
+        return state
     finally:
         app.stop()
+
+
+def test_gthread_with_8_threads_holds_500_websockets(deployments):
+    """WebSockets leave gunicorn's threads after the 101 and wait in the
+    I/O loop: a worker with 8 threads holds 500 of them, every one echoes,
+    and the worker has far fewer threads than WebSockets."""
+    state = hold_500_websockets('gunicorn-gthread-8', [
+        '-k', 'gthread', '--threads', '8', '--worker-connections', '2000'])
+    assert state['threads'] < 60, state
 
 
 def test_gevent_worker_holds_websockets_beyond_its_connections(deployments):
@@ -241,31 +249,9 @@ def test_gevent_worker_holds_websockets_beyond_its_connections(deployments):
     greenlet, and it leaves gunicorn after the 101: a worker with
     ``--worker-connections 50`` holds 500 of them, every one echoes, and
     far fewer greenlets are alive than WebSockets."""
-    port = free_port()
-    app = AppProcess(
-        'gunicorn-gevent-50', [
-            sys.executable, '-m', 'gunicorn', '-k', 'gevent', '-w', '1',
-            '--worker-connections', '50',
-            '-b', f'127.0.0.1:{port}', '--no-control-socket',
-            '--pythonpath', os.path.dirname(__file__), 'echo_app:app'],
-        port, ready_path='/health')
-    try:
-        sockets = [open_websocket(app.port)[0] for _ in range(500)]
-        for i, ws in enumerate(sockets):
-            ws.send(f'4m{i}')
-        for i, ws in enumerate(sockets):
-            assert receive_skipping_pings(ws) == f'4m{i}'
-        status, body = http_get(app.url + '/health')
-        state = json.loads(body)
-        assert state['sessions'] == 500
-        assert state['greenlets'] < 100, state
-        for ws in sockets:
-            ws.sock.close()
-        wait_until(lambda: json.loads(http_get(app.url + '/health')[1])[
-            'sessions'] == 0, 20, what='every session closed')
-        assert app.tracebacks() == [], app.output()
-    finally:
-        app.stop()
+    state = hold_500_websockets('gunicorn-gevent-50', [
+        '-k', 'gevent', '--worker-connections', '50'])
+    assert state['greenlets'] < 100, state
 
 
 def test_server_made_before_the_fork_serves_in_the_workers(deployments):
