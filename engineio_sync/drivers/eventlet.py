@@ -370,7 +370,8 @@ class EventletDriver:
         return queue
 
     def io_hub(self) -> None:
-        """None: every connection has a green thread of its own."""
+        """None: each HTTP request has a green thread of its own, and
+        application code runs in it."""
         return None
 
     def socket_loop(self) -> GreenSocketLoop:
