@@ -199,6 +199,8 @@ def on_message(sid, data):
             log(ev='slept', sid=sid)
         if cmd.get('threads'):
             log(ev='threads', sid=sid, count=threading.active_count())
+        if cmd.get('fds'):
+            log(ev='fds', sid=sid, count=len(os.listdir('/proc/self/fd')))
         if 'stream' in cmd:
             start_stream(sid, cmd['stream'], cmd.get('prefix', 's'),
                          cmd.get('interval', 0.002))

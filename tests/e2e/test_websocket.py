@@ -10,6 +10,7 @@ import time
 import pytest
 
 from support import DRIVERS, wsclient
+from support.waiting import wait_until
 from support.wsclient import (RawWebSocket, connect, receive,
                               receive_until_closed)
 
@@ -100,6 +101,39 @@ def test_server_close_between_probe_and_upgrade_loses_nothing(
         'server disconnect'
     ws.send('5')
     assert receive_until_closed(ws) == ['4last words', '1']
+
+
+def test_websockets_that_come_and_go_leave_no_descriptors_behind(
+        driver, start_server, raw_client):
+    # A WebSocket leaves its WSGI server for the socket loop (a duplicate
+    # of its descriptor, a socket pair in its place): all of it is closed
+    # once the session is over, whichever side ended it.
+    srv = start_server(driver)
+    watcher, _ = open_direct(srv.port)
+
+    def fds() -> int:
+        watcher.send('4cmd:{"fds": true}')
+        return srv.wait_event(ev='fds')['count']
+
+    before = fds()
+    client = raw_client(srv.port)
+    for _ in range(10):
+        ws, info = open_direct(srv.port)          # the client closes
+        ws.send('4x')
+        assert receive(ws) == '4x'
+        ws.close()
+        ws, info = open_direct(srv.port)          # the server closes
+        ws.send('4cmd:{"disconnect": true}')
+        assert receive_until_closed(ws) == ['1']
+        ws.close()
+        sid, _ = client.handshake()               # upgraded, then closed
+        ws = start_upgrade(srv.port, sid)
+        ws.send('5')
+        ws.close()
+    for _ in range(30):
+        srv.wait_event(ev='disconnect')
+    wait_until(lambda: fds() <= before, 10,
+               what=f'the descriptors back to {before}')
 
 
 def test_get_while_upgrading_is_noop_and_after_upgrade_is_400(
