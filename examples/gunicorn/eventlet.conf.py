@@ -22,6 +22,8 @@ worker_class = 'eventlet'
 # More than one worker needs sticky sessions (see README.rst) unless every
 # client uses transports=['websocket'].
 workers = int(os.environ.get('WEB_CONCURRENCY', 1))
+# HTTP requests in flight, parked long-polls included; a WebSocket leaves
+# gunicorn after its upgrade and does not count (see README.rst).
 worker_connections = 1000
 graceful_timeout = 10
 
