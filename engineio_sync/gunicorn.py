@@ -168,7 +168,7 @@ def worker_exit(server: Any, worker: Any) -> None:
         graceful = getattr(getattr(worker, 'cfg', None), 'graceful_timeout',
                            EXIT_WAIT)
         wait_for_sessions(servers, min(EXIT_WAIT, float(graceful)))
-    for engineio_server in _servers(worker):
+    for engineio_server in servers:
         cluster = getattr(engineio_server, 'cluster', None)
         if cluster is not None:
             cluster.stop()

@@ -192,16 +192,12 @@ class WorkPool:
         else submit it behind the key's jobs (:meth:`submit_always`).
         For a caller whose own work is short and whose thread can be
         replaced if a job blocks (the I/O loop, see engineio_sync.hub)."""
-        jobs = self._jobs
-        lock = self._lock
-        with lock:
-            if self._closing or key in jobs:
+        with self._lock:
+            if self._closing or key in self._jobs:
                 busy = True
             else:
                 busy = False
-                # Work that comes for the key meanwhile queues here.
-                waiting: deque[Job] = deque()
-                jobs[key] = waiting
+                self._jobs[key] = deque()
         if busy:
             if not self._submit(key, fn, args, True):
                 fn(*args)
@@ -216,14 +212,14 @@ class WorkPool:
                              self.name, fn, key)
         finally:
             running.key = outer
-            with lock:
-                if waiting:
+            with self._lock:
+                if self._jobs[key]:
                     # Work came for the key meanwhile: the pool's threads
                     # take it from here, in order.
                     self._ready.append((key, time.monotonic()))
                     thread, _ = self._find_thread()
                 else:
-                    del jobs[key]
+                    del self._jobs[key]
                     thread = 0
             if thread:
                 self._start_thread(thread)

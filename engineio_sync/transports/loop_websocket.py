@@ -1,4 +1,4 @@
-"""WebSockets read, drained and closed by the process's I/O loop.
+"""WebSockets read, drained and closed by the driver's socket loop.
 
 A WebSocket holds no task of its own between messages (no thread, no
 greenlet): once the 101 is written, :func:`detach_socket` takes the
@@ -6,12 +6,13 @@ connection away from the WSGI server (whose task returns at once), and a
 :class:`LoopWebSocket` registers it with the driver's socket loop
 (:meth:`~engineio_sync.drivers.base.Driver.socket_loop`: the hub's
 :class:`~engineio_sync.reactor.Reactor` with threads, the green hub with
-eventlet and gevent). The loop reads it (frames with :mod:`engineio_sync.core.wsframes`, pings and
-close frames answered there), hands each packet to the session engine,
-waits for room when the peer reads slowly and runs the closing
-handshake's grace period on a timer. The engine, in turn, runs whatever
-application code a packet calls for on the hub's worker pool, so the loop
-never waits for a handler.
+eventlet and gevent). The loop reads it (frames with
+:mod:`engineio_sync.core.wsframes`, pings and close frames answered
+there), hands each packet to the session engine, waits for room when the
+peer reads slowly and runs the closing handshake's grace period on a
+timer. A handler that waits holds up only its own session: on a green
+hub each callback has a greenlet of its own, and with threads the hub
+moves the loop to another thread (:mod:`engineio_sync.hub`).
 
 Writes are what they are for every WebSocket here: any thread writes
 without waiting (:class:`~engineio_sync.transports.wsconnection.
@@ -112,7 +113,7 @@ class _Leftover:
 
 class LoopWebSocket(WebSocketBinding):
     """A WebSocket sink whose reading, draining and closing run in the
-    hub's loop (see the module's docstring). :meth:`start` hands it to the
+    socket loop (see the module's docstring). :meth:`start` hands it to the
     loop once the engine has attached it."""
 
     __slots__ = ('loop', 'engine', '_step', '_drain_timer',
@@ -133,8 +134,8 @@ class LoopWebSocket(WebSocketBinding):
         self._close_timer: TimerHandle | None = None
         self._ended = False
         self._released = False
-        # A thread is in _readable; the loop found the socket readable
-        # meanwhile (from another thread: see hub.Hub and _readable).
+        # A thread (greenlet) is in _readable; the loop found the socket
+        # readable meanwhile (see _readable).
         self._reading = False
         self._skipped = False
 
@@ -155,10 +156,10 @@ class LoopWebSocket(WebSocketBinding):
     def _readable(self) -> None:
         loop = self.loop
         if self._reading:
-            # A handler blocked while this connection's messages were
-            # handled, and the loop moved to a new thread; the old one is
-            # still at it. Reading again now could pass its messages: it
-            # watches the socket again when it is done.
+            # A handler waits while this connection's messages are
+            # handled (its greenlet is parked, or the loop moved to a new
+            # thread) and is still at it. Reading again now could pass
+            # its messages: it watches the socket again when it is done.
             self._skipped = True
             loop.remove_reader(self.conn.sock)
             if not self._reading:

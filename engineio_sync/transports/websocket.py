@@ -5,11 +5,11 @@ Nothing here decides anything about the session: whether a WebSocket
 carries the session, is probed for an upgrade or is turned away is the
 session's answer to :meth:`~engineio_sync.port.SessionPort.attach_websocket`;
 every packet read goes to the engine, and the engine writes through the
-sink it is given: a :class:`~engineio_sync.transports.wsbinding.
-WebSocketBinding` read by the request's own task (green drivers), or, when
-the driver has an I/O loop (threads), a :class:`~engineio_sync.transports.
-loop_websocket.LoopWebSocket` read by the loop once the connection has
-left the WSGI server.
+sink it is given: a :class:`~engineio_sync.transports.loop_websocket.
+LoopWebSocket` read by the driver's socket loop once the connection has
+left the WSGI server (every driver has one), or a
+:class:`~engineio_sync.transports.wsbinding.WebSocketBinding` read by the
+request's own task for a driver without one.
 """
 
 from __future__ import annotations

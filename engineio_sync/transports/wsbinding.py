@@ -2,10 +2,10 @@
 :class:`~engineio_sync.transports.wsconnection.WebSocketConnection`.
 
 :class:`WebSocketBinding` waits in tasks of its own (a drain task while
-the peer reads slowly, a closing task for the closing handshake): that is
-how green drivers run a WebSocket. The threading driver's WebSockets use
-its subclass in :mod:`engineio_sync.transports.loop_websocket`, which
-does the same waiting in the process's I/O loop.
+the peer reads slowly, a closing task for the closing handshake), for a
+driver without a socket loop. The drivers' WebSockets use its subclass in
+:mod:`engineio_sync.transports.loop_websocket`, which does the same
+waiting in the driver's socket loop.
 """
 
 from __future__ import annotations
