@@ -39,12 +39,13 @@ from .workpool import DEFAULT_SIZE, WorkPool
 __all__ = ['Hub', 'process_hub', 'want_pool_size']
 
 logger = logging.getLogger('engineio_sync.hub')
+_get_ident = threading.get_ident
 
-#: How long one application call may hold the loop's thread before a new
-#: thread takes the loop over.
-STALL = 0.005
-#: How often the guard looks.
+#: How often the guard looks: an application call that it finds holding
+#: the loop's thread at two looks in a row (STALL seconds at least) makes
+#: a new thread take the loop over.
 GUARD_TICK = 0.005
+STALL = GUARD_TICK
 
 
 class Hub:
@@ -61,10 +62,9 @@ class Hub:
         self.pool = WorkPool(pool_size, name='engineio-app')
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        # The application call the loop runs (a count, and since when: 0.0
-        # while none), read by the guard.
+        # The application calls the loop ran (a count), and the thread
+        # of the one running now (None while none), read by the guard.
         self._calls = 0
-        self._calling_since = 0.0
         self._caller: int | None = None
         #: how many times a blocked handler made the loop change threads
         self.handovers = 0
@@ -130,25 +130,26 @@ class Hub:
         threads than the pool has are handed away, see the module's
         docstring); else on a pool thread. Never dropped: a pool that is
         shut down (the process is ending) runs it here."""
+        # On every message: kept to the fewest steps (bench/).
         pool = self.pool
-        if pool.current_key() == key and key is not None:
-            fn(*args)
-            return
-        if self.reactor.in_loop_thread() and self._away < pool.size:
-            # The outermost call is the one the guard times (a handler's
-            # send may run another session's callbacks inside it); a
-            # thread the loop was handed away from no longer counts.
-            me = threading.get_ident()
-            outer = self._caller == me and self._calling_since
-            if not outer:
-                self._calls += 1
-                self._caller = me
-                self._calling_since = time.monotonic()
+        me = _get_ident()
+        if me == self.reactor.owner and self._away < pool.size:
+            if self._caller == me:
+                # Inside another application call of the loop's (a
+                # handler's send ran a callback): that one is timed.
+                pool.run_here(key, fn, *args)
+                return
+            self._calls += 1
+            self._caller = me
             try:
                 pool.run_here(key, fn, *args)
             finally:
-                if not outer and self._caller == me:
-                    self._calling_since = 0.0
+                # A guard that handed the loop over has reset it.
+                if self._caller == me:
+                    self._caller = None
+            return
+        if key is not None and pool.current_key() == key:
+            fn(*args)
             return
         if not pool.submit_always(key, fn, *args):
             fn(*args)
@@ -159,16 +160,15 @@ class Hub:
         seen = -1
         while True:
             time.sleep(GUARD_TICK)
-            since = self._calling_since
+            # The count first: a call that starts between the two reads
+            # has a count not seen yet.
             calls = self._calls
-            if not since or calls != seen:
+            if self._caller is None or calls != seen:
                 seen = calls
                 continue
-            if time.monotonic() - since < STALL:
-                continue
+            # The same call as at the last look, still running.
             seen = -1
             self._caller = None
-            self._calling_since = 0.0
             with self._away_lock:
                 self._away += 1
             if self.reactor.hand_over(self._start_loop_thread, self._back):

@@ -1,7 +1,7 @@
 """One I/O loop per process: readiness callbacks, timers and a wake-up.
 
 :class:`Reactor` is run by one thread (``run()``). It watches file objects
-with the standard library's :mod:`selectors` (epoll on Linux) and calls, in
+with a :class:`~engineio_sync.poller.Poller` (epoll on Linux) and calls, in
 that thread:
 
 - the reader / writer callbacks of file objects that are ready
@@ -34,21 +34,19 @@ from __future__ import annotations
 import heapq
 import logging
 import os
-import selectors
 import socket
 import threading
 import time
 from collections import deque
 from typing import Any, Callable
 
+from .poller import IN, OUT, READABLE, WRITABLE, Poller
+
 __all__ = ['Reactor', 'TimerHandle']
 
 logger = logging.getLogger('engineio_sync.reactor')
 
 Callback = Callable[[], object]
-
-_READ = selectors.EVENT_READ
-_WRITE = selectors.EVENT_WRITE
 
 # The selector's timeout is capped: epoll refuses waits of more than
 # INT_MAX milliseconds, and a wake-up an hour costs nothing.
@@ -258,14 +256,16 @@ class _Wakeup:
 
 
 class _Registration:
-    """What one registered file object asks for (the selector key's data)."""
+    """What one registered file descriptor asks for."""
 
-    __slots__ = ('reader', 'writer')
+    __slots__ = ('reader', 'writer', 'events')
 
     def __init__(self, reader: Callback | None,
-                 writer: Callback | None) -> None:
+                 writer: Callback | None, events: int) -> None:
         self.reader = reader
         self.writer = writer
+        #: what the poller watches it for (IN, OUT)
+        self.events = events
 
 
 class Reactor:
@@ -291,19 +291,22 @@ class Reactor:
         self._woken = False
         self._stopping = False
         self._closed = False
-        self._owner: int | None = None
+        #: the ident of the thread that runs the loop (None while it does
+        #: not run); read it, never set it
+        self.owner: int | None = None
         # What to call when a thread the loop was handed away from leaves.
         self._leaving: dict[int, Callable[[], object]] = {}
         self._not_running = threading.Event()
         self._not_running.set()
-        self._selector = selectors.DefaultSelector()
-        # fd -> its selector key, for the file objects registered.
-        self._keys: dict[int, selectors.SelectorKey] = {}
+        self._poller = Poller()
+        # fd -> what it is watched for (the wake-up's too).
+        self._regs: dict[int, _Registration] = {}
         self._wakeup = _Wakeup()
-        self._selector.register(self._wakeup, selectors.EVENT_READ,
-                                _Registration(self._wakeup.drain, None))
-        # Ready file objects of the last select, taken ``batch`` at a time.
-        self._ready: list[tuple[selectors.SelectorKey, int]] = []
+        wakeup = self._wakeup.fileno()
+        self._poller.register(wakeup, IN)
+        self._regs[wakeup] = _Registration(self._wakeup.drain, None, IN)
+        # Ready descriptors of the last poll, taken ``batch`` at a time.
+        self._ready: list[tuple[int, int]] = []
         self._ready_next = 0
 
     # -- the clock and the thread ------------------------------------------
@@ -314,10 +317,10 @@ class Reactor:
 
     def in_loop_thread(self) -> bool:
         """True in the thread that runs the loop, while it runs."""
-        return self._owner == threading.get_ident()
+        return self.owner == threading.get_ident()
 
     def _check_owner(self) -> None:
-        owner = self._owner
+        owner = self.owner
         if owner is not None and owner != threading.get_ident():
             raise RuntimeError(
                 'the reactor is running in another thread: hand this over '
@@ -332,63 +335,58 @@ class Reactor:
         non-blocking: readiness can be spurious. A second call replaces the
         callback. Remove it before closing the file object.
         """
-        self._add(fileobj, selectors.EVENT_READ, callback)
+        self._add(fileobj, IN, callback)
 
     def add_writer(self, fileobj: Any, callback: Callback) -> None:
         """Call ``callback()`` whenever ``fileobj`` is writable (a slow
         peer's backlog); remove it once the backlog is written, or it runs
         on every turn."""
-        self._add(fileobj, selectors.EVENT_WRITE, callback)
+        self._add(fileobj, OUT, callback)
 
     def remove_reader(self, fileobj: Any) -> bool:
         """Stop watching ``fileobj`` for reading; False if it was not."""
-        return self._remove(fileobj, selectors.EVENT_READ)
+        return self._remove(fileobj, IN)
 
     def remove_writer(self, fileobj: Any) -> bool:
         """Stop watching ``fileobj`` for writing; False if it was not."""
-        return self._remove(fileobj, selectors.EVENT_WRITE)
+        return self._remove(fileobj, OUT)
 
     def _add(self, fileobj: Any, event: int, callback: Callback) -> None:
         self._check_owner()
-        selector = self._selector
-        # Looked up in a dict of our own: the selector's get_key raises a
-        # KeyError for a new file object, whose message formats the
-        # socket's repr (system calls) every time.
         fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
-        key = self._keys.get(fd)
-        if key is None:
-            reg = _Registration(None, None)
+        reg = self._regs.get(fd)
+        if reg is None:
+            reg = _Registration(None, None, event)
             self._set(reg, event, callback)
-            self._keys[fd] = selector.register(fileobj, event, reg)
+            self._poller.register(fd, event)
+            self._regs[fd] = reg
             return
-        reg = key.data
         self._set(reg, event, callback)
-        if not key.events & event:
-            self._keys[fd] = selector.modify(fileobj, key.events | event,
-                                             reg)
+        if not reg.events & event:
+            reg.events |= event
+            self._poller.modify(fd, reg.events)
 
     def _remove(self, fileobj: Any, event: int) -> bool:
         self._check_owner()
-        selector = self._selector
         fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
-        key = self._keys.get(fd)
-        if key is None or not key.events & event:
+        reg = self._regs.get(fd)
+        if reg is None or not reg.events & event:
             return False
         # Cleared on the registration itself, so that an event of this
         # turn's batch still waiting to be dispatched is skipped.
-        self._set(key.data, event, None)
-        events = key.events & ~event
-        if events:
-            self._keys[fd] = selector.modify(fileobj, events, key.data)
+        self._set(reg, event, None)
+        reg.events &= ~event
+        if reg.events:
+            self._poller.modify(fd, reg.events)
         else:
-            del self._keys[fd]
-            selector.unregister(fileobj)
+            del self._regs[fd]
+            self._poller.unregister(fd)
         return True
 
     @staticmethod
     def _set(reg: _Registration, event: int,
              callback: Callback | None) -> None:
-        if event == selectors.EVENT_READ:
+        if event == IN:
             reg.reader = callback
         else:
             reg.writer = callback
@@ -396,7 +394,7 @@ class Reactor:
     def watched(self) -> int:
         """How many file objects are registered (not the wake-up)."""
         self._check_owner()
-        return len(self._keys)
+        return len(self._regs) - 1
 
     # -- timers and calls (any thread) -------------------------------------
 
@@ -456,9 +454,9 @@ class Reactor:
         with self._lock:
             if self._closed:
                 raise RuntimeError('the reactor is closed')
-            if self._owner is not None:
+            if self.owner is not None:
                 raise RuntimeError('the reactor is already running')
-            self._owner = threading.get_ident()
+            self.owner = threading.get_ident()
             self._not_running.clear()
         self._serve()
 
@@ -470,9 +468,9 @@ class Reactor:
         finally:
             with self._lock:
                 # A thread that handed the loop over leaves it as it is.
-                handed_over = self._owner != me
+                handed_over = self.owner != me
                 if not handed_over:
-                    self._owner = None
+                    self.owner = None
                     self._stopping = False
                     self._sleeping = False
                 left = self._leaving.pop(me, None)
@@ -494,21 +492,21 @@ class Reactor:
         registrations over with ``call_soon_threadsafe`` (see
         :meth:`in_loop_thread`)."""
         with self._lock:
-            old = self._owner
+            old = self.owner
             if old is None or old == _HANDING_OVER or self._stopping or \
                     self._closed:
                 return False
             if left is not None:
                 self._leaving[old] = left
-            self._owner = _HANDING_OVER
+            self.owner = _HANDING_OVER
         start(self._take_over)
         return True
 
     def _take_over(self) -> None:
         with self._lock:
-            if self._owner != _HANDING_OVER:
+            if self.owner != _HANDING_OVER:
                 return
-            self._owner = threading.get_ident()
+            self.owner = threading.get_ident()
         self._serve()
 
     def stop(self, timeout: float | None = 5.0) -> bool:
@@ -520,7 +518,7 @@ class Reactor:
         """
         with self._lock:
             self._stopping = True
-            owner = self._owner
+            owner = self.owner
             self._wake_locked()
         if owner is None or owner == threading.get_ident():
             return True
@@ -530,7 +528,7 @@ class Reactor:
         """Release the selector and the wake-up; drop queued calls and
         timers. The loop must not be running."""
         with self._lock:
-            if self._owner is not None:
+            if self.owner is not None:
                 raise RuntimeError('stop the reactor before closing it')
             if self._closed:
                 return
@@ -538,7 +536,7 @@ class Reactor:
             self._calls.clear()
             self._timers.clear()
             self._wakeup.close()
-        self._selector.close()
+        self._poller.close()
 
     def _turn(self, me: int) -> bool:
         """One turn: wait, then due timers, ready file objects, queued
@@ -562,7 +560,7 @@ class Reactor:
             # File objects still waiting from the last select are served
             # first: their readiness is level-triggered, so asking again
             # would only report them twice.
-            self._ready = self._selector.select(timeout)
+            self._ready = self._poller.poll(timeout)
             self._ready_next = 0
             if timeout != 0.0:
                 with self._lock:
@@ -581,23 +579,41 @@ class Reactor:
                 break
             callback, args = self._timers.take(due.pop())
             _call('timer callback', callback, args)
-            if self._owner != me:
+            if self.owner != me:
                 return False
 
         ready = self._ready
         start = self._ready_next
         end = min(len(ready), start + batch)
+        regs = self._regs
         for i in range(start, end):
             self._ready_next = i + 1
-            key, mask = ready[i]
-            reg = key.data
+            fd, mask = ready[i]
             # Looked up at dispatch: an earlier callback of this batch may
-            # have removed it.
-            if mask & _READ:
-                _call('reader callback', reg.reader, ())
-            if mask & _WRITE:
-                _call('writer callback', reg.writer, ())
-            if self._owner != me:
+            # have removed it (or even registered another file object on
+            # the same descriptor: readiness may be spurious).
+            reg = regs.get(fd)
+            if reg is None:
+                continue
+            # The callbacks are called here, not through _call(): this is
+            # the loop's hottest line.
+            if mask & READABLE:
+                callback = reg.reader
+                if callback is not None:
+                    try:
+                        callback()
+                    except Exception:
+                        logger.exception('reader callback %r raised',
+                                         callback)
+            if mask & WRITABLE:
+                callback = reg.writer
+                if callback is not None:
+                    try:
+                        callback()
+                    except Exception:
+                        logger.exception('writer callback %r raised',
+                                         callback)
+            if self.owner != me:
                 return False
         if end == len(ready):
             self._ready = []
@@ -613,7 +629,7 @@ class Reactor:
                     break
                 callback, args = self._calls.popleft()
             _call('call', callback, args)
-            if self._owner != me:
+            if self.owner != me:
                 return False
         return True
 

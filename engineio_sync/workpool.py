@@ -102,6 +102,12 @@ class PoolStats:
     failed: int
 
 
+class _Running(threading.local):
+    """Per thread: the key of the job it runs (None: none)."""
+
+    key: Hashable | None = None
+
+
 class WorkPool:
     """Worker threads for application code; see the module's docstring."""
 
@@ -125,7 +131,7 @@ class WorkPool:
         self.name = name
         self._lock = threading.Lock()
         # The key each worker thread runs a job for (current_key()).
-        self._current = threading.local()
+        self._current = _Running()
         # shutdown() waits on it for the last thread to end.
         self._gone = threading.Condition(self._lock)
         # A key is in _jobs while it has a job running or waiting; its
@@ -188,22 +194,29 @@ class WorkPool:
                  *args: Any) -> None:
         """Run ``fn(*args)`` in this thread now if ``key`` has no job
         running or waiting, as if a pool thread ran it (jobs submitted for
-        the key meanwhile wait for it, then go to the pool's threads);
-        else submit it behind the key's jobs (:meth:`submit_always`).
-        For a caller whose own work is short and whose thread can be
-        replaced if a job blocks (the I/O loop, see engineio_sync.hub)."""
-        with self._lock:
-            if self._closing or key in self._jobs:
-                busy = True
-            else:
-                busy = False
-                self._jobs[key] = deque()
+        the key meanwhile wait for it, then go to the pool's threads), or
+        if this thread is running the key's job already; else submit it
+        behind the key's jobs (:meth:`submit_always`). For a caller whose
+        own work is short and whose thread can be replaced if a job blocks
+        (the I/O loop, see engineio_sync.hub)."""
+        running = self._current
+        outer = running.key
+        if outer == key and outer is not None:
+            fn(*args)
+            return
+        jobs = self._jobs
+        lock = self._lock
+        # acquire()/release() rather than ``with``: half the cost, and
+        # nothing between them can raise.
+        lock.acquire()
+        busy = self._closing or key in jobs
+        if not busy:
+            jobs[key] = deque()
+        lock.release()
         if busy:
             if not self._submit(key, fn, args, True):
                 fn(*args)
             return
-        running = self._current
-        outer = getattr(running, 'key', None)
         running.key = key
         try:
             fn(*args)
@@ -212,17 +225,20 @@ class WorkPool:
                              self.name, fn, key)
         finally:
             running.key = outer
-            with self._lock:
-                if self._jobs[key]:
-                    # Work came for the key meanwhile: the pool's threads
-                    # take it from here, in order.
+            lock.acquire()
+            if jobs[key]:
+                # Work came for the key meanwhile: the pool's threads
+                # take it from here, in order.
+                try:
                     self._ready.append((key, time.monotonic()))
                     thread, _ = self._find_thread()
-                else:
-                    del self._jobs[key]
-                    thread = 0
-            if thread:
-                self._start_thread(thread)
+                finally:
+                    lock.release()
+                if thread:
+                    self._start_thread(thread)
+            else:
+                del jobs[key]
+                lock.release()
 
     @property
     def full(self) -> bool:
@@ -345,7 +361,7 @@ class WorkPool:
     def current_key(self) -> Hashable | None:
         """The key of the job this thread runs for the pool, or None
         outside the pool's threads."""
-        return getattr(self._current, 'key', None)
+        return self._current.key
 
     def _work(self) -> None:
         me = _Worker()

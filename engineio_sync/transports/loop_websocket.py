@@ -173,25 +173,18 @@ class LoopWebSocket(WebSocketBinding):
             loop.remove_reader(self.conn.sock)
             loop.call_later(_PAUSE, self._watch)
             return
+        # Read and handled here, not in a method of its own: this runs
+        # once per message.
         self._reading = True
-        try:
-            self._read()
-        finally:
-            self._reading = False
-            if self._skipped:
-                self._skipped = False
-                self.loop.in_loop_now(self._watch)
-
-    def _read(self) -> None:
         conn = self.conn
-        try:
-            data = conn.sock.recv(conn.RECV_SIZE, _DONTWAIT)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b''
         engine = self.engine
         try:
+            try:
+                data = conn.sock.recv(conn.RECV_SIZE, _DONTWAIT)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b''
             for message in conn.take(data):
                 if not self.pass_message(engine, message):
                     self._end_reading()
@@ -206,6 +199,11 @@ class LoopWebSocket(WebSocketBinding):
             engine.websocket_ended(self, CloseReason.TRANSPORT_ERROR,
                                    'internal error')
             self._end_reading()
+        finally:
+            self._reading = False
+            if self._skipped:
+                self._skipped = False
+                self.loop.in_loop_now(self._watch)
 
     def _end_reading(self) -> None:
         """Nothing more is read: finish a closing that waits for this, or
