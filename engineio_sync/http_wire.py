@@ -475,6 +475,30 @@ class Reply:
             self.close = self.linger = True
         elif body.failed:
             self.close = True
+        # An application sends the same few heads again and again (an
+        # Engine.IO server: its OK, its payloads of a few sizes): each is
+        # built and checked once.
+        key: tuple | None
+        try:
+            key = (self.status, tuple(self.headers), final, body_length,
+                   self.close, self.keep, self.head_only, self.http11)
+            built = _HEADS.get(key)
+        except TypeError:
+            # Something unhashable where a str belongs: the full build
+            # says what.
+            key = built = None
+        if built is not None:
+            self.head, self.close, self.chunked, self.bodyless = built
+            self.sent = True
+            return
+        self._build_head(final, body_length)
+        if key is not None:
+            if len(_HEADS) >= _HEADS_KEPT:
+                _HEADS.clear()
+            _HEADS[key] = (self.head, self.close, self.chunked,
+                           self.bodyless)
+
+    def _build_head(self, final: bool, body_length: int | None) -> None:
         status = self.status
         out = [f'HTTP/1.1 {status}\r\n']
         has_length = False
@@ -512,6 +536,12 @@ class Reply:
         self.head = text.encode('latin-1')
         self.sent = True
         self.bodyless = bodyless
+
+
+# Response heads built, by what they were built from (Reply.build_head);
+# forgotten all at once when this many.
+_HEADS: dict[tuple, tuple[bytes, bool, bool, bool]] = {}
+_HEADS_KEPT = 512
 
 
 def quick_head(buf: bytes, limit: int) -> int:

@@ -111,7 +111,7 @@ class Hub:
         starts the loop if need be)."""
         if self._thread is None:
             self.start()
-        self.reactor.call_soon_threadsafe(fn, *args)
+        self.reactor.call_soon(fn, *args)
 
     def in_loop_now(self, fn: Callable[..., object], *args: Any) -> None:
         """Run ``fn(*args)`` now if this is the loop's thread, else soon

@@ -343,7 +343,7 @@ class _LoopConnection:
     """One client connection, between the loop and the pool."""
 
     __slots__ = ('server', 'sock', 'stream', 'base', 'state', 'timer',
-                 'scanner', 'head', 'need', 'backlog', 'after', 'done',
+                 'idle_since', 'idle_timer', 'scanner', 'head', 'need', 'backlog', 'after', 'done',
                  'deadline', 'reading', 'muted', 'timed', 'writing', 'handle', 'reply',
                  'lingered', 'owed')
 
@@ -360,6 +360,11 @@ class _LoopConnection:
         self.base[DEFER_KEY] = self.defer
         self.state = _IDLE
         self.timer: TimerHandle | None = None
+        # The keep-alive limit, kept lazily: one timer per connection that
+        # looks at when it went idle last, rather than a timer made and
+        # cancelled per request (see _idle_look).
+        self.idle_since = 0.0
+        self.idle_timer: TimerHandle | None = None
         self.scanner: HeadScanner | None = None
         self.head: RequestHead | None = None
         # Body bytes to wait for before the application runs.
@@ -431,11 +436,32 @@ class _LoopConnection:
         """Wait for the next request (serve a pipelined one at once)."""
         self.state = _IDLE
         self.scanner = None
-        self._arm(self.server.keepalive_timeout, self._close)
+        self._disarm()
+        server = self.server
+        self.idle_since = server.reactor.now()
+        if self.idle_timer is None:
+            self.idle_timer = server.reactor.call_later(
+                server.keepalive_timeout, self._idle_look)
         if self.stream.buf:
             self._advance()
         if self.state in (_IDLE, _HEAD, _BODY):
             self._read()
+
+    def _idle_look(self) -> None:
+        """The keep-alive timer: close a connection idle for
+        ``keepalive_timeout``; look again when one idle for less would
+        reach it. Another state has limits of its own, and the next
+        _idle() arms this again."""
+        self.idle_timer = None
+        if self.state != _IDLE:
+            return
+        server = self.server
+        left = self.idle_since + server.keepalive_timeout - \
+            server.reactor.now()
+        if left > 0:
+            self.idle_timer = server.reactor.call_later(left, self._idle_look)
+        else:
+            self._close()
 
     def _readable(self) -> None:
         if self.muted:
@@ -540,8 +566,13 @@ class _LoopConnection:
         :meth:`engineio_sync.hub.Hub.run_app`)."""
         self._disarm()
         head = self.head
-        if head is not None and any(name == 'upgrade'
-                                    for name, _ in head.headers):
+        upgrade = False
+        if head is not None:
+            for name, _ in head.headers:
+                if name == 'upgrade':
+                    upgrade = True
+                    break
+        if upgrade:
             # The application may take the connection over (a WebSocket
             # moves its descriptor elsewhere): unregistered for real
             # first, or the loop's poller would keep the old entry.
@@ -669,6 +700,9 @@ class _LoopConnection:
             return
         self.state = _CLOSED
         self._disarm()
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer = None
         self._unread()
         if self.writing:
             self.server.reactor.remove_writer(self.sock)

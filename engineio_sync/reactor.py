@@ -87,13 +87,6 @@ class TimerHandle:
         self.in_heap = False
         self._queue = queue
 
-    def __lt__(self, other: TimerHandle) -> bool:
-        # Compared field by field: a tuple per comparison would be an
-        # allocation on every step of the heap.
-        if self.when == other.when:
-            return self.seq < other.seq
-        return self.when < other.when
-
     def cancel(self) -> None:
         """Do not run the callback (from any thread).
 
@@ -118,7 +111,9 @@ class _TimerQueue:
 
     def __init__(self, lock: threading.Lock) -> None:
         self._lock = lock
-        self._heap: list[TimerHandle] = []
+        # (when, seq, handle): the heap compares the tuples in C, where a
+        # handle's own comparison would be a Python call at every step.
+        self._heap: list[tuple[float, int, TimerHandle]] = []
         self._garbage = 0
         self._seq = 0
 
@@ -128,10 +123,11 @@ class _TimerQueue:
     def push(self, handle: TimerHandle) -> bool:
         """Add ``handle``; True when it is now the first due."""
         self._seq += 1
-        handle.seq = self._seq
+        seq = handle.seq = self._seq
         handle.in_heap = True
-        heapq.heappush(self._heap, handle)
-        return self._heap[0] is handle
+        heap = self._heap
+        heapq.heappush(heap, (handle.when, seq, handle))
+        return heap[0][2] is handle
 
     def cancel(self, handle: TimerHandle) -> None:
         """Mark ``handle`` cancelled; it leaves the heap lazily."""
@@ -149,11 +145,11 @@ class _TimerQueue:
             if self._garbage > _MIN_GARBAGE and \
                     self._garbage * 2 > len(heap):
                 live = []
-                for h in heap:
-                    if h.callback is None:
-                        h.in_heap = False
+                for entry in heap:
+                    if entry[2].callback is None:
+                        entry[2].in_heap = False
                     else:
-                        live.append(h)
+                        live.append(entry)
                 heap[:] = live
                 heapq.heapify(heap)
                 self._garbage = 0
@@ -161,10 +157,10 @@ class _TimerQueue:
     def next_when(self) -> float | None:
         """The clock time of the first live timer, or None."""
         heap = self._heap
-        while heap and heap[0].callback is None:
-            heapq.heappop(heap).in_heap = False
+        while heap and heap[0][2].callback is None:
+            heapq.heappop(heap)[2].in_heap = False
             self._garbage -= 1
-        return heap[0].when if heap else None
+        return heap[0][0] if heap else None
 
     def pop_due(self, now: float, limit: int,
                 out: list[TimerHandle]) -> None:
@@ -175,7 +171,7 @@ class _TimerQueue:
         """
         heap = self._heap
         while heap and len(out) < limit:
-            top = heap[0]
+            top = heap[0][2]
             if top.callback is not None and top.when > now:
                 break
             heapq.heappop(heap)
@@ -196,7 +192,7 @@ class _TimerQueue:
         return callback, args
 
     def clear(self) -> None:
-        for handle in self._heap:
+        for _, _, handle in self._heap:
             handle.callback = None
             handle.args = ()
             handle.in_heap = False
@@ -417,6 +413,15 @@ class Reactor:
         """``call_at(now() + delay, ...)``."""
         return self.call_at(self._clock() + delay, callback, *args)
 
+    def call_soon(self, callback: Callable[..., object], *args: Any) -> None:
+        """As :meth:`call_soon_threadsafe`; from the loop's own thread it
+        takes no lock (nothing to wake, and a deque's appends are
+        thread-safe)."""
+        if self.owner == threading.get_ident():
+            self._calls.append((callback, args))
+        else:
+            self.call_soon_threadsafe(callback, *args)
+
     def call_soon_threadsafe(self, callback: Callable[..., object],
                              *args: Any) -> None:
         """Run ``callback(*args)`` in the loop soon, from any thread.
@@ -595,9 +600,9 @@ class Reactor:
             reg = regs.get(fd)
             if reg is None:
                 continue
-            # The callbacks are called here, not through _call(): this is
-            # the loop's hottest line.
             if mask & READABLE:
+                # Called here, not through _call(): this is the loop's
+                # hottest line (writers are rare: slow peers' backlogs).
                 callback = reg.reader
                 if callback is not None:
                     try:
@@ -606,13 +611,7 @@ class Reactor:
                         logger.exception('reader callback %r raised',
                                          callback)
             if mask & WRITABLE:
-                callback = reg.writer
-                if callback is not None:
-                    try:
-                        callback()
-                    except Exception:
-                        logger.exception('writer callback %r raised',
-                                         callback)
+                _call('writer callback', reg.writer, ())
             if self.owner != me:
                 return False
         if end == len(ready):

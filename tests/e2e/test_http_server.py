@@ -149,6 +149,26 @@ def test_idle_keep_alive_connection_is_closed(start_server, kind):
     sock.close()
 
 
+def test_keep_alive_counts_from_the_last_request(start_server, kind):
+    srv = start_server(kind, env={'EIO_TEST_KEEPALIVE': '1'},
+                       _app={'wsgi_app': True})
+    conn = http.client.HTTPConnection('127.0.0.1', srv.port, timeout=5)
+    conn.request('GET', '/fine')
+    assert conn.getresponse().read() == b'app:/fine'
+    local = conn.sock.getsockname()
+    for _ in range(3):
+        # Under the timeout each time, 1.8 s in all: past the deadline
+        # of the first request's idle time.
+        time.sleep(0.6)
+        conn.request('GET', '/fine')
+        assert conn.getresponse().read() == b'app:/fine'
+        assert conn.sock.getsockname() == local, 'one connection throughout'
+    started = time.monotonic()
+    assert conn.sock.recv(10) == b'', 'then closed once idle'
+    assert 0.5 < time.monotonic() - started < 4
+    conn.close()
+
+
 def test_trickled_request_head_is_cut_off(start_server, kind):
     srv = start_server(kind, env={'EIO_TEST_HEAD_TIMEOUT': '1'},
                        _app={'wsgi_app': True})
