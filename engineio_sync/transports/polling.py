@@ -32,6 +32,9 @@ __all__ = ['PollingTransport']
 _BINARY = ('Content-Type', 'application/octet-stream')
 _JAVASCRIPT = ('Content-Type', 'text/javascript; charset=UTF-8')
 _OK = b'ok'
+# A parked GET's environ when the answer needs nothing of it (never
+# written to).
+_NOTHING_KEPT: dict[str, Any] = {}
 
 
 class PollingTransport:
@@ -213,7 +216,12 @@ class _ParkedGet:
         self.transport = transport
         self.engine = engine
         self.info = info
-        self.environ = environ
+        # Of the request, only what the answer reads (the compression the
+        # client accepts, see PollingTransport.encode): the rest of the
+        # environ, about a KiB, is not kept while the GET waits.
+        accept = environ.get('HTTP_ACCEPT_ENCODING')
+        self.environ = _NOTHING_KEPT if accept is None else \
+            {'HTTP_ACCEPT_ENCODING': accept}
         self.headers = headers
         self.handle: Deferred | None = None
         self.timer: Cancellable | None = None

@@ -17,7 +17,7 @@ import zlib
 import pytest
 
 from support import DRIVERS
-from support.httpclient import RawClient, raw_exchange, reset_get
+from support.httpclient import BackgroundGet, RawClient, raw_exchange, reset_get
 from support.waiting import wait_until
 
 SEP = '\x1e'
@@ -968,6 +968,20 @@ def test_big_responses_are_compressed(driver, server_pool, encoding, decode):
     assert headers.get('content-encoding') == encoding
     assert int(headers['content-length']) == len(body)
     assert split(decode(body)) == BIG_EXPECTED
+
+
+def test_a_waiting_get_is_answered_compressed(driver, server_pool):
+    server = server_pool(driver)
+    client = client_for(server)
+    sid, _ = client.handshake()
+    message = '4' + 'compress-me-please-' * 100
+    waiting = BackgroundGet(server.port, f'{QS}&sid={sid}',
+                            headers={'Accept-Encoding': 'gzip'})
+    waiting.wait_taken()
+    client.post(sid, message)
+    status, body = waiting.result()
+    assert status == 200
+    assert gzip.decompress(body) == message.encode()
 
 
 def test_small_responses_are_not_compressed(driver, server_pool):
