@@ -752,10 +752,17 @@ class _LoopConnection:
                     self.sock.setblocking(False)
                 except OSError:
                     after = CLOSE
-            try:
-                server.hub.call_soon(self._served, after)
-            except RuntimeError:  # pragma: no cover - the loop is closed
-                pass
+            if server.reactor.owner == threading.get_ident() and \
+                    not self.stream.buf:
+                # Run in the loop's thread (the usual case), and no
+                # pipelined request waits to be served inside this one:
+                # back to the loop at once, not at the end of its turn.
+                self._served(after)
+            else:
+                try:
+                    server.hub.call_soon(self._served, after)
+                except RuntimeError:  # pragma: no cover - loop closed
+                    pass
 
     def _waiting(self) -> None:
         if not self.timed:

@@ -28,6 +28,7 @@ import os
 import socket as _socket
 from typing import TYPE_CHECKING, Callable
 
+from ..core.packets import DecodeError
 from ..core.session import CloseReason
 from ..port import CLOSE_GRACE, SessionPort
 from .wsbinding import WebSocketBinding
@@ -185,8 +186,16 @@ class LoopWebSocket(WebSocketBinding):
                 return
             except OSError:
                 data = b''
+            decode = self._decode
             for message in conn.take(data):
-                if not self.pass_message(engine, message):
+                # pass_message(), inlined.
+                try:
+                    packet = decode(message)
+                except DecodeError as exc:
+                    self.refuse_message(engine, exc)
+                    self._end_reading()
+                    return
+                if not engine.websocket_packet(self, packet):
                     self._end_reading()
                     return
             if conn.close_code is not None:

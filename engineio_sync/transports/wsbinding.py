@@ -93,11 +93,14 @@ class WebSocketBinding:
         try:
             packet = self._decode(message)
         except DecodeError as exc:
-            self._logger.info('%s: undecodable WebSocket message',
-                              engine.sid)
-            engine.websocket_invalid(self, f'parse error: {exc}')
+            self.refuse_message(engine, exc)
             return False
         return engine.websocket_packet(self, packet)
+
+    def refuse_message(self, engine: SessionPort, exc: DecodeError) -> None:
+        """Tell ``engine`` that a message did not decode (``exc``)."""
+        self._logger.info('%s: undecodable WebSocket message', engine.sid)
+        engine.websocket_invalid(self, f'parse error: {exc}')
 
     def report_end(self, engine: SessionPort) -> None:
         """Tell ``engine`` why this WebSocket's connection is over."""
