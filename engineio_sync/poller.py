@@ -4,9 +4,9 @@ The I/O loop (:mod:`engineio_sync.reactor`) asks this on every turn and
 dispatches every ready descriptor, so the answer is kept raw: ``poll()``
 returns the kernel's own ``(fd, mask)`` pairs, and the loop tests a mask
 against :data:`READABLE` and :data:`WRITABLE`. The standard library's
-selectors build a key and a tuple per ready descriptor in Python, which
-measured about a tenth of the loop's time on a WebSocket echo
-(bench/README.md).
+selectors build a key and a tuple per ready descriptor in Python: with 50
+sockets ready, 0.36 µs per descriptor against 0.24 µs here (timeit,
+Python 3.11), on a path a WebSocket message takes once.
 
 An error or a hang-up on a descriptor counts as both readable and
 writable: whichever callback is watching then reads or writes and
