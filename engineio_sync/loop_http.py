@@ -343,9 +343,9 @@ class _LoopConnection:
     """One client connection, between the loop and the pool."""
 
     __slots__ = ('server', 'sock', 'stream', 'base', 'state', 'timer',
-                 'idle_since', 'idle_timer', 'scanner', 'head', 'need', 'backlog', 'after', 'done',
-                 'deadline', 'reading', 'muted', 'timed', 'writing', 'handle', 'reply',
-                 'lingered', 'owed')
+                 'idle_since', 'idle_timer', 'scanner', 'head', 'need',
+                 'backlog', 'after', 'done', 'deadline', 'reading', 'muted',
+                 'timed', 'writing', 'handle', 'reply', 'lingered', 'owed')
 
     def __init__(self, server: LoopHTTP, sock: _socket.socket,
                  addr: Any) -> None:
