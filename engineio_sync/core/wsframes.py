@@ -134,7 +134,9 @@ class FrameReader:
     def feed(self, data: bytes) -> list[tuple[int, Any]]:
         """Add bytes from the client; return the complete events."""
         buf = self._buf
-        if not buf:
+        if buf:
+            buf += data
+        else:
             n = len(data)
             if n >= 6 and data[0] == 0x81 and data[1] < 0xFE and \
                     n == data[1] - 0x7A and not self._part_opcode and \
@@ -143,9 +145,6 @@ class FrameReader:
                 # under 126 bytes, outside a fragmented one: what a client
                 # sends most. Every check of the loop below holds for it.
                 return [(TEXT, _finish(TEXT, _unmask(data[6:], data[2:6])))]
-        if buf:
-            buf += data
-        else:
             buf = bytearray(data)
             self._buf = buf
         events: list[tuple[int, object]] = []

@@ -205,24 +205,36 @@ def test_max_requests_restart_closes_sessions(deployments):
                what='new worker')
 
 
-def hold_500_websockets(name: str, worker_args: list[str]) -> dict:
-    """Run tests/deploy/echo_app.py under ``gunicorn -w 1`` with
-    ``worker_args``, open 500 WebSockets and check that every one echoes;
-    returns the worker's /health state while it holds them (then closes
-    them and checks that every session ends)."""
+def echo_app_worker(name: str, worker_args: list[str]) -> AppProcess:
+    """tests/deploy/echo_app.py under ``gunicorn -w 1`` with
+    ``worker_args``, answering /health."""
     port = free_port()
-    app = AppProcess(
+    return AppProcess(
         name, [
             sys.executable, '-m', 'gunicorn', '-w', '1', *worker_args,
             '-b', f'127.0.0.1:{port}', '--no-control-socket',
             '--pythonpath', os.path.dirname(__file__), 'echo_app:app'],
         port, ready_path='/health')
+
+
+def echoing_websockets(port: int, count: int) -> list:
+    """``count`` WebSockets open on ``port``, each checked to echo."""
+    sockets = [open_websocket(port)[0] for _ in range(count)]
+    for i, ws in enumerate(sockets):
+        ws.send(f'4m{i}')
+    for i, ws in enumerate(sockets):
+        assert receive_skipping_pings(ws) == f'4m{i}'
+    return sockets
+
+
+def hold_500_websockets(name: str, worker_args: list[str]) -> dict:
+    """Run tests/deploy/echo_app.py under ``gunicorn -w 1`` with
+    ``worker_args``, open 500 WebSockets and check that every one echoes;
+    returns the worker's /health state while it holds them (then closes
+    them and checks that every session ends)."""
+    app = echo_app_worker(name, worker_args)
     try:
-        sockets = [open_websocket(app.port)[0] for _ in range(500)]
-        for i, ws in enumerate(sockets):
-            ws.send(f'4m{i}')
-        for i, ws in enumerate(sockets):
-            assert receive_skipping_pings(ws) == f'4m{i}'
+        sockets = echoing_websockets(app.port, 500)
         state = json.loads(http_get(app.url + '/health')[1])
         assert state['sessions'] == 500
         for ws in sockets:
@@ -258,20 +270,10 @@ def test_server_made_before_the_fork_serves_in_the_workers(deployments):
     """``--preload``: the server (and its hub, with the loop's threads)
     is made in the master; in the forked worker the hub starts afresh
     and serves WebSockets and long-polls, handlers included."""
-    port = free_port()
-    app = AppProcess(
-        'gunicorn-gthread-preload', [
-            sys.executable, '-m', 'gunicorn', '-k', 'gthread', '-w', '1',
-            '--threads', '4', '--preload',
-            '-b', f'127.0.0.1:{port}', '--no-control-socket',
-            '--pythonpath', os.path.dirname(__file__), 'echo_app:app'],
-        port, ready_path='/health')
+    app = echo_app_worker('gunicorn-gthread-preload', [
+        '-k', 'gthread', '--threads', '4', '--preload'])
     try:
-        sockets = [open_websocket(app.port)[0] for _ in range(20)]
-        for i, ws in enumerate(sockets):
-            ws.send(f'4m{i}')
-        for i, ws in enumerate(sockets):
-            assert receive_skipping_pings(ws) == f'4m{i}'
+        sockets = echoing_websockets(app.port, 20)
         client = RawClient(app.port)
         sid, _ = client.handshake()
         assert client.post(sid, '4polled') == (200, b'ok')
