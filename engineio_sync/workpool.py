@@ -42,7 +42,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable
+from typing import Any, Callable, Hashable, cast
 
 __all__ = ['WorkPool', 'PoolStats', 'DEFAULT_SIZE', 'DEFAULT_MAX_QUEUED',
            'DEFAULT_STALL', 'DEFAULT_MAX_WAIT']
@@ -73,6 +73,8 @@ DEFAULT_STALL = 0.005
 DEFAULT_MAX_WAIT = 0.02
 
 Job = tuple[Callable[..., object], tuple[Any, ...]]
+# A key's entry in _jobs while run_here() runs its job and none waits.
+_NONE_WAITING: tuple[()] = ()
 #: what a worker logs once it has let go of the lock: (level, format, args)
 Note = tuple[int, str, tuple[Any, ...]]
 
@@ -123,7 +125,11 @@ class WorkPool:
         if max_queued < 0:
             raise ValueError('max_queued must not be negative')
         self.size = size
-        self.max_queued = max_queued
+        self._max_queued = max_queued
+        #: True while ``max_queued`` jobs or more wait: whoever reads new
+        #: work (a socket) should pause until :meth:`submit` takes work
+        #: again. An attribute, not a property: it is read per message.
+        self.full = max_queued == 0
         self.idle_timeout = idle_timeout
         self.stall = stall
         self.max_wait = max_wait
@@ -135,10 +141,12 @@ class WorkPool:
         # shutdown() waits on it for the last thread to end.
         self._gone = threading.Condition(self._lock)
         # A key is in _jobs while it has a job running or waiting; its
-        # deque holds the waiting ones. _ready lists, in order, the keys
-        # that have a job waiting and none running (those a free thread
-        # may take), each with the time it became ready.
-        self._jobs: dict[Hashable, deque[Job]] = {}
+        # deque holds the waiting ones (or it is _NONE_WAITING: run_here()
+        # runs its job and none waits, the commonest case, with no deque
+        # made). _ready lists, in order, the keys that have a job waiting
+        # and none running (those a free thread may take), each with the
+        # time it became ready.
+        self._jobs: dict[Hashable, deque[Job] | tuple[()]] = {}
         self._ready: deque[tuple[Hashable, float]] = deque()
         self._queued = 0
         self._threads = 0
@@ -211,7 +219,7 @@ class WorkPool:
         lock.acquire()
         busy = self._closing or key in jobs
         if not busy:
-            jobs[key] = deque()
+            jobs[key] = _NONE_WAITING
         lock.release()
         if busy:
             if not self._submit(key, fn, args, True):
@@ -241,18 +249,16 @@ class WorkPool:
                 lock.release()
 
     @property
-    def full(self) -> bool:
-        """True while ``max_queued`` jobs or more wait: whoever reads
-        new work (a socket) should pause until :meth:`submit` takes work
-        again."""
-        return self._queued >= self.max_queued
+    def max_queued(self) -> int:
+        """How many jobs may wait before :meth:`submit` refuses more."""
+        return self._max_queued
 
     def _submit(self, key: Hashable, fn: Callable[..., object],
                 args: tuple[Any, ...], always: bool) -> bool:
         with self._lock:
             if self._closing:
                 return False
-            if self._queued >= self.max_queued and not always:
+            if self._queued >= self._max_queued and not always:
                 self._rejected += 1
                 if self._full_logged:
                     return False
@@ -263,12 +269,16 @@ class WorkPool:
             else:
                 refused = False
                 self._queued += 1
+                self.full = self._queued >= self._max_queued
                 self._high_water = max(self._high_water, self._queued)
                 jobs = self._jobs.get(key)
                 if jobs is not None:
                     # Running or waiting already: the job waits its turn
                     # behind the key's others, on no new thread.
-                    jobs.append((fn, args))
+                    if jobs:
+                        jobs.append((fn, args))
+                    else:
+                        self._jobs[key] = deque(((fn, args),))
                     return True
                 self._jobs[key] = deque(((fn, args),))
                 self._ready.append((key, time.monotonic()))
@@ -507,7 +517,8 @@ class WorkPool:
         me.started = time.monotonic()
         self._running.add(me)
         self._queued -= 1
-        if self._full_logged and self._queued <= self.max_queued // 2:
+        self.full = self._queued >= self._max_queued
+        if self._full_logged and self._queued <= self._max_queued // 2:
             self._full_logged = False
             notes.append((logging.WARNING,
                           ('work pool %s takes new work again: %d jobs '
@@ -517,7 +528,9 @@ class WorkPool:
         recruit = 0
         if self._ready and not self._seekers:
             recruit = max(self._recruit(), 0)
-        return key, self._jobs[key].popleft(), recruit
+        # A ready key has jobs waiting: its entry is a deque.
+        waiting = cast('deque[Job]', self._jobs[key])
+        return key, waiting.popleft(), recruit
 
     # -- shutting down and counting -----------------------------------------------
 
@@ -550,9 +563,11 @@ class WorkPool:
                 for ready, _ in self._ready:
                     del self._jobs[ready]
                 for jobs in self._jobs.values():
-                    jobs.clear()
+                    if jobs:
+                        jobs.clear()
                 self._ready.clear()
                 self._queued = 0
+                self.full = self._max_queued == 0
         if dropped:
             logger.warning('work pool %s shut down with %d jobs not run',
                            self.name, dropped)

@@ -209,7 +209,9 @@ def test_saturation_refuses_counts_logs_once_and_loses_nothing(records):
     wait_for_releases(busy, 2)
     # Both threads are held: what comes now waits, up to max_queued.
     for n in range(10):
+        assert not pool.full
         assert pool.submit(f'k{n}', quick, f'k{n}')
+    assert pool.full
     assert pool.submit('k10', quick, 'k10') is False
     assert pool.submit('b0', quick, 'late') is False
     stats = pool.stats()
@@ -227,6 +229,7 @@ def test_saturation_refuses_counts_logs_once_and_loses_nothing(records):
 
     release.set()
     records.wait_for('recovered')
+    assert not pool.full
     assert pool.shutdown(DEADLINE) == 0
     assert sorted(ran) == sorted(['b0', 'b1'] + [f'k{n}' for n in range(10)])
     stats = pool.stats()
